@@ -1,0 +1,593 @@
+/*
+ * cmd.c: the command table, dispatch, and the batch: budgetd's write path.
+ *
+ * Every request decoded in one event-loop turn, from every connection, is
+ * queued; the batch event runs after the I/O callbacks of that turn. A
+ * batch with any mutation runs in ONE LMDB write transaction, each request
+ * in its own nested transaction so that a refused request rolls back alone;
+ * then one commit (one fsync); only then are the answers released to their
+ * connections. A batch of reads only uses a read transaction.
+ *
+ * Owns too: the request-id rules and idempotency (SPEC §5), the role check,
+ * and what happens when the map fills (grow and rerun the batch) or a
+ * commit fails (no write in the batch is acknowledged).
+ */
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <openssl/evp.h>
+
+#include "budget/date.h"
+#include "budget/protocol.h"
+#include "cmd.h"
+#include "store.pb-c.h"
+
+/* Requests per batch; the rest waits for the next turn. */
+#define CMD_BATCH_MAX  4096
+/* Oneof field numbers of Request.command are below this. */
+#define CMD_TABLE_SIZE 128
+
+static const struct cmd_entry *cmd_table[CMD_TABLE_SIZE] = {
+    [BUDGET__REQUEST__COMMAND_STATUS] = &cmd_status_entry,
+};
+
+/* What running one request inside a write batch asks of the batch. */
+enum cmd_outcome {
+	CMD_DONE, /* answered (applied, refused or replayed) */
+	CMD_GROW, /* the map is full: abort, grow, rerun the batch */
+};
+
+static struct {
+	struct req_list queue;
+	unsigned        n;
+	int             scheduled;
+	struct event   *ev;
+	uint64_t        next_seq;
+} batch;
+
+static void cmd_batch_cb(int, short, void *);
+static void cmd_run(struct req_list *);
+static enum cmd_outcome
+		cmd_exec_one(struct req *, struct store_txn *, int, int64_t);
+static void     cmd_exec_read(struct req *, struct store_txn *, int64_t);
+static int      cmd_request_id_ok(const char *);
+static void     cmd_digest(const Budget__Request *, uint8_t[32]);
+static void     cmd_ctx_init(struct cmd_ctx *, struct req *, Budget__Response *,
+	struct store_txn *, int64_t);
+static void     cmd_ctx_free(struct cmd_ctx *);
+static void     cmd_reply_ctx(struct req *, struct cmd_ctx *, enum budget_err);
+static void     cmd_reply_error(struct req *, enum budget_err, const char *);
+static void     cmd_reply_packed(struct req *, const uint8_t *, size_t, int);
+static uint8_t *cmd_frame(const Budget__Response *, size_t *);
+static enum budget_err cmd_store_error(int);
+
+void
+cmd_init(void)
+{
+	TAILQ_INIT(&batch.queue);
+	batch.ev = event_new(bd->base, -1, 0, cmd_batch_cb, NULL);
+	if (batch.ev == NULL)
+		fatalx("cmd: event_new");
+}
+
+void
+cmd_shutdown(void)
+{
+	if (batch.ev != NULL)
+		event_free(batch.ev);
+	batch.ev = NULL;
+}
+
+const struct cmd_entry *
+cmd_lookup(int which)
+{
+	if (which <= 0 || which >= CMD_TABLE_SIZE)
+		return (NULL);
+	return (cmd_table[which]);
+}
+
+/*
+ * Queue a request for the batch. Activating the event puts it behind the
+ * I/O callbacks already active in this turn: everything those callbacks
+ * decode joins the same batch.
+ */
+void
+cmd_submit(struct req *r)
+{
+	r->seq = ++batch.next_seq;
+	TAILQ_INSERT_TAIL(&batch.queue, r, batch_entry);
+	batch.n++;
+	if (!batch.scheduled) {
+		batch.scheduled = 1;
+		event_active(batch.ev, 0, 0);
+	}
+}
+
+int
+cmd_batch_pending(void)
+{
+	return (batch.n > 0);
+}
+
+/* Run everything queued now (shutdown: finish what is in flight). */
+void
+cmd_run_now(void)
+{
+	while (batch.n > 0)
+		cmd_batch_cb(-1, 0, NULL);
+}
+
+void
+req_free(struct req *r)
+{
+	if (r == NULL)
+		return;
+	if (r->msg != NULL)
+		protobuf_c_message_free_unpacked(&r->msg->base, NULL);
+	free(r->reply);
+	free(r);
+}
+
+static void
+cmd_batch_cb(int fd, short events, void *arg)
+{
+	struct req_list work;
+	struct req     *r;
+	unsigned        n = 0;
+
+	(void)fd;
+	(void)events;
+	(void)arg;
+	batch.scheduled = 0;
+	TAILQ_INIT(&work);
+	while (n < CMD_BATCH_MAX && (r = TAILQ_FIRST(&batch.queue)) != NULL) {
+		TAILQ_REMOVE(&batch.queue, r, batch_entry);
+		TAILQ_INSERT_TAIL(&work, r, batch_entry);
+		batch.n--;
+		n++;
+	}
+	if (batch.n > 0 && !batch.scheduled) {
+		batch.scheduled = 1;
+		event_active(batch.ev, 0, 0);
+	}
+	if (n == 0)
+		return;
+
+	cmd_run(&work);
+
+	/*
+	 * Release the answers. conn_reply_ready may free a connection whose
+	 * peer is gone; that detaches its later requests (r->conn = NULL),
+	 * which are then freed here.
+	 */
+	while ((r = TAILQ_FIRST(&work)) != NULL) {
+		TAILQ_REMOVE(&work, r, batch_entry);
+		r->done = 1;
+		if (r->msg != NULL) {
+			protobuf_c_message_free_unpacked(&r->msg->base, NULL);
+			r->msg = NULL;
+		}
+		if (r->conn != NULL)
+			conn_reply_ready(r->conn);
+		else
+			req_free(r);
+	}
+	if (bd->shutting_down)
+		budgetd_maybe_exit();
+}
+
+static void
+cmd_run(struct req_list *work)
+{
+	struct store_txn t;
+	struct req      *r;
+	int64_t          now = timestamp_now();
+	int              has_write = 0, allow_grow = 1, err;
+	enum cmd_outcome out = CMD_DONE;
+
+	TAILQ_FOREACH(r, work, batch_entry) {
+		if (!(r->cmd->flags & CMD_READONLY))
+			has_write = 1;
+	}
+	if (!has_write) {
+		store_begin(&t, 0);
+		TAILQ_FOREACH(r, work, batch_entry)
+			cmd_exec_read(r, &t, now);
+		store_abort(&t);
+		return;
+	}
+
+	for (;;) {
+		store_begin(&t, 1);
+		TAILQ_FOREACH(r, work, batch_entry) {
+			out = cmd_exec_one(r, &t, allow_grow, now);
+			if (out == CMD_GROW)
+				break;
+		}
+		if (out == CMD_GROW || (t.err == STORE_FULL && allow_grow)) {
+			/* Nothing of this attempt is kept or answered. */
+			store_abort(&t);
+			TAILQ_FOREACH(r, work, batch_entry) {
+				free(r->reply);
+				r->reply = NULL;
+			}
+			if (store_grow() == -1)
+				allow_grow = 0;
+			out = CMD_DONE;
+			continue;
+		}
+		break;
+	}
+
+	if ((err = store_commit(&t)) == 0)
+		return;
+
+	/*
+	 * The commit failed: nothing of the batch is on disk, so no mutation
+	 * may be acknowledged. Reads are answered again from the last commit.
+	 */
+	log_warnx(
+	    "cmd: batch of writes not committed: %s", store_strerror(err));
+	store_begin(&t, 0);
+	TAILQ_FOREACH(r, work, batch_entry) {
+		free(r->reply);
+		r->reply = NULL;
+		if (r->cmd->flags & CMD_READONLY)
+			cmd_exec_read(r, &t, now);
+		else
+			cmd_reply_error(
+			    r, cmd_store_error(err), store_strerror(err));
+	}
+	store_abort(&t);
+}
+
+static enum budget_err
+cmd_store_error(int err)
+{
+	return (err == STORE_FULL ? BUDGET_ERR_STORAGE_FULL
+				  : BUDGET_ERR_STORAGE_ERROR);
+}
+
+/* A read: on the batch's transaction, which it never changes. */
+static void
+cmd_exec_read(struct req *r, struct store_txn *t, int64_t now)
+{
+	Budget__Response resp = BUDGET__RESPONSE__INIT;
+	struct cmd_ctx   ctx;
+	enum budget_err  rc;
+
+	cmd_ctx_init(&ctx, r, &resp, t, now);
+	if (!(r->cmd->roles & CMD_ROLE(ctx.role)))
+		rc = cmd_fail(&ctx, BUDGET_ERR_PERMISSION_DENIED,
+		    "role %s may not run %s", role_name(ctx.role),
+		    r->cmd->name);
+	else if (t->err != 0)
+		rc = cmd_fail(&ctx, cmd_store_error(t->err), "%s",
+		    store_strerror(t->err));
+	else
+		rc = r->cmd->exec(&ctx);
+	cmd_reply_ctx(r, &ctx, rc);
+	cmd_ctx_free(&ctx);
+}
+
+/*
+ * One request of a write batch. Mutations: request id check, role check,
+ * idempotency, then the command in a nested transaction that is committed
+ * into the batch or rolled back alone; the answer is recorded under the
+ * request id in the batch transaction.
+ */
+static enum cmd_outcome
+cmd_exec_one(
+    struct req *r, struct store_txn *parent, int allow_grow, int64_t now)
+{
+	Budget__Response            resp = BUDGET__RESPONSE__INIT;
+	Budgetstore__RequestRecord  rec = BUDGETSTORE__REQUEST_RECORD__INIT;
+	Budgetstore__RequestRecord *old;
+	struct cmd_ctx              ctx;
+	struct store_txn            child;
+	struct store_val            v;
+	const char                 *id = r->msg->request_id;
+	uint8_t                     digest[32];
+	enum budget_err             rc;
+	int                         st;
+
+	if (r->cmd->flags & CMD_READONLY) {
+		store_begin_nested(&child, parent);
+		cmd_exec_read(r, &child, now);
+		store_abort(&child);
+		return (CMD_DONE);
+	}
+	if (!cmd_request_id_ok(id)) {
+		cmd_reply_error(r, BUDGET_ERR_INVALID_ARGUMENT,
+		    "request_id must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+		return (CMD_DONE);
+	}
+
+	/* Seen before? Then answer as before, and apply nothing. */
+	cmd_digest(r->msg, digest);
+	st = store_get(parent, STORE_DB_REQUESTS, id, strlen(id), &v);
+	if (st == STORE_OK) {
+		old = budgetstore__request_record__unpack(NULL, v.len, v.data);
+		free(v.data);
+		if (old == NULL) {
+			cmd_reply_error(r, BUDGET_ERR_STORAGE_ERROR,
+			    "the stored answer to this request id is corrupt");
+			return (CMD_DONE);
+		}
+		if (old->digest.len == sizeof(digest) &&
+		    memcmp(old->digest.data, digest, sizeof(digest)) == 0)
+			cmd_reply_packed(
+			    r, old->response.data, old->response.len, 1);
+		else
+			cmd_reply_error(r, BUDGET_ERR_REQUEST_ID_REUSED,
+			    "this request id was used before for a different "
+			    "request; nothing was applied");
+		budgetstore__request_record__free_unpacked(old, NULL);
+		return (CMD_DONE);
+	}
+	if (st != STORE_NOTFOUND) {
+		if (st == STORE_FULL && allow_grow)
+			return (CMD_GROW);
+		cmd_reply_error(r, cmd_store_error(st), store_strerror(st));
+		return (CMD_DONE);
+	}
+
+	store_begin_nested(&child, parent);
+	cmd_ctx_init(&ctx, r, &resp, &child, now);
+	if (!(r->cmd->roles & CMD_ROLE(ctx.role)))
+		rc = cmd_fail(&ctx, BUDGET_ERR_PERMISSION_DENIED,
+		    "role %s may not run %s", role_name(ctx.role),
+		    r->cmd->name);
+	else if (child.err != 0)
+		rc = BUDGET_OK; /* handled below as a store error */
+	else
+		rc = r->cmd->exec(&ctx);
+	if (rc == BUDGET_OK && child.err == 0)
+		store_commit(&child);
+	else
+		store_abort(&child);
+	if (child.err != 0) {
+		/* Storage, not the ledger, said no: record nothing. */
+		st = child.err;
+		cmd_ctx_free(&ctx);
+		if (st == STORE_FULL && allow_grow)
+			return (CMD_GROW);
+		cmd_reply_error(r, cmd_store_error(st), store_strerror(st));
+		return (CMD_DONE);
+	}
+	cmd_reply_ctx(r, &ctx, rc);
+	cmd_ctx_free(&ctx);
+
+	rec.digest.data = digest;
+	rec.digest.len = sizeof(digest);
+	rec.response.data = r->reply + BUDGET_FRAME_HEADER;
+	rec.response.len = r->reply_len - BUDGET_FRAME_HEADER;
+	rec.time = now;
+	{
+		size_t len = budgetstore__request_record__get_packed_size(&rec);
+		uint8_t *buf = xmalloc(len > 0 ? len : 1);
+
+		budgetstore__request_record__pack(&rec, buf);
+		store_put(parent, STORE_DB_REQUESTS, id, strlen(id), buf, len);
+		free(buf);
+	}
+	if (parent->err == STORE_FULL && allow_grow)
+		return (CMD_GROW);
+	return (CMD_DONE);
+}
+
+static int
+cmd_request_id_ok(const char *id)
+{
+	size_t len = strlen(id), i;
+
+	if (len == 0 || len > BUDGET_REQUEST_ID_MAX)
+		return (0);
+	for (i = 0; i < len; i++) {
+		char c = id[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			(c >= '0' && c <= '9') || c == '.' || c == '_' ||
+			c == ':' || c == '-'))
+			return (0);
+	}
+	return (1);
+}
+
+/*
+ * What "the same request" means: the command's case and its re-packed
+ * bytes. Re-packing (rather than hashing what arrived) makes the digest
+ * independent of how a client's library ordered or defaulted fields.
+ */
+static void
+cmd_digest(const Budget__Request *msg, uint8_t out[32])
+{
+	const ProtobufCFieldDescriptor *f;
+	const ProtobufCMessage         *sub = NULL;
+	uint8_t                        *buf = NULL;
+	size_t                          len = 0;
+	uint32_t                        be;
+	unsigned int                    dlen = 32;
+	EVP_MD_CTX                     *md;
+
+	f = protobuf_c_message_descriptor_get_field(
+	    &budget__request__descriptor, (unsigned)msg->command_case);
+	if (f != NULL)
+		sub = *(const ProtobufCMessage *const *)(const void
+			*)((const char *)msg + f->offset);
+	if (sub != NULL) {
+		len = protobuf_c_message_get_packed_size(sub);
+		buf = xmalloc(len > 0 ? len : 1);
+		protobuf_c_message_pack(sub, buf);
+	}
+	be = htonl((uint32_t)msg->command_case);
+	if ((md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(md, &be, sizeof(be)) != 1 ||
+	    (len > 0 && EVP_DigestUpdate(md, buf, len) != 1) ||
+	    EVP_DigestFinal_ex(md, out, &dlen) != 1)
+		fatalx("cmd: SHA-256 failed");
+	EVP_MD_CTX_free(md);
+	free(buf);
+}
+
+static void
+cmd_ctx_init(struct cmd_ctx *ctx, struct req *r, Budget__Response *resp,
+    struct store_txn *t, int64_t now)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->msg = r->msg;
+	ctx->resp = resp;
+	ctx->txn = t;
+	ctx->now = now;
+	/* Internal requests act with the daemon's own authority. */
+	ctx->role = r->cmd->flags & CMD_INTERNAL ? ROLE_ADMIN
+	    : r->conn != NULL                    ? r->conn->role
+						 : ROLE_NONE;
+	ctx->uid = r->conn != NULL ? r->conn->uid : bd->euid;
+}
+
+static void
+cmd_ctx_free(struct cmd_ctx *ctx)
+{
+	size_t i;
+
+	for (i = 0; i < ctx->nscratch; i++)
+		free(ctx->scratch[i]);
+	free(ctx->scratch);
+	free(ctx->errmsg);
+	ctx->scratch = NULL;
+	ctx->nscratch = ctx->scratchcap = 0;
+	ctx->errmsg = NULL;
+}
+
+enum budget_err
+cmd_fail(struct cmd_ctx *ctx, enum budget_err code, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(ctx->errmsg);
+	va_start(ap, fmt);
+	if (vasprintf(&ctx->errmsg, fmt, ap) == -1)
+		fatal("cmd_fail: vasprintf");
+	va_end(ap);
+	return (code);
+}
+
+/* Memory that lives until the answer is packed. */
+void *
+cmd_alloc(struct cmd_ctx *ctx, size_t size)
+{
+	void *p = xcalloc(1, size > 0 ? size : 1);
+
+	if (ctx->nscratch == ctx->scratchcap) {
+		ctx->scratchcap = ctx->scratchcap ? ctx->scratchcap * 2 : 16;
+		ctx->scratch = xreallocarray(
+		    ctx->scratch, ctx->scratchcap, sizeof(*ctx->scratch));
+	}
+	ctx->scratch[ctx->nscratch++] = p;
+	return (p);
+}
+
+char *
+cmd_strdup(struct cmd_ctx *ctx, const char *s)
+{
+	size_t len = strlen(s) + 1;
+	char  *p = cmd_alloc(ctx, len);
+
+	memcpy(p, s, len);
+	return (p);
+}
+
+char *
+cmd_printf(struct cmd_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+	char   *s, *p;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) == -1)
+		fatal("cmd_printf: vasprintf");
+	va_end(ap);
+	p = cmd_strdup(ctx, s);
+	free(s);
+	return (p);
+}
+
+/* Pack a Response as a whole frame (header included) in a new buffer. */
+static uint8_t *
+cmd_frame(const Budget__Response *resp, size_t *lenp)
+{
+	size_t   len = budget__response__get_packed_size(resp);
+	uint8_t *buf;
+	uint32_t be;
+
+	buf = xmalloc(BUDGET_FRAME_HEADER + len);
+	be = htonl((uint32_t)len);
+	memcpy(buf, &be, sizeof(be));
+	budget__response__pack(resp, buf + BUDGET_FRAME_HEADER);
+	*lenp = BUDGET_FRAME_HEADER + len;
+	return (buf);
+}
+
+uint8_t *
+cmd_error_frame(
+    enum budget_err code, const char *text, const char *id, size_t *lenp)
+{
+	Budget__Response resp = BUDGET__RESPONSE__INIT;
+	Budget__Error    err = BUDGET__ERROR__INIT;
+
+	err.code = PB_STR(budget_err_code(code));
+	err.message = PB_STR(text);
+	resp.error = &err;
+	resp.request_id = PB_STR(id);
+	return (cmd_frame(&resp, lenp));
+}
+
+static void
+cmd_reply_error(struct req *r, enum budget_err code, const char *text)
+{
+	free(r->reply);
+	r->reply =
+	    cmd_error_frame(code, text, r->msg->request_id, &r->reply_len);
+	if (code != BUDGET_OK)
+		log_debug("cmd %s #%llu: %s: %s", r->cmd->name,
+		    (unsigned long long)r->seq, budget_err_code(code), text);
+}
+
+static void
+cmd_reply_ctx(struct req *r, struct cmd_ctx *ctx, enum budget_err rc)
+{
+	if (rc != BUDGET_OK) {
+		cmd_reply_error(r, rc,
+		    ctx->errmsg != NULL ? ctx->errmsg : budget_err_summary(rc));
+		return;
+	}
+	ctx->resp->request_id = r->msg->request_id;
+	free(r->reply);
+	r->reply = cmd_frame(ctx->resp, &r->reply_len);
+}
+
+/* Answer with a stored packed Response, marked as replayed. */
+static void
+cmd_reply_packed(struct req *r, const uint8_t *data, size_t len, int replayed)
+{
+	Budget__Response *resp;
+
+	resp = budget__response__unpack(NULL, len, data);
+	if (resp == NULL) {
+		cmd_reply_error(r, BUDGET_ERR_STORAGE_ERROR,
+		    "the stored answer to this request id is corrupt");
+		return;
+	}
+	resp->replayed = replayed;
+	free(r->reply);
+	r->reply = cmd_frame(resp, &r->reply_len);
+	budget__response__free_unpacked(resp, NULL);
+}

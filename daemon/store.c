@@ -1,0 +1,457 @@
+/*
+ * store.c: the LMDB environment, and the only file that includes <lmdb.h>.
+ *
+ * Owns: opening the environment once (with an exclusive lock on the data
+ * directory, so two daemons never share one ledger), the named databases
+ * and the schema version, the transaction wrapper with its sticky error,
+ * the one function that maps MDB_* results to ours, and growing the map
+ * when it fills. Durability is LMDB's default: every commit of a write
+ * transaction is fsync'd before mdb_txn_commit returns. Never MDB_NOSYNC.
+ */
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "budgetd.h"
+
+/* Bumped whenever the on-disk layout changes; see store_migrate(). */
+#define STORE_SCHEMA 1
+
+/* Warn once the map is this full (percent). */
+#define STORE_WARN_PCT 80
+
+static const char *store_db_names[STORE_DB__COUNT] = {
+    [STORE_DB_META] = "meta",
+    [STORE_DB_REQUESTS] = "requests",
+};
+
+static struct {
+	MDB_env *env;
+	MDB_dbi  dbi[STORE_DB__COUNT];
+	uint64_t map_size;
+	uint64_t map_max;
+	uint64_t schema;
+	int      lockfd;
+	int      warned_full;
+} store = {.lockfd = -1};
+
+static int  store_err_from_mdb(int, const char *);
+static int  store_init_dbs(char **);
+static void store_check_usage(void);
+
+/*
+ * The single place that knows MDB_* codes. NOTFOUND is a result, not an
+ * error; everything else unexpected is logged here so that callers only
+ * need to look at our code.
+ */
+static int
+store_err_from_mdb(int rc, const char *what)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return (STORE_OK);
+	case MDB_NOTFOUND:
+		return (STORE_NOTFOUND);
+	case MDB_MAP_FULL:
+	case ENOSPC:
+	case EDQUOT:
+		log_warnx("store: %s: %s", what, mdb_strerror(rc));
+		return (STORE_FULL);
+	case MDB_TXN_FULL:
+		log_warnx("store: %s: %s", what, mdb_strerror(rc));
+		return (STORE_LIMIT);
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+		log_warnx("store: %s: %s", what, mdb_strerror(rc));
+		return (STORE_CORRUPT);
+	default:
+		log_warnx("store: %s: %s", what, mdb_strerror(rc));
+		return (STORE_IO);
+	}
+}
+
+const char *
+store_strerror(int err)
+{
+	switch (err) {
+	case STORE_OK:
+		return ("ok");
+	case STORE_NOTFOUND:
+		return ("not found");
+	case STORE_FULL:
+		return ("the ledger's storage is full");
+	case STORE_LIMIT:
+		return ("the request touches too much data at once");
+	case STORE_CORRUPT:
+		return ("the ledger's data does not decode");
+	default:
+		return ("the ledger's storage failed");
+	}
+}
+
+int
+store_open(const char *dir, uint64_t map_size, uint64_t map_max, char **cause)
+{
+	char       *lockpath;
+	MDB_envinfo info;
+	int         rc;
+
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		xasprintf(cause, "%s: %s", dir, strerror(errno));
+		return (-1);
+	}
+	/*
+	 * LMDB lets several processes share an environment; a ledger must
+	 * have exactly one writer deciding what fits, so take the directory.
+	 */
+	xasprintf(&lockpath, "%s/budgetd.lock", dir);
+	store.lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (store.lockfd == -1) {
+		xasprintf(cause, "%s: %s", lockpath, strerror(errno));
+		free(lockpath);
+		return (-1);
+	}
+	if (flock(store.lockfd, LOCK_EX | LOCK_NB) == -1) {
+		xasprintf(
+		    cause, "%s: another budgetd uses this data directory", dir);
+		free(lockpath);
+		goto fail;
+	}
+	free(lockpath);
+
+	if ((rc = mdb_env_create(&store.env)) != 0) {
+		xasprintf(cause, "mdb_env_create: %s", mdb_strerror(rc));
+		goto fail;
+	}
+	mdb_env_set_maxdbs(store.env, STORE_DB__COUNT + 4);
+	mdb_env_set_mapsize(store.env, (size_t)map_size);
+	/*
+	 * MDB_NOTLS: read transactions are not tied to threads, so a reader
+	 * thread can serve long reports. MDB_NORDAHEAD: random access.
+	 */
+	rc = mdb_env_open(store.env, dir, MDB_NOTLS | MDB_NORDAHEAD, 0600);
+	if (rc != 0) {
+		xasprintf(cause, "%s: %s", dir, mdb_strerror(rc));
+		goto fail;
+	}
+	mdb_env_info(store.env, &info);
+	store.map_size = info.me_mapsize;
+	store.map_max = map_max > store.map_size ? map_max : store.map_size;
+	if (store_init_dbs(cause) == -1)
+		goto fail;
+	log_info("store: %s: schema %llu, map %llu MiB (max %llu MiB)", dir,
+	    (unsigned long long)store.schema,
+	    (unsigned long long)(store.map_size >> 20),
+	    (unsigned long long)(store.map_max >> 20));
+	store_check_usage();
+	return (0);
+fail:
+	if (store.env != NULL)
+		mdb_env_close(store.env);
+	store.env = NULL;
+	close(store.lockfd);
+	store.lockfd = -1;
+	return (-1);
+}
+
+/*
+ * Create or open every named database and check the schema version in one
+ * write transaction, committed before the first client is accepted.
+ */
+static int
+store_init_dbs(char **cause)
+{
+	MDB_txn *txn;
+	MDB_val  k, v;
+	uint8_t  be[8];
+	uint64_t schema = 0;
+	int      rc, i;
+
+	if ((rc = mdb_txn_begin(store.env, NULL, 0, &txn)) != 0) {
+		xasprintf(cause, "mdb_txn_begin: %s", mdb_strerror(rc));
+		return (-1);
+	}
+	for (i = 0; i < STORE_DB__COUNT; i++) {
+		rc = mdb_dbi_open(
+		    txn, store_db_names[i], MDB_CREATE, &store.dbi[i]);
+		if (rc != 0) {
+			xasprintf(cause, "database %s: %s", store_db_names[i],
+			    mdb_strerror(rc));
+			goto fail;
+		}
+	}
+	k.mv_data = (void *)(uintptr_t) "schema";
+	k.mv_size = 6;
+	rc = mdb_get(txn, store.dbi[STORE_DB_META], &k, &v);
+	if (rc == 0) {
+		if (v.mv_size != 8) {
+			xasprintf(cause, "schema version does not decode");
+			goto fail;
+		}
+		for (i = 0; i < 8; i++)
+			schema = schema << 8 | ((uint8_t *)v.mv_data)[i];
+		if (schema > STORE_SCHEMA) {
+			xasprintf(cause,
+			    "data was written by a newer budgetd "
+			    "(schema %llu, this one knows %d)",
+			    (unsigned long long)schema, STORE_SCHEMA);
+			goto fail;
+		}
+	} else if (rc != MDB_NOTFOUND) {
+		xasprintf(cause, "reading schema: %s", mdb_strerror(rc));
+		goto fail;
+	}
+	if (schema < STORE_SCHEMA) {
+		/* A new ledger (no older schema exists to migrate from yet). */
+		schema = STORE_SCHEMA;
+		for (i = 0; i < 8; i++)
+			be[i] = (uint8_t)(schema >> (56 - 8 * i));
+		v.mv_data = be;
+		v.mv_size = sizeof(be);
+		if ((rc = mdb_put(txn, store.dbi[STORE_DB_META], &k, &v, 0))) {
+			xasprintf(
+			    cause, "writing schema: %s", mdb_strerror(rc));
+			goto fail;
+		}
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		xasprintf(cause, "mdb_txn_commit: %s", mdb_strerror(rc));
+		return (-1);
+	}
+	store.schema = schema;
+	return (0);
+fail:
+	mdb_txn_abort(txn);
+	return (-1);
+}
+
+void
+store_close(void)
+{
+	if (store.env != NULL) {
+		mdb_env_close(store.env);
+		store.env = NULL;
+	}
+	if (store.lockfd != -1) {
+		close(store.lockfd);
+		store.lockfd = -1;
+	}
+}
+
+void
+store_begin(struct store_txn *t, int rw)
+{
+	MDB_txn *txn = NULL;
+	int      rc, tries;
+
+	memset(t, 0, sizeof(*t));
+	t->rw = rw;
+	for (tries = 0; tries < 2; tries++) {
+		rc = mdb_txn_begin(store.env, NULL, rw ? 0 : MDB_RDONLY, &txn);
+		if (rc == MDB_MAP_RESIZED) {
+			/* Only we grow the map, but be correct anyway. */
+			mdb_env_set_mapsize(store.env, 0);
+			continue;
+		}
+		if (rc == MDB_READERS_FULL) {
+			int dead = 0;
+
+			mdb_reader_check(store.env, &dead);
+			continue;
+		}
+		break;
+	}
+	if (rc != 0) {
+		t->err = store_err_from_mdb(rc, "begin");
+		return;
+	}
+	t->txn = txn;
+}
+
+void
+store_begin_nested(struct store_txn *child, struct store_txn *parent)
+{
+	MDB_txn *txn = NULL;
+	int      rc;
+
+	memset(child, 0, sizeof(*child));
+	child->rw = 1;
+	child->parent = parent;
+	if (parent->err != 0) {
+		child->err = parent->err;
+		return;
+	}
+	rc = mdb_txn_begin(store.env, parent->txn, 0, &txn);
+	if (rc != 0) {
+		child->err = store_err_from_mdb(rc, "begin nested");
+		return;
+	}
+	child->txn = txn;
+}
+
+int
+store_commit(struct store_txn *t)
+{
+	int rc;
+
+	if (t->txn == NULL)
+		return (t->err != 0 ? t->err : STORE_IO);
+	if (t->err != 0) {
+		mdb_txn_abort(t->txn);
+		t->txn = NULL;
+		return (t->err);
+	}
+	rc = mdb_txn_commit(t->txn);
+	t->txn = NULL;
+	if (rc != 0)
+		t->err = store_err_from_mdb(rc, "commit");
+	else if (t->rw && t->parent == NULL)
+		store_check_usage();
+	return (t->err);
+}
+
+void
+store_abort(struct store_txn *t)
+{
+	if (t->txn != NULL)
+		mdb_txn_abort(t->txn);
+	t->txn = NULL;
+}
+
+int
+store_get(struct store_txn *t, enum store_db db, const void *key, size_t klen,
+    struct store_val *out)
+{
+	MDB_val k, v;
+	int     rc;
+
+	out->data = NULL;
+	out->len = 0;
+	if (t->err != 0)
+		return (t->err);
+	k.mv_data = (void *)(uintptr_t)key;
+	k.mv_size = klen;
+	rc = mdb_get(t->txn, store.dbi[db], &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return (STORE_NOTFOUND);
+	if (rc != 0) {
+		t->err = store_err_from_mdb(rc, "get");
+		return (t->err);
+	}
+	/* mv_data dies with the transaction: hand out a copy. */
+	out->len = v.mv_size;
+	out->data = xmalloc(v.mv_size > 0 ? v.mv_size : 1);
+	memcpy(out->data, v.mv_data, v.mv_size);
+	return (STORE_OK);
+}
+
+void
+store_put(struct store_txn *t, enum store_db db, const void *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	MDB_val k, v;
+	int     rc;
+
+	if (t->err != 0)
+		return;
+	k.mv_data = (void *)(uintptr_t)key;
+	k.mv_size = klen;
+	v.mv_data = (void *)(uintptr_t)val;
+	v.mv_size = vlen;
+	if ((rc = mdb_put(t->txn, store.dbi[db], &k, &v, 0)) != 0)
+		t->err = store_err_from_mdb(rc, "put");
+}
+
+void
+store_del(struct store_txn *t, enum store_db db, const void *key, size_t klen)
+{
+	MDB_val k;
+	int     rc;
+
+	if (t->err != 0)
+		return;
+	k.mv_data = (void *)(uintptr_t)key;
+	k.mv_size = klen;
+	rc = mdb_del(t->txn, store.dbi[db], &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		t->err = store_err_from_mdb(rc, "del");
+}
+
+/*
+ * Double the map, up to the configured maximum. Only legal while no
+ * transaction is open in this process; the single-threaded writer calls it
+ * between batches. Returns 0 when the map grew, -1 when it cannot.
+ */
+int
+store_grow(void)
+{
+	uint64_t next;
+	int      rc;
+
+	if (store.map_size >= store.map_max)
+		return (-1);
+	next = store.map_size * 2;
+	if (next > store.map_max || next < store.map_size)
+		next = store.map_max;
+	if ((rc = mdb_env_set_mapsize(store.env, (size_t)next)) != 0) {
+		log_warnx("store: growing map to %llu bytes: %s",
+		    (unsigned long long)next, mdb_strerror(rc));
+		return (-1);
+	}
+	log_info("store: map grown from %llu to %llu MiB",
+	    (unsigned long long)(store.map_size >> 20),
+	    (unsigned long long)(next >> 20));
+	store.map_size = next;
+	store.warned_full = 0;
+	return (0);
+}
+
+void
+store_info(struct store_info *si)
+{
+	MDB_envinfo info;
+	MDB_stat    st;
+
+	memset(si, 0, sizeof(*si));
+	if (store.env == NULL)
+		return;
+	mdb_env_info(store.env, &info);
+	mdb_env_stat(store.env, &st);
+	si->map_size = info.me_mapsize;
+	si->map_used = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+	si->schema = store.schema;
+}
+
+/* Tell the operator before the map fills, not after. */
+static void
+store_check_usage(void)
+{
+	struct store_info si;
+
+	store_info(&si);
+	if (si.map_size == 0)
+		return;
+	if (si.map_used * 100 / si.map_size >= STORE_WARN_PCT) {
+		if (!store.warned_full) {
+			log_warnx("store: map %llu%% full (%llu of %llu "
+				  "bytes)%s",
+			    (unsigned long long)(si.map_used * 100 /
+				si.map_size),
+			    (unsigned long long)si.map_used,
+			    (unsigned long long)si.map_size,
+			    store.map_size < store.map_max
+				? "; it will grow"
+				: "; at map_max: raise it or writes will be refused");
+			store.warned_full = 1;
+		}
+	} else
+		store.warned_full = 0;
+}
