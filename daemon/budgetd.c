@@ -186,6 +186,7 @@ main(int argc, char *argv[])
 	if (control_listen(conf->socket, conf->socket_mode, &cause) == -1)
 		fatalx("control: %s", cause);
 	control_start();
+	expiry_start();
 
 	ev_sigterm = evsignal_new(bd->base, SIGTERM, budgetd_signal_cb, NULL);
 	ev_sigint = evsignal_new(bd->base, SIGINT, budgetd_signal_cb, NULL);
@@ -214,6 +215,7 @@ main(int argc, char *argv[])
 
 	event_base_dispatch(bd->base);
 
+	expiry_stop();
 	conn_close_all();
 	control_cleanup();
 	cmd_shutdown();
@@ -263,6 +265,7 @@ budgetd_shutdown(void)
 	bd->shutting_down = 1;
 	sd_notify(0, "STOPPING=1\nSTATUS=stopping");
 	control_stop();
+	expiry_stop();
 	conn_stop_reading_all();
 	cmd_run_now();
 	evtimer_add(ev_drain, &tv);

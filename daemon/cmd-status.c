@@ -2,6 +2,8 @@
  * cmd-status.c: "status": what this daemon is, what it serves and how far
  * its journal has come. Read-only, open to every role.
  */
+#include <stdio.h>
+
 #include "budget/protocol.h"
 #include "cmd.h"
 
@@ -9,6 +11,10 @@ static enum budget_err
 cmd_status_exec(struct cmd_ctx *ctx)
 {
 	Budget__StatusResult *res;
+	uint8_t               head[32];
+	uint64_t              seq;
+	char                  hex[65];
+	size_t                i;
 	struct store_info     si;
 
 	res = cmd_alloc(ctx, sizeof(*res));
@@ -23,9 +29,11 @@ cmd_status_exec(struct cmd_ctx *ctx)
 	res->map_size = si.map_size;
 	res->map_used = si.map_used;
 	res->role = PB_STR(role_name(ctx->role));
-	res->journal_seq = 0;
-	res->head_hash = cmd_strdup(ctx,
-	    "0000000000000000000000000000000000000000000000000000000000000000");
+	journal_head(ctx->txn, &seq, head);
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", head[i]);
+	res->journal_seq = seq;
+	res->head_hash = cmd_strdup(ctx, hex);
 	ctx->resp->result_case = BUDGET__RESPONSE__RESULT_STATUS;
 	ctx->resp->status = res;
 	return (BUDGET_OK);

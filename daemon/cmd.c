@@ -35,6 +35,29 @@
 
 static const struct cmd_entry *cmd_table[CMD_TABLE_SIZE] = {
     [BUDGET__REQUEST__COMMAND_STATUS] = &cmd_status_entry,
+    [BUDGET__REQUEST__COMMAND_RULES_LOAD] = &cmd_rules_load_entry,
+    [BUDGET__REQUEST__COMMAND_RULES_SHOW] = &cmd_rules_show_entry,
+    [BUDGET__REQUEST__COMMAND_CONTRACT_OPEN] = &cmd_contract_open_entry,
+    [BUDGET__REQUEST__COMMAND_CONTRACT_AMEND] = &cmd_contract_amend_entry,
+    [BUDGET__REQUEST__COMMAND_CONTRACT_CLOSE] = &cmd_contract_close_entry,
+    [BUDGET__REQUEST__COMMAND_CONTRACT_SHOW] = &cmd_contract_show_entry,
+    [BUDGET__REQUEST__COMMAND_CONTRACT_LIST] = &cmd_contract_list_entry,
+    [BUDGET__REQUEST__COMMAND_COMPANY_ADD] = &cmd_company_add_entry,
+    [BUDGET__REQUEST__COMMAND_COMPANY_LINK] = &cmd_company_link_entry,
+    [BUDGET__REQUEST__COMMAND_COMPANY_MERGE] = &cmd_company_merge_entry,
+    [BUDGET__REQUEST__COMMAND_COMPANY_SHOW] = &cmd_company_show_entry,
+    [BUDGET__REQUEST__COMMAND_DEMINIMIS_DECLARE] = &cmd_deminimis_declare_entry,
+    [BUDGET__REQUEST__COMMAND_DEMINIMIS_SHOW] = &cmd_deminimis_show_entry,
+    [BUDGET__REQUEST__COMMAND_DOSSIER_RESERVE] = &cmd_dossier_reserve_entry,
+    [BUDGET__REQUEST__COMMAND_DOSSIER_APPROVE] = &cmd_dossier_approve_entry,
+    [BUDGET__REQUEST__COMMAND_DOSSIER_AMEND] = &cmd_dossier_amend_entry,
+    [BUDGET__REQUEST__COMMAND_DOSSIER_CANCEL] = &cmd_dossier_cancel_entry,
+    [BUDGET__REQUEST__COMMAND_DOSSIER_WITHDRAW] = &cmd_dossier_withdraw_entry,
+    [BUDGET__REQUEST__COMMAND_DOSSIER_PAY] = &cmd_dossier_pay_entry,
+    [BUDGET__REQUEST__COMMAND_DOSSIER_COMPLETE] = &cmd_dossier_complete_entry,
+    [BUDGET__REQUEST__COMMAND_DOSSIER_CLOSE] = &cmd_dossier_close_entry,
+    [BUDGET__REQUEST__COMMAND_DOSSIER_SHOW] = &cmd_dossier_show_entry,
+    [BUDGET__REQUEST__COMMAND_VERIFY] = &cmd_verify_entry,
 };
 
 /* What running one request inside a write batch asks of the batch. */
@@ -57,6 +80,7 @@ static enum cmd_outcome
 		cmd_exec_one(struct req *, struct store_txn *, int, int64_t);
 static void     cmd_exec_read(struct req *, struct store_txn *, int64_t);
 static int      cmd_request_id_ok(const char *);
+static int cmd_refusal_journaled(enum budget_err);
 static void     cmd_digest(const Budget__Request *, uint8_t[32]);
 static void     cmd_ctx_init(struct cmd_ctx *, struct req *, Budget__Response *,
 	struct store_txn *, int64_t);
@@ -173,6 +197,8 @@ cmd_batch_cb(int fd, short events, void *arg)
 			protobuf_c_message_free_unpacked(&r->msg->base, NULL);
 			r->msg = NULL;
 		}
+		if (r->on_done != NULL)
+			r->on_done(r);
 		if (r->conn != NULL)
 			conn_reply_ready(r->conn);
 		else
@@ -295,14 +321,17 @@ cmd_exec_one(
 	const char                 *id = r->msg->request_id;
 	uint8_t                     digest[32];
 	enum budget_err             rc;
-	int                         st;
+	int                         st, internal;
 
+	internal = r->cmd->flags & CMD_INTERNAL;
 	if (r->cmd->flags & CMD_READONLY) {
 		store_begin_nested(&child, parent);
 		cmd_exec_read(r, &child, now);
 		store_abort(&child);
 		return (CMD_DONE);
 	}
+	if (internal)
+		goto run;
 	if (!cmd_request_id_ok(id)) {
 		cmd_reply_error(r, BUDGET_ERR_INVALID_ARGUMENT,
 		    "request_id must be 1-64 characters of A-Z a-z 0-9 . _ : -");
@@ -338,6 +367,7 @@ cmd_exec_one(
 		return (CMD_DONE);
 	}
 
+run:
 	store_begin_nested(&child, parent);
 	cmd_ctx_init(&ctx, r, &resp, &child, now);
 	if (!(r->cmd->roles & CMD_ROLE(ctx.role)))
@@ -362,7 +392,22 @@ cmd_exec_one(
 		return (CMD_DONE);
 	}
 	cmd_reply_ctx(r, &ctx, rc);
+	if (rc != BUDGET_OK && cmd_refusal_journaled(rc)) {
+		/*
+		 * Who tried to overspend, when, with what: the refusal goes
+		 * into the journal, outside the rolled-back command.
+		 */
+		ctx.txn = parent;
+		ctx.jr.kind = "refused";
+		ctx.jr.error = budget_err_code(rc);
+		ctx.jr.command = r->cmd->name;
+		ctx.jr.text = ctx.errmsg;
+		cmd_journal(&ctx, &ctx.jr);
+	}
 	cmd_ctx_free(&ctx);
+	if (internal)
+		return (parent->err == STORE_FULL && allow_grow ? CMD_GROW
+								: CMD_DONE);
 
 	rec.digest.data = digest;
 	rec.digest.len = sizeof(digest);
@@ -380,6 +425,28 @@ cmd_exec_one(
 	if (parent->err == STORE_FULL && allow_grow)
 		return (CMD_GROW);
 	return (CMD_DONE);
+}
+
+/*
+ * Refusals that guard the money are journaled, so that an auditor sees
+ * who tried to overspend; bad input (invalid_argument, not_found, ...)
+ * changes nothing and leaves no trace but its answer.
+ */
+static int
+cmd_refusal_journaled(enum budget_err rc)
+{
+	switch (rc) {
+	case BUDGET_ERR_CONTRACT_BUDGET_EXCEEDED:
+	case BUDGET_ERR_DEMINIMIS_CEILING_EXCEEDED:
+	case BUDGET_ERR_EXCLUSION_PERIOD:
+	case BUDGET_ERR_AMOUNT_EXCEEDS_COMMITMENT:
+	case BUDGET_ERR_BUDGET_BELOW_USAGE:
+	case BUDGET_ERR_CONTRACT_CLOSED:
+	case BUDGET_ERR_PERMISSION_DENIED:
+		return (1);
+	default:
+		return (0);
+	}
 }
 
 static int
@@ -451,6 +518,7 @@ cmd_ctx_init(struct cmd_ctx *ctx, struct req *r, Budget__Response *resp,
 	    : r->conn != NULL                    ? r->conn->role
 						 : ROLE_NONE;
 	ctx->uid = r->conn != NULL ? r->conn->uid : bd->euid;
+	ctx->internal = (r->cmd->flags & CMD_INTERNAL) != 0;
 }
 
 static void

@@ -30,6 +30,16 @@
 static const char *store_db_names[STORE_DB__COUNT] = {
     [STORE_DB_META] = "meta",
     [STORE_DB_REQUESTS] = "requests",
+    [STORE_DB_RULES] = "rules",
+    [STORE_DB_CONTRACTS] = "contracts",
+    [STORE_DB_COMPANIES] = "companies",
+    [STORE_DB_LINKS] = "links",
+    [STORE_DB_GRANTS] = "grants",
+    [STORE_DB_DOSSIERS] = "dossiers",
+    [STORE_DB_COMPANY_DOSSIERS] = "company_dossiers",
+    [STORE_DB_EXPIRY] = "expiry",
+    [STORE_DB_JOURNAL] = "journal",
+    [STORE_DB_HISTORY] = "history",
 };
 
 static struct {
@@ -383,6 +393,150 @@ store_del(struct store_txn *t, enum store_db db, const void *key, size_t klen)
 	rc = mdb_del(t->txn, store.dbi[db], &k, NULL);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		t->err = store_err_from_mdb(rc, "del");
+}
+
+/*
+ * Append under a key that sorts after every key in the database (the
+ * journal's sequence numbers): LMDB then skips the search and fills pages
+ * completely.
+ */
+void
+store_append(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen, const void *val, size_t vlen)
+{
+	MDB_val k, v;
+	int     rc;
+
+	if (t->err != 0)
+		return;
+	k.mv_data = (void *)(uintptr_t)key;
+	k.mv_size = klen;
+	v.mv_data = (void *)(uintptr_t)val;
+	v.mv_size = vlen;
+	if ((rc = mdb_put(t->txn, store.dbi[db], &k, &v, MDB_APPEND)) != 0)
+		t->err = store_err_from_mdb(rc, "append");
+}
+
+uint64_t
+store_get_u64(struct store_txn *t, enum store_db db, const char *key)
+{
+	struct store_val v;
+	uint64_t         n = 0;
+	size_t           i;
+
+	if (store_get(t, db, key, strlen(key), &v) != STORE_OK)
+		return (0);
+	if (v.len != 8)
+		t->err = STORE_CORRUPT;
+	else
+		for (i = 0; i < 8; i++)
+			n = n << 8 | ((uint8_t *)v.data)[i];
+	free(v.data);
+	return (n);
+}
+
+void
+store_put_u64(struct store_txn *t, enum store_db db, const char *key,
+    uint64_t n)
+{
+	uint8_t be[8];
+	int     i;
+
+	for (i = 0; i < 8; i++)
+		be[i] = (uint8_t)(n >> (56 - 8 * i));
+	store_put(t, db, key, strlen(key), be, sizeof(be));
+}
+
+/*
+ * Walk the keys of db that start with prefix (plen may be 0: every key),
+ * in key order. The key and value store_cursor_next hands out are
+ * borrowed: valid until the next call on this cursor or the end of the
+ * transaction, whichever comes first. Decode them at once.
+ */
+void
+store_cursor_open(struct store_cursor *c, struct store_txn *t,
+    enum store_db db, const void *prefix, size_t plen)
+{
+	MDB_cursor *cur = NULL;
+	int         rc;
+
+	memset(c, 0, sizeof(*c));
+	c->t = t;
+	if (plen > sizeof(c->prefix))
+		fatalx("store_cursor_open: prefix of %zu bytes", plen);
+	memcpy(c->prefix, prefix, plen);
+	c->plen = plen;
+	if (t->err != 0)
+		return;
+	if ((rc = mdb_cursor_open(t->txn, store.dbi[db], &cur)) != 0) {
+		t->err = store_err_from_mdb(rc, "cursor open");
+		return;
+	}
+	c->cur = cur;
+}
+
+/* The next call to store_cursor_next returns the first key >= key. */
+void
+store_cursor_seek(struct store_cursor *c, const void *key, size_t klen)
+{
+	MDB_val k, v;
+	int     rc;
+
+	if (c->cur == NULL || c->t->err != 0)
+		return;
+	k.mv_data = (void *)(uintptr_t)key;
+	k.mv_size = klen;
+	rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		c->t->err = store_err_from_mdb(rc, "cursor seek");
+	c->started = rc == 0 ? 2 : 3;	/* positioned / past the end */
+}
+
+/* 1 and a borrowed key and value, or 0 at the end (or on error). */
+int
+store_cursor_next(struct store_cursor *c, struct store_val *key,
+    struct store_val *val)
+{
+	MDB_val k, v;
+	int     rc;
+
+	if (c->cur == NULL || c->t->err != 0 || c->started == 3)
+		return (0);
+	if (c->started == 0) {
+		k.mv_data = c->prefix;
+		k.mv_size = c->plen;
+		rc = c->plen > 0 ? mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE)
+				 : mdb_cursor_get(c->cur, &k, &v, MDB_FIRST);
+	} else if (c->started == 2)
+		rc = mdb_cursor_get(c->cur, &k, &v, MDB_GET_CURRENT);
+	else
+		rc = mdb_cursor_get(c->cur, &k, &v, MDB_NEXT);
+	c->started = 1;
+	if (rc == MDB_NOTFOUND) {
+		c->started = 3;
+		return (0);
+	}
+	if (rc != 0) {
+		c->t->err = store_err_from_mdb(rc, "cursor next");
+		return (0);
+	}
+	if (k.mv_size < c->plen || memcmp(k.mv_data, c->prefix, c->plen)) {
+		c->started = 3;
+		return (0);
+	}
+	key->data = k.mv_data;
+	key->len = k.mv_size;
+	val->data = v.mv_data;
+	val->len = v.mv_size;
+	return (1);
+}
+
+void
+store_cursor_close(struct store_cursor *c)
+{
+	if (c->cur != NULL)
+		mdb_cursor_close(c->cur);
+	c->cur = NULL;
 }
 
 /*

@@ -1,0 +1,351 @@
+/*
+ * journal.c: the append-only, hash-chained journal (I-4) and the history
+ * index beside it. Owns the canonical form an entry is hashed in, so that
+ * anyone can re-verify an export without budgetd:
+ *
+ *   hash(n) = SHA-256(hash(n-1) || canonical(n)),  hash(0) = 32 zero bytes
+ *
+ *   canonical(n) = one line "name=value\n" per field of JournalEntry that is
+ *   set, in field-number order, "hash" excluded. Integers in decimal;
+ *   "time" and "expires_at" as YYYY-MM-DDTHH:MM:SS.uuuuuuZ; "date" and
+ *   "until" as YYYY-MM-DD; repeated fields comma-separated; strings with
+ *   every byte outside 0x21-0x7e, and '%', written %XX (upper-case hex).
+ *
+ * An entry is written in the same transaction as the change it records,
+ * so the journal and the balances can never disagree about what happened.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "budget/date.h"
+#include "budgetd.h"
+#include "store.pb-c.h"
+
+/* History index entity types. */
+#define HIST_DOSSIER  'D'
+#define HIST_COMPANY  'C'
+#define HIST_CONTRACT 'K'
+
+struct canon {
+	char  *buf;
+	size_t len, cap;
+};
+
+static void
+canon_put(struct canon *c, const char *s, size_t n)
+{
+	if (c->len + n + 1 > c->cap) {
+		while (c->len + n + 1 > c->cap)
+			c->cap = c->cap ? c->cap * 2 : 512;
+		c->buf = xreallocarray(c->buf, c->cap, 1);
+	}
+	memcpy(c->buf + c->len, s, n);
+	c->len += n;
+	c->buf[c->len] = '\0';
+}
+
+static void
+canon_str(struct canon *c, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char              esc[3];
+
+	for (; *s != '\0'; s++) {
+		unsigned char b = (unsigned char)*s;
+
+		if (b >= 0x21 && b <= 0x7e && b != '%')
+			canon_put(c, s, 1);
+		else {
+			esc[0] = '%';
+			esc[1] = hex[b >> 4];
+			esc[2] = hex[b & 0xf];
+			canon_put(c, esc, 3);
+		}
+	}
+}
+
+static void
+canon_int(struct canon *c, int64_t v)
+{
+	char buf[32];
+	int  n = snprintf(buf, sizeof(buf), "%lld", (long long)v);
+
+	canon_put(c, buf, (size_t)n);
+}
+
+static void
+canon_uint(struct canon *c, uint64_t v)
+{
+	char buf[32];
+	int  n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+
+	canon_put(c, buf, (size_t)n);
+}
+
+/* How a field is written; by name, since several share a C type. */
+enum canon_kind {
+	CANON_PLAIN,
+	CANON_TIME,
+	CANON_DATE,
+};
+
+static enum canon_kind
+canon_kind_of(const char *name)
+{
+	if (strcmp(name, "time") == 0 || strcmp(name, "expires_at") == 0)
+		return (CANON_TIME);
+	if (strcmp(name, "date") == 0 || strcmp(name, "until") == 0)
+		return (CANON_DATE);
+	return (CANON_PLAIN);
+}
+
+static void
+canon_scalar(struct canon *c, const ProtobufCFieldDescriptor *f,
+    const void *p)
+{
+	char     buf[TIMESTAMP_BUFSZ];
+	int64_t  v;
+
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32:
+		v = *(const int32_t *)p;
+		break;
+	case PROTOBUF_C_TYPE_UINT32:
+		v = *(const uint32_t *)p;
+		break;
+	case PROTOBUF_C_TYPE_INT64:
+		v = *(const int64_t *)p;
+		break;
+	case PROTOBUF_C_TYPE_UINT64:
+		canon_uint(c, *(const uint64_t *)p);
+		return;
+	case PROTOBUF_C_TYPE_STRING:
+		canon_str(c, *(char *const *)p);
+		return;
+	default:
+		fatalx("journal: field %s has a type the canonical form does "
+		       "not know",
+		    f->name);
+	}
+	switch (canon_kind_of(f->name)) {
+	case CANON_TIME:
+		canon_str(c, timestamp_format(v, buf, sizeof(buf)));
+		break;
+	case CANON_DATE:
+		canon_str(c, date_format((int32_t)v, buf, sizeof(buf)));
+		break;
+	default:
+		canon_int(c, v);
+	}
+}
+
+/* 1 when a singular field holds its default (proto3: not written). */
+static int
+canon_is_default(const ProtobufCFieldDescriptor *f, const void *p)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32:
+		return (*(const int32_t *)p == 0);
+	case PROTOBUF_C_TYPE_UINT32:
+		return (*(const uint32_t *)p == 0);
+	case PROTOBUF_C_TYPE_INT64:
+		return (*(const int64_t *)p == 0);
+	case PROTOBUF_C_TYPE_UINT64:
+		return (*(const uint64_t *)p == 0);
+	case PROTOBUF_C_TYPE_STRING:
+		return (*(char *const *)p == NULL || **(char *const *)p == '\0');
+	default:
+		return (1);
+	}
+}
+
+/*
+ * The canonical form of an entry (see the top of this file), as a
+ * NUL-terminated string the caller frees; its length in *lenp.
+ */
+char *
+journal_canonical(const Budgetstore__JournalEntry *m, size_t *lenp)
+{
+	const ProtobufCMessageDescriptor *d = m->base.descriptor;
+	struct canon                      c = {NULL, 0, 0};
+	unsigned                          i;
+	size_t                            j, n;
+
+	canon_put(&c, "", 0);
+	for (i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *p = (const char *)m + f->offset;
+
+		if (strcmp(f->name, "hash") == 0)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			n = *(const size_t *)(const void *)((const char *)m +
+			    f->quantifier_offset);
+			if (n == 0)
+				continue;
+			canon_put(&c, f->name, strlen(f->name));
+			canon_put(&c, "=", 1);
+			for (j = 0; j < n; j++) {
+				const char *arr = *(char *const *)(const void *)p;
+				size_t      sz = f->type == PROTOBUF_C_TYPE_UINT64 ||
+					      f->type == PROTOBUF_C_TYPE_INT64
+					  ? 8
+					  : 4;
+
+				if (j > 0)
+					canon_put(&c, ",", 1);
+				canon_scalar(&c, f, arr + j * sz);
+			}
+			canon_put(&c, "\n", 1);
+			continue;
+		}
+		if (canon_is_default(f, p))
+			continue;
+		canon_put(&c, f->name, strlen(f->name));
+		canon_put(&c, "=", 1);
+		canon_scalar(&c, f, p);
+		canon_put(&c, "\n", 1);
+	}
+	*lenp = c.len;
+	return (c.buf);
+}
+
+/* SHA-256(prev || data). */
+void
+journal_hash(const uint8_t prev[32], const void *data, size_t len,
+    uint8_t out[32])
+{
+	EVP_MD_CTX  *md;
+	unsigned int dlen = 32;
+
+	if ((md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(md, prev, 32) != 1 ||
+	    EVP_DigestUpdate(md, data, len) != 1 ||
+	    EVP_DigestFinal_ex(md, out, &dlen) != 1)
+		fatalx("journal: SHA-256 failed");
+	EVP_MD_CTX_free(md);
+}
+
+/* The last sequence number and the head hash (zeros when empty). */
+void
+journal_head(struct store_txn *t, uint64_t *seq, uint8_t hash[32])
+{
+	struct store_val v;
+
+	*seq = store_get_u64(t, STORE_DB_META, "journal_seq");
+	memset(hash, 0, 32);
+	if (store_get(t, STORE_DB_META, "head_hash", 9, &v) == STORE_OK) {
+		if (v.len == 32)
+			memcpy(hash, v.data, 32);
+		else
+			t->err = STORE_CORRUPT;
+		free(v.data);
+	}
+}
+
+static void
+journal_index(struct store_txn *t, char type, const char *id, uint64_t seq)
+{
+	uint8_t k[1 + LEDGER_ID_MAX + 1 + 8];
+	size_t  len;
+
+	if (id == NULL || *id == '\0')
+		return;
+	len = strlen(id);
+	if (len > LEDGER_ID_MAX)
+		fatalx("journal_index: id of %zu bytes", len);
+	k[0] = (uint8_t)type;
+	memcpy(k + 1, id, len);
+	k[1 + len] = '\0';
+	record_be64(k + 2 + len, seq);
+	store_put(t, STORE_DB_HISTORY, k, 2 + len + 8, "", 0);
+}
+
+static void
+journal_to_msg(const struct jentry *e, Budgetstore__JournalEntry *m)
+{
+	budgetstore__journal_entry__init(m);
+	m->seq = e->seq;
+	m->time = e->time;
+	m->kind = PB_STR(e->kind);
+	m->request_id = PB_STR(e->request_id);
+	m->uid = e->uid;
+	m->role = PB_STR(e->role);
+	m->error = PB_STR(e->error);
+	m->contract = PB_STR(e->contract);
+	m->company = PB_STR(e->company);
+	m->company2 = PB_STR(e->company2);
+	m->dossier = PB_STR(e->dossier);
+	m->amount = e->amount;
+	m->date = e->date;
+	m->until = e->until;
+	m->package = PB_STR(e->package);
+	m->cost = e->cost;
+	m->extension_cost = e->extension_cost;
+	m->subsidy = e->subsidy;
+	m->budget = e->budget;
+	m->expires_at = e->expires_at;
+	m->rule_set = PB_STR(e->rule_set);
+	m->rate_bp = e->rate_bp;
+	m->grant_id = e->grant_id;
+	m->grant_ids = (uint64_t *)(uintptr_t)e->grant_ids;
+	m->n_grant_ids = e->ngrant_changes;
+	m->grant_amounts = (int64_t *)(uintptr_t)e->grant_amounts;
+	m->n_grant_amounts = e->ngrant_changes;
+	m->provider = PB_STR(e->provider);
+	m->framework = PB_STR(e->framework);
+	m->name = PB_STR(e->name);
+	m->postcode = PB_STR(e->postcode);
+	m->size = e->size;
+	m->flags = e->flags;
+	m->reason = PB_STR(e->reason);
+	m->text = PB_STR(e->text);
+	m->pending = e->pending;
+	m->command = PB_STR(e->command);
+}
+
+/*
+ * Append e: give it the next sequence number, chain its hash, write it
+ * and its history index entries, and move the head. All in t; on a store
+ * error t->err is set and nothing of it survives the transaction.
+ */
+void
+journal_append(struct store_txn *t, struct jentry *e)
+{
+	Budgetstore__JournalEntry m;
+	uint8_t                   prev[32], key[8], *buf;
+	uint64_t                  seq;
+	char                     *canon;
+	size_t                    clen, len;
+
+	journal_head(t, &seq, prev);
+	if (t->err != 0)
+		return;
+	e->seq = seq + 1;
+	journal_to_msg(e, &m);
+	canon = journal_canonical(&m, &clen);
+	journal_hash(prev, canon, clen, e->hash);
+	free(canon);
+	m.hash.data = e->hash;
+	m.hash.len = 32;
+
+	len = budgetstore__journal_entry__get_packed_size(&m);
+	buf = xmalloc(len);
+	budgetstore__journal_entry__pack(&m, buf);
+	record_be64(key, e->seq);
+	store_append(t, STORE_DB_JOURNAL, key, sizeof(key), buf, len);
+	free(buf);
+
+	journal_index(t, HIST_DOSSIER, e->dossier, e->seq);
+	journal_index(t, HIST_CONTRACT, e->contract, e->seq);
+	journal_index(t, HIST_COMPANY, e->company, e->seq);
+	if (e->company2 == NULL || e->company == NULL ||
+	    strcmp(e->company2, e->company) != 0)
+		journal_index(t, HIST_COMPANY, e->company2, e->seq);
+	store_put_u64(t, STORE_DB_META, "journal_seq", e->seq);
+	store_put(t, STORE_DB_META, "head_hash", 9, e->hash, 32);
+}

@@ -1,0 +1,899 @@
+/*
+ * record.c: the ledger's records in the store. Owns the key layouts (fixed
+ * width, big-endian, so that cursor order is date and sequence order), the
+ * mapping between store.proto messages and the daemon's structs, and the
+ * typed get/put/walk functions everything above uses. Errors follow the
+ * store's convention: a failed read or write sets the transaction's sticky
+ * error; STORE_NOTFOUND is returned, never sticky.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "budgetd.h"
+#include "store.pb-c.h"
+
+/* Copy a decoded string into a fixed field; -1 when it does not fit. */
+static int
+record_str(char *dst, size_t dstsz, const char *src)
+{
+	size_t len = src != NULL ? strlen(src) : 0;
+
+	if (len >= dstsz)
+		return (-1);
+	memcpy(dst, src != NULL ? src : "", len + 1);
+	return (0);
+}
+
+void
+record_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+void
+record_be64(uint8_t *p, uint64_t v)
+{
+	record_be32(p, (uint32_t)(v >> 32));
+	record_be32(p + 4, (uint32_t)v);
+}
+
+uint32_t
+record_get_be32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3]);
+}
+
+uint64_t
+record_get_be64(const uint8_t *p)
+{
+	return ((uint64_t)record_get_be32(p) << 32 | record_get_be32(p + 4));
+}
+
+/* Pack any message and put it under key. */
+static void
+record_put_msg(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen, const ProtobufCMessage *msg)
+{
+	size_t   len = protobuf_c_message_get_packed_size(msg);
+	uint8_t *buf = xmalloc(len > 0 ? len : 1);
+
+	protobuf_c_message_pack(msg, buf);
+	store_put(t, db, key, klen, buf, len);
+	free(buf);
+}
+
+/* Get and unpack; NULL with the result in *rc (sticky on corruption). */
+static ProtobufCMessage *
+record_get_msg(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen, const ProtobufCMessageDescriptor *d, int *rc)
+{
+	struct store_val  v;
+	ProtobufCMessage *m;
+
+	if ((*rc = store_get(t, db, key, klen, &v)) != STORE_OK)
+		return (NULL);
+	m = protobuf_c_message_unpack(d, NULL, v.len, v.data);
+	free(v.data);
+	if (m == NULL) {
+		log_warnx("record: a %s record does not decode", d->short_name);
+		t->err = *rc = STORE_CORRUPT;
+	}
+	return (m);
+}
+
+/* contracts ----------------------------------------------------------- */
+
+static int
+record_contract_from(struct contract *c, const Budgetstore__Contract *m)
+{
+	memset(c, 0, sizeof(*c));
+	if (record_str(c->id, sizeof(c->id), m->id) == -1 ||
+	    record_str(c->provider, sizeof(c->provider), m->provider) == -1 ||
+	    record_str(c->framework, sizeof(c->framework), m->framework) == -1)
+		return (-1);
+	c->budget = m->budget;
+	c->reserved = m->reserved;
+	c->committed = m->committed;
+	c->paid = m->paid;
+	c->closed = m->closed;
+	c->opened_at = m->opened_at;
+	c->ndossiers = m->dossiers;
+	return (0);
+}
+
+int
+record_get_contract(struct store_txn *t, const char *id, struct contract *c)
+{
+	Budgetstore__Contract *m;
+	int                    rc;
+
+	m = (Budgetstore__Contract *)record_get_msg(t, STORE_DB_CONTRACTS, id,
+	    strlen(id), &budgetstore__contract__descriptor, &rc);
+	if (m == NULL)
+		return (rc);
+	if (record_contract_from(c, m) == -1)
+		t->err = rc = STORE_CORRUPT;
+	budgetstore__contract__free_unpacked(m, NULL);
+	return (rc);
+}
+
+void
+record_put_contract(struct store_txn *t, const struct contract *c)
+{
+	Budgetstore__Contract m = BUDGETSTORE__CONTRACT__INIT;
+
+	m.id = PB_STR(c->id);
+	m.provider = PB_STR(c->provider);
+	m.framework = PB_STR(c->framework);
+	m.budget = c->budget;
+	m.reserved = c->reserved;
+	m.committed = c->committed;
+	m.paid = c->paid;
+	m.closed = c->closed;
+	m.opened_at = c->opened_at;
+	m.dossiers = c->ndossiers;
+	record_put_msg(t, STORE_DB_CONTRACTS, c->id, strlen(c->id), &m.base);
+}
+
+int
+record_each_contract(struct store_txn *t,
+    int (*cb)(const struct contract *, void *), void *arg)
+{
+	struct store_cursor    cur;
+	struct store_val       k, v;
+	Budgetstore__Contract *m;
+	struct contract        c;
+	int                    stop = 0;
+
+	store_cursor_open(&cur, t, STORE_DB_CONTRACTS, NULL, 0);
+	while (!stop && store_cursor_next(&cur, &k, &v)) {
+		m = budgetstore__contract__unpack(NULL, v.len, v.data);
+		if (m == NULL || record_contract_from(&c, m) == -1) {
+			if (m != NULL)
+				budgetstore__contract__free_unpacked(m, NULL);
+			t->err = STORE_CORRUPT;
+			break;
+		}
+		budgetstore__contract__free_unpacked(m, NULL);
+		stop = cb(&c, arg);
+	}
+	store_cursor_close(&cur);
+	return (t->err);
+}
+
+/* companies ----------------------------------------------------------- */
+
+static int
+record_company_from(struct company *c, const Budgetstore__Company *m)
+{
+	memset(c, 0, sizeof(*c));
+	if (record_str(c->number, sizeof(c->number), m->number) == -1 ||
+	    record_str(c->name, sizeof(c->name), m->name) == -1 ||
+	    record_str(c->postcode, sizeof(c->postcode), m->postcode) == -1 ||
+	    record_str(c->absorbed_into, sizeof(c->absorbed_into),
+		m->absorbed_into) == -1 ||
+	    m->size > SIZE_LARGE)
+		return (-1);
+	c->size = (enum company_size)m->size;
+	c->maatwerk = m->maatwerk;
+	c->nis2 = m->nis2;
+	c->flemish = m->flemish_establishment;
+	c->absorbed_on = m->absorbed_on;
+	c->added_at = m->added_at;
+	return (0);
+}
+
+int
+record_get_company(struct store_txn *t, const char *number, struct company *c)
+{
+	Budgetstore__Company *m;
+	int                   rc;
+
+	m = (Budgetstore__Company *)record_get_msg(t, STORE_DB_COMPANIES,
+	    number, strlen(number), &budgetstore__company__descriptor, &rc);
+	if (m == NULL)
+		return (rc);
+	if (record_company_from(c, m) == -1)
+		t->err = rc = STORE_CORRUPT;
+	budgetstore__company__free_unpacked(m, NULL);
+	return (rc);
+}
+
+void
+record_put_company(struct store_txn *t, const struct company *c)
+{
+	Budgetstore__Company m = BUDGETSTORE__COMPANY__INIT;
+
+	m.number = PB_STR(c->number);
+	m.name = PB_STR(c->name);
+	m.postcode = PB_STR(c->postcode);
+	m.size = c->size;
+	m.maatwerk = c->maatwerk;
+	m.nis2 = c->nis2;
+	m.flemish_establishment = c->flemish;
+	m.absorbed_into = PB_STR(c->absorbed_into);
+	m.absorbed_on = c->absorbed_on;
+	m.added_at = c->added_at;
+	record_put_msg(t, STORE_DB_COMPANIES, c->number, strlen(c->number),
+	    &m.base);
+}
+
+int
+record_each_company(struct store_txn *t,
+    int (*cb)(const struct company *, void *), void *arg)
+{
+	struct store_cursor   cur;
+	struct store_val      k, v;
+	Budgetstore__Company *m;
+	struct company        c;
+	int                   stop = 0;
+
+	store_cursor_open(&cur, t, STORE_DB_COMPANIES, NULL, 0);
+	while (!stop && store_cursor_next(&cur, &k, &v)) {
+		m = budgetstore__company__unpack(NULL, v.len, v.data);
+		if (m == NULL || record_company_from(&c, m) == -1) {
+			if (m != NULL)
+				budgetstore__company__free_unpacked(m, NULL);
+			t->err = STORE_CORRUPT;
+			break;
+		}
+		budgetstore__company__free_unpacked(m, NULL);
+		stop = cb(&c, arg);
+	}
+	store_cursor_close(&cur);
+	return (t->err);
+}
+
+/* links --------------------------------------------------------------- */
+
+/* a(10) b(10) since(4) */
+#define LINK_KEY_LEN (2 * RID_DIGITS + 4)
+#define RID_DIGITS   10
+
+static void
+record_link_key(uint8_t *k, const char *a, const char *b, int32_t since)
+{
+	memcpy(k, a, RID_DIGITS);
+	memcpy(k + RID_DIGITS, b, RID_DIGITS);
+	record_be32(k + 2 * RID_DIGITS, (uint32_t)since);
+}
+
+/* Stored under both ends, so either company finds it by prefix. */
+void
+record_put_link(struct store_txn *t, const struct link *l)
+{
+	Budgetstore__Link m = BUDGETSTORE__LINK__INIT;
+	uint8_t           k[LINK_KEY_LEN];
+
+	m.parent = PB_STR(l->parent);
+	m.child = PB_STR(l->child);
+	m.since = l->since;
+	m.until = l->until;
+	m.merge = l->merge;
+	record_link_key(k, l->parent, l->child, l->since);
+	record_put_msg(t, STORE_DB_LINKS, k, sizeof(k), &m.base);
+	record_link_key(k, l->child, l->parent, l->since);
+	record_put_msg(t, STORE_DB_LINKS, k, sizeof(k), &m.base);
+}
+
+int
+record_link_exists(struct store_txn *t, const char *a, const char *b,
+    int32_t since)
+{
+	struct store_val v;
+	uint8_t          k[LINK_KEY_LEN];
+	int              rc;
+
+	record_link_key(k, a, b, since);
+	rc = store_get(t, STORE_DB_LINKS, k, sizeof(k), &v);
+	free(v.data);
+	return (rc == STORE_OK);
+}
+
+/* Every link touching company, whatever its dates. */
+int
+record_each_link(struct store_txn *t, const char *company,
+    int (*cb)(const struct link *, void *), void *arg)
+{
+	struct store_cursor cur;
+	struct store_val    k, v;
+	Budgetstore__Link  *m;
+	struct link         l;
+	int                 stop = 0;
+
+	store_cursor_open(&cur, t, STORE_DB_LINKS, company, RID_DIGITS);
+	while (!stop && store_cursor_next(&cur, &k, &v)) {
+		m = budgetstore__link__unpack(NULL, v.len, v.data);
+		memset(&l, 0, sizeof(l));
+		if (m == NULL ||
+		    record_str(l.parent, sizeof(l.parent), m->parent) == -1 ||
+		    record_str(l.child, sizeof(l.child), m->child) == -1) {
+			if (m != NULL)
+				budgetstore__link__free_unpacked(m, NULL);
+			t->err = STORE_CORRUPT;
+			break;
+		}
+		l.since = m->since;
+		l.until = m->until;
+		l.merge = m->merge;
+		budgetstore__link__free_unpacked(m, NULL);
+		stop = cb(&l, arg);
+	}
+	store_cursor_close(&cur);
+	return (t->err);
+}
+
+/* grants -------------------------------------------------------------- */
+
+/* company(10) date(4) id(8) */
+#define GRANT_KEY_LEN (RID_DIGITS + 4 + 8)
+
+static void
+record_grant_key(uint8_t *k, const char *company, int32_t date, uint64_t id)
+{
+	memcpy(k, company, RID_DIGITS);
+	record_be32(k + RID_DIGITS, (uint32_t)date);
+	record_be64(k + RID_DIGITS + 4, id);
+}
+
+static int
+record_grant_from(struct grant *g, const Budgetstore__Grant *m)
+{
+	memset(g, 0, sizeof(*g));
+	if (record_str(g->company, sizeof(g->company), m->company) == -1 ||
+	    record_str(g->source, sizeof(g->source), m->source) == -1 ||
+	    record_str(g->dossier, sizeof(g->dossier), m->dossier) == -1 ||
+	    m->kind > GRANT_DECLARED)
+		return (-1);
+	g->id = m->id;
+	g->date = m->date;
+	g->amount = m->amount;
+	g->effective = m->effective;
+	g->kind = (enum grant_kind)m->kind;
+	return (0);
+}
+
+void
+record_put_grant(struct store_txn *t, const struct grant *g)
+{
+	Budgetstore__Grant m = BUDGETSTORE__GRANT__INIT;
+	uint8_t            k[GRANT_KEY_LEN];
+
+	m.id = g->id;
+	m.company = PB_STR(g->company);
+	m.date = g->date;
+	m.amount = g->amount;
+	m.effective = g->effective;
+	m.source = PB_STR(g->source);
+	m.dossier = PB_STR(g->dossier);
+	m.kind = g->kind;
+	record_grant_key(k, g->company, g->date, g->id);
+	record_put_msg(t, STORE_DB_GRANTS, k, sizeof(k), &m.base);
+}
+
+int
+record_get_grant(struct store_txn *t, const char *company, int32_t date,
+    uint64_t id, struct grant *g)
+{
+	Budgetstore__Grant *m;
+	uint8_t             k[GRANT_KEY_LEN];
+	int                 rc;
+
+	record_grant_key(k, company, date, id);
+	m = (Budgetstore__Grant *)record_get_msg(t, STORE_DB_GRANTS, k,
+	    sizeof(k), &budgetstore__grant__descriptor, &rc);
+	if (m == NULL)
+		return (rc);
+	if (record_grant_from(g, m) == -1)
+		t->err = rc = STORE_CORRUPT;
+	budgetstore__grant__free_unpacked(m, NULL);
+	return (rc);
+}
+
+/* Every grant of a company, oldest first. */
+int
+record_each_grant(struct store_txn *t, const char *company,
+    int (*cb)(const struct grant *, void *), void *arg)
+{
+	struct store_cursor cur;
+	struct store_val    k, v;
+	Budgetstore__Grant *m;
+	struct grant        g;
+	int                 stop = 0;
+
+	store_cursor_open(&cur, t, STORE_DB_GRANTS, company,
+	    company != NULL ? RID_DIGITS : 0);
+	while (!stop && store_cursor_next(&cur, &k, &v)) {
+		m = budgetstore__grant__unpack(NULL, v.len, v.data);
+		if (m == NULL || record_grant_from(&g, m) == -1) {
+			if (m != NULL)
+				budgetstore__grant__free_unpacked(m, NULL);
+			t->err = STORE_CORRUPT;
+			break;
+		}
+		budgetstore__grant__free_unpacked(m, NULL);
+		stop = cb(&g, arg);
+	}
+	store_cursor_close(&cur);
+	return (t->err);
+}
+
+uint64_t
+record_next_grant_id(struct store_txn *t)
+{
+	uint64_t id = store_get_u64(t, STORE_DB_META, "next_grant") + 1;
+
+	store_put_u64(t, STORE_DB_META, "next_grant", id);
+	return (id);
+}
+
+/* dossiers ------------------------------------------------------------ */
+
+static int
+record_dossier_from(struct dossier *d, const Budgetstore__Dossier *m)
+{
+	size_t i;
+
+	memset(d, 0, sizeof(*d));
+	if (record_str(d->id, sizeof(d->id), m->id) == -1 ||
+	    record_str(d->company, sizeof(d->company), m->company) == -1 ||
+	    record_str(d->contract, sizeof(d->contract), m->contract) == -1 ||
+	    record_str(d->package, sizeof(d->package), m->package) == -1 ||
+	    record_str(d->rule_set, sizeof(d->rule_set), m->rule_set) == -1 ||
+	    record_str(d->pending_package, sizeof(d->pending_package),
+		m->pending_package) == -1 ||
+	    m->state > DS_WITHDRAWN || m->n_grants > LEDGER_GRANTS_MAX)
+		return (-1);
+	d->state = (enum dossier_state)m->state;
+	d->cost = m->cost;
+	d->extension_cost = m->extension_cost;
+	d->subsidy = m->subsidy;
+	d->granted = m->granted;
+	d->paid = m->paid;
+	d->pending = m->pending;
+	d->expires_at = m->expires_at;
+	d->released = m->released;
+	d->rate_bp = m->rate_bp;
+	d->reserved_on = m->reserved_on;
+	d->first_decision = m->first_decision;
+	for (i = 0; i < m->n_grants; i++)
+		d->grants[i] = m->grants[i];
+	d->ngrants = m->n_grants;
+	d->pending_cost = m->pending_cost;
+	d->pending_extension_cost = m->pending_extension_cost;
+	d->pending_subsidy = m->pending_subsidy;
+	return (0);
+}
+
+int
+record_get_dossier(struct store_txn *t, const char *id, struct dossier *d)
+{
+	Budgetstore__Dossier *m;
+	int                   rc;
+
+	m = (Budgetstore__Dossier *)record_get_msg(t, STORE_DB_DOSSIERS, id,
+	    strlen(id), &budgetstore__dossier__descriptor, &rc);
+	if (m == NULL)
+		return (rc);
+	if (record_dossier_from(d, m) == -1)
+		t->err = rc = STORE_CORRUPT;
+	budgetstore__dossier__free_unpacked(m, NULL);
+	return (rc);
+}
+
+/*
+ * Write a dossier; when new, also index it under its company (for the
+ * exclusion rule, pending reservations and company history).
+ */
+void
+record_put_dossier(struct store_txn *t, const struct dossier *d, int isnew)
+{
+	Budgetstore__Dossier m = BUDGETSTORE__DOSSIER__INIT;
+	uint64_t             grants[LEDGER_GRANTS_MAX];
+	uint8_t              k[RID_DIGITS + LEDGER_ID_MAX];
+	size_t               i, idlen = strlen(d->id);
+
+	m.id = PB_STR(d->id);
+	m.company = PB_STR(d->company);
+	m.contract = PB_STR(d->contract);
+	m.package = PB_STR(d->package);
+	m.state = d->state;
+	m.cost = d->cost;
+	m.extension_cost = d->extension_cost;
+	m.subsidy = d->subsidy;
+	m.granted = d->granted;
+	m.paid = d->paid;
+	m.pending = d->pending;
+	m.expires_at = d->expires_at;
+	m.released = d->released;
+	m.rule_set = PB_STR(d->rule_set);
+	m.rate_bp = d->rate_bp;
+	m.reserved_on = d->reserved_on;
+	m.first_decision = d->first_decision;
+	for (i = 0; i < d->ngrants; i++)
+		grants[i] = d->grants[i];
+	m.grants = grants;
+	m.n_grants = d->ngrants;
+	m.pending_package = PB_STR(d->pending_package);
+	m.pending_cost = d->pending_cost;
+	m.pending_extension_cost = d->pending_extension_cost;
+	m.pending_subsidy = d->pending_subsidy;
+	record_put_msg(t, STORE_DB_DOSSIERS, d->id, idlen, &m.base);
+	if (isnew) {
+		memcpy(k, d->company, RID_DIGITS);
+		memcpy(k + RID_DIGITS, d->id, idlen);
+		store_put(t, STORE_DB_COMPANY_DOSSIERS, k, RID_DIGITS + idlen,
+		    "", 0);
+	}
+}
+
+static int
+record_each_dossier_cb(struct store_txn *t, const struct store_val *v,
+    int (*cb)(const struct dossier *, void *), void *arg)
+{
+	Budgetstore__Dossier *m;
+	struct dossier        d;
+	int                   bad;
+
+	m = budgetstore__dossier__unpack(NULL, v->len, v->data);
+	bad = m == NULL || record_dossier_from(&d, m) == -1;
+	if (m != NULL)
+		budgetstore__dossier__free_unpacked(m, NULL);
+	if (bad) {
+		t->err = STORE_CORRUPT;
+		return (1);
+	}
+	return (cb(&d, arg));
+}
+
+int
+record_each_dossier(struct store_txn *t,
+    int (*cb)(const struct dossier *, void *), void *arg)
+{
+	struct store_cursor cur;
+	struct store_val    k, v;
+
+	store_cursor_open(&cur, t, STORE_DB_DOSSIERS, NULL, 0);
+	while (store_cursor_next(&cur, &k, &v)) {
+		if (record_each_dossier_cb(t, &v, cb, arg))
+			break;
+	}
+	store_cursor_close(&cur);
+	return (t->err);
+}
+
+/* The dossiers of one company, through the company index. */
+int
+record_each_company_dossier(struct store_txn *t, const char *company,
+    int (*cb)(const struct dossier *, void *), void *arg)
+{
+	struct store_cursor cur;
+	struct store_val    k, v;
+	char                id[LEDGER_ID_MAX + 1];
+	struct dossier      d;
+	int                 rc, stop = 0;
+
+	store_cursor_open(&cur, t, STORE_DB_COMPANY_DOSSIERS, company,
+	    RID_DIGITS);
+	while (!stop && store_cursor_next(&cur, &k, &v)) {
+		if (k.len <= RID_DIGITS || k.len > RID_DIGITS + LEDGER_ID_MAX) {
+			t->err = STORE_CORRUPT;
+			break;
+		}
+		memcpy(id, (const uint8_t *)k.data + RID_DIGITS,
+		    k.len - RID_DIGITS);
+		id[k.len - RID_DIGITS] = '\0';
+		/*
+		 * A second lookup through the same transaction while the
+		 * cursor is open is fine in LMDB (read-only use).
+		 */
+		rc = record_get_dossier(t, id, &d);
+		if (rc != STORE_OK) {
+			if (rc == STORE_NOTFOUND)
+				t->err = STORE_CORRUPT;
+			break;
+		}
+		stop = cb(&d, arg);
+	}
+	store_cursor_close(&cur);
+	return (t->err);
+}
+
+/* expiry -------------------------------------------------------------- */
+
+static size_t
+record_expiry_key(uint8_t *k, int64_t at, const char *dossier)
+{
+	size_t len = strlen(dossier);
+
+	record_be64(k, (uint64_t)at);
+	memcpy(k + 8, dossier, len);
+	return (8 + len);
+}
+
+void
+record_expiry_add(struct store_txn *t, int64_t at, const char *dossier)
+{
+	uint8_t k[8 + LEDGER_ID_MAX];
+
+	store_put(t, STORE_DB_EXPIRY, k, record_expiry_key(k, at, dossier), "",
+	    0);
+}
+
+void
+record_expiry_del(struct store_txn *t, int64_t at, const char *dossier)
+{
+	uint8_t k[8 + LEDGER_ID_MAX];
+
+	store_del(t, STORE_DB_EXPIRY, k, record_expiry_key(k, at, dossier));
+}
+
+/*
+ * The first reservation to expire: its time in *at and its dossier in id
+ * (LEDGER_ID_MAX + 1 bytes). Returns STORE_OK or STORE_NOTFOUND.
+ */
+int
+record_expiry_first(struct store_txn *t, int64_t *at, char *id)
+{
+	struct store_cursor cur;
+	struct store_val    k, v;
+	int                 rc = STORE_NOTFOUND;
+
+	store_cursor_open(&cur, t, STORE_DB_EXPIRY, NULL, 0);
+	if (store_cursor_next(&cur, &k, &v)) {
+		if (k.len <= 8 || k.len > 8 + LEDGER_ID_MAX)
+			t->err = STORE_CORRUPT;
+		else {
+			*at = (int64_t)record_get_be64(k.data);
+			memcpy(id, (const uint8_t *)k.data + 8, k.len - 8);
+			id[k.len - 8] = '\0';
+			rc = STORE_OK;
+		}
+	}
+	store_cursor_close(&cur);
+	return (t->err != 0 ? t->err : rc);
+}
+
+/* rules --------------------------------------------------------------- */
+
+static int
+record_ruleset_from(struct ruleset *rs, const Budgetstore__RuleSet *m)
+{
+	size_t i;
+
+	memset(rs, 0, sizeof(*rs));
+	if (record_str(rs->name, sizeof(rs->name), m->name) == -1 ||
+	    m->n_packages > LEDGER_RULES_PKGS)
+		return (-1);
+	rs->from = m->from;
+	rs->rate_sme_bp = m->rate_sme_bp;
+	rs->rate_maatwerk_bp = m->rate_maatwerk_bp;
+	rs->rate_large_nis2_bp = m->rate_large_nis2_bp;
+	rs->max_total_cost = m->max_total_cost;
+	rs->max_subsidy = m->max_subsidy;
+	rs->exclusion_years = m->exclusion_years;
+	for (i = 0; i < m->n_packages; i++) {
+		struct rule_package       *p = &rs->pkgs[i];
+		const Budgetstore__RulePackage *q = m->packages[i];
+
+		if (record_str(p->name, sizeof(p->name), q->name) == -1)
+			return (-1);
+		p->min_cost = q->min_cost;
+		p->max_cost = q->max_cost;
+		p->rank = q->rank;
+		p->extensions = q->extensions;
+	}
+	rs->npkgs = m->n_packages;
+	return (0);
+}
+
+void
+record_put_ruleset(struct store_txn *t, const struct ruleset *rs)
+{
+	Budgetstore__RuleSet      m = BUDGETSTORE__RULE_SET__INIT;
+	Budgetstore__RulePackage  pk[LEDGER_RULES_PKGS];
+	Budgetstore__RulePackage *pp[LEDGER_RULES_PKGS];
+	uint8_t                   k[1 + LEDGER_ID_MAX];
+	size_t                    i, len = strlen(rs->name);
+
+	m.name = PB_STR(rs->name);
+	m.from = rs->from;
+	m.rate_sme_bp = rs->rate_sme_bp;
+	m.rate_maatwerk_bp = rs->rate_maatwerk_bp;
+	m.rate_large_nis2_bp = rs->rate_large_nis2_bp;
+	m.max_total_cost = rs->max_total_cost;
+	m.max_subsidy = rs->max_subsidy;
+	m.exclusion_years = rs->exclusion_years;
+	for (i = 0; i < rs->npkgs; i++) {
+		budgetstore__rule_package__init(&pk[i]);
+		pk[i].name = PB_STR(rs->pkgs[i].name);
+		pk[i].min_cost = rs->pkgs[i].min_cost;
+		pk[i].max_cost = rs->pkgs[i].max_cost;
+		pk[i].rank = rs->pkgs[i].rank;
+		pk[i].extensions = rs->pkgs[i].extensions;
+		pp[i] = &pk[i];
+	}
+	m.packages = pp;
+	m.n_packages = rs->npkgs;
+	k[0] = 'S';
+	memcpy(k + 1, rs->name, len);
+	record_put_msg(t, STORE_DB_RULES, k, 1 + len, &m.base);
+}
+
+int
+record_get_ruleset(struct store_txn *t, const char *name, struct ruleset *rs)
+{
+	Budgetstore__RuleSet *m;
+	uint8_t               k[1 + LEDGER_ID_MAX];
+	size_t                len = strlen(name);
+	int                   rc;
+
+	if (len > LEDGER_ID_MAX)
+		return (STORE_NOTFOUND);
+	k[0] = 'S';
+	memcpy(k + 1, name, len);
+	m = (Budgetstore__RuleSet *)record_get_msg(t, STORE_DB_RULES, k,
+	    1 + len, &budgetstore__rule_set__descriptor, &rc);
+	if (m == NULL)
+		return (rc);
+	if (record_ruleset_from(rs, m) == -1)
+		t->err = rc = STORE_CORRUPT;
+	budgetstore__rule_set__free_unpacked(m, NULL);
+	return (rc);
+}
+
+static int
+record_regime_from(struct dm_regime *r, const Budgetstore__DeminimisRegime *m)
+{
+	memset(r, 0, sizeof(*r));
+	if (record_str(r->name, sizeof(r->name), m->name) == -1)
+		return (-1);
+	r->from = m->from;
+	r->ceiling = m->ceiling;
+	r->fiscal = m->fiscal != 0;
+	r->years = m->years;
+	return (0);
+}
+
+void
+record_put_regime(struct store_txn *t, const struct dm_regime *r)
+{
+	Budgetstore__DeminimisRegime m = BUDGETSTORE__DEMINIMIS_REGIME__INIT;
+	uint8_t                      k[1 + LEDGER_ID_MAX];
+	size_t                       len = strlen(r->name);
+
+	m.name = PB_STR(r->name);
+	m.from = r->from;
+	m.ceiling = r->ceiling;
+	m.fiscal = (uint32_t)r->fiscal;
+	m.years = r->years;
+	k[0] = 'R';
+	memcpy(k + 1, r->name, len);
+	record_put_msg(t, STORE_DB_RULES, k, 1 + len, &m.base);
+}
+
+int
+record_get_regime(struct store_txn *t, const char *name, struct dm_regime *r)
+{
+	Budgetstore__DeminimisRegime *m;
+	uint8_t                       k[1 + LEDGER_ID_MAX];
+	size_t                        len = strlen(name);
+	int                           rc;
+
+	if (len > LEDGER_ID_MAX)
+		return (STORE_NOTFOUND);
+	k[0] = 'R';
+	memcpy(k + 1, name, len);
+	m = (Budgetstore__DeminimisRegime *)record_get_msg(t, STORE_DB_RULES, k,
+	    1 + len, &budgetstore__deminimis_regime__descriptor, &rc);
+	if (m == NULL)
+		return (rc);
+	if (record_regime_from(r, m) == -1)
+		t->err = rc = STORE_CORRUPT;
+	budgetstore__deminimis_regime__free_unpacked(m, NULL);
+	return (rc);
+}
+
+/*
+ * Every rule set (kind 'S') or regime (kind 'R'), in name order; cb gets
+ * a struct ruleset * or a struct dm_regime *.
+ */
+int
+record_each_rule(struct store_txn *t, char kind,
+    int (*cb)(const void *, void *), void *arg)
+{
+	struct store_cursor           cur;
+	struct store_val              k, v;
+	Budgetstore__RuleSet         *ms;
+	Budgetstore__DeminimisRegime *mr;
+	struct ruleset                rs;
+	struct dm_regime              rg;
+	int                           stop = 0, bad;
+
+	store_cursor_open(&cur, t, STORE_DB_RULES, &kind, 1);
+	while (!stop && store_cursor_next(&cur, &k, &v)) {
+		if (kind == 'S') {
+			ms = budgetstore__rule_set__unpack(NULL, v.len, v.data);
+			bad = ms == NULL || record_ruleset_from(&rs, ms) == -1;
+			if (ms != NULL)
+				budgetstore__rule_set__free_unpacked(ms, NULL);
+			if (!bad)
+				stop = cb(&rs, arg);
+		} else {
+			mr = budgetstore__deminimis_regime__unpack(NULL, v.len,
+			    v.data);
+			bad = mr == NULL || record_regime_from(&rg, mr) == -1;
+			if (mr != NULL)
+				budgetstore__deminimis_regime__free_unpacked(
+				    mr, NULL);
+			if (!bad)
+				stop = cb(&rg, arg);
+		}
+		if (bad) {
+			t->err = STORE_CORRUPT;
+			break;
+		}
+	}
+	store_cursor_close(&cur);
+	return (t->err);
+}
+
+struct record_latest {
+	int32_t day;
+	int     found;
+	void   *out;
+	char    kind;
+};
+
+static int
+record_latest_cb(const void *p, void *arg)
+{
+	struct record_latest *l = arg;
+	int32_t               from;
+
+	from = l->kind == 'S' ? ((const struct ruleset *)p)->from
+			      : ((const struct dm_regime *)p)->from;
+	if (from > l->day)
+		return (0);
+	if (l->kind == 'S') {
+		struct ruleset *best = l->out;
+
+		if (!l->found || from > best->from)
+			*best = *(const struct ruleset *)p;
+	} else {
+		struct dm_regime *best = l->out;
+
+		if (!l->found || from > best->from)
+			*best = *(const struct dm_regime *)p;
+	}
+	l->found = 1;
+	return (0);
+}
+
+/*
+ * The rule set (or regime) in force on day: the latest whose from date is
+ * on or before it. STORE_OK, STORE_NOTFOUND or a store error.
+ */
+int
+record_ruleset_on(struct store_txn *t, int32_t day, struct ruleset *rs)
+{
+	struct record_latest l = {day, 0, rs, 'S'};
+
+	if (record_each_rule(t, 'S', record_latest_cb, &l) != 0)
+		return (t->err);
+	return (l.found ? STORE_OK : STORE_NOTFOUND);
+}
+
+int
+record_regime_on(struct store_txn *t, int32_t day, struct dm_regime *r)
+{
+	struct record_latest l = {day, 0, r, 'R'};
+
+	if (record_each_rule(t, 'R', record_latest_cb, &l) != 0)
+		return (t->err);
+	return (l.found ? STORE_OK : STORE_NOTFOUND);
+}
