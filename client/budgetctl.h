@@ -6,6 +6,7 @@
 #ifndef BUDGETCTL_H
 #define BUDGETCTL_H
 
+#include <getopt.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -22,13 +23,18 @@
 #define EXIT_USAGE       2 /* bad command line */
 #define EXIT_UNREACHABLE 3 /* cannot reach the daemon, protocol error */
 
+struct ctl_command;
+
 struct ctl {
 	const char *socket;
 	const char *request_id;   /* --request-id, or generated */
 	int         generated_id; /* request_id was made up here */
+	int         id_shown;     /* ... and printed on stderr */
 	int         json;
 	int         timeout; /* seconds to wait for an answer */
 	int         fd;
+
+	const struct ctl_command *cmd; /* the command being run */
 };
 extern struct ctl ctl;
 
@@ -42,20 +48,70 @@ struct ctl_command {
 /* budgetctl.c */
 __dead void ctl_usage_exit(const struct ctl_command *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
+int          ctl_getopt(int, char **, const struct option *);
+const char **ctl_operands(int, const char *);
+const char **ctl_plain_args(int, char **, int, const char *);
+int64_t      ctl_money_arg(const char *, const char *, int);
+int64_t      ctl_duration_arg(const char *, const char *);
 
 /* client.c */
 Budget__Response *ctl_call(Budget__Request *);
-void              ctl_close(void);
-int               ctl_refused(const Budget__Response *);
+Budget__Response      *
+ctl_request(Budget__Request *, Budget__Response__ResultCase, int *);
+void ctl_close(void);
+int  ctl_refused(const Budget__Response *);
 
 /* output.c */
 void        out_json(json_t *);
+void        out_reply(json_t *, const Budget__Response *);
 json_t     *out_money(int64_t);
+json_t     *out_str(const char *);
+json_t     *out_opt_str(const char *);
 const char *out_eur(int64_t);
+const char *out_amount(int64_t);
+const char *out_rid(const char *);
+const char *out_rate(uint32_t);
+const char *out_yesno(int);
 void
 out_kv(const char *, const char *, ...) __attribute__((format(printf, 2, 3)));
 
-/* ctl-*.c */
+/* ctl-json.c: the --json shapes of SPEC §7, one function per result */
+const char *ctl_size_name(Budget__CompanySize);
+json_t     *ctl_json_contract(const Budget__Contract *);
+json_t     *ctl_json_company(const Budget__Company *);
+json_t     *ctl_json_deminimis(const Budget__DeminimisPosition *);
+json_t     *ctl_json_dossier(const Budget__Dossier *);
+json_t     *ctl_json_rulebook(const Budget__RuleBook *);
+json_t     *ctl_json_verify(const Budget__VerifyResult *);
+
+/*
+ * ctl-*.c: one function per command, given argv[0] = the command's last
+ * word and its arguments; each returns the exit status. A usage error
+ * exits from within (ctl_usage_exit) before anything is sent.
+ */
 int ctl_status(int, char **);
+int ctl_rules_load(int, char **);
+int ctl_rules_show(int, char **);
+int ctl_contract_open(int, char **);
+int ctl_contract_amend(int, char **);
+int ctl_contract_close(int, char **);
+int ctl_contract_show(int, char **);
+int ctl_contract_list(int, char **);
+int ctl_company_add(int, char **);
+int ctl_company_link(int, char **);
+int ctl_company_merge(int, char **);
+int ctl_company_show(int, char **);
+int ctl_deminimis_declare(int, char **);
+int ctl_deminimis_show(int, char **);
+int ctl_dossier_reserve(int, char **);
+int ctl_dossier_approve(int, char **);
+int ctl_dossier_amend(int, char **);
+int ctl_dossier_cancel(int, char **);
+int ctl_dossier_withdraw(int, char **);
+int ctl_dossier_pay(int, char **);
+int ctl_dossier_complete(int, char **);
+int ctl_dossier_close(int, char **);
+int ctl_dossier_show(int, char **);
+int ctl_verify(int, char **);
 
 #endif /* BUDGETCTL_H */

@@ -87,6 +87,14 @@ ctl_call(Budget__Request *req)
 	int               rc;
 
 	ctl_connect();
+	/*
+	 * A generated id is worth printing only now: the command line was
+	 * fine, and if the answer gets lost this is what to retry with.
+	 */
+	if (ctl.generated_id && !ctl.json && !ctl.id_shown) {
+		fprintf(stderr, "request-id: %s\n", ctl.request_id);
+		ctl.id_shown = 1;
+	}
 	req->version = BUDGET_PROTOCOL_VERSION;
 	if (req->request_id == NULL || *req->request_id == '\0')
 		req->request_id =
@@ -109,6 +117,45 @@ ctl_call(Budget__Request *req)
 	if (rc != WIRE_OK)
 		ctl_fail("budgetd sent a frame that does not decode");
 	return ((Budget__Response *)msg);
+}
+
+/*
+ * Send req and return the answer when it carries the result "want" (free
+ * it with budget__response__free_unpacked). Otherwise report why, set *rc
+ * to the exit status (1 when the ledger refused, 3 when the answer holds
+ * neither a refusal nor the result: a daemon that does not speak our
+ * contract) and return NULL, the answer already freed. A replayed answer
+ * is announced on stderr here in text mode; out_reply marks it in JSON.
+ */
+Budget__Response *
+ctl_request(Budget__Request *req, Budget__Response__ResultCase want, int *rc)
+{
+	Budget__Response *resp = ctl_call(req);
+
+	if (ctl_refused(resp)) {
+		*rc = EXIT_REFUSED;
+		goto fail;
+	}
+	if (resp->result_case != want) {
+		fprintf(stderr,
+		    "budgetctl: %s: budgetd answered without the expected "
+		    "result (%d, expected %d)\n",
+		    ctl.cmd != NULL ? ctl.cmd->words : "request",
+		    (int)resp->result_case, (int)want);
+		*rc = EXIT_UNREACHABLE;
+		goto fail;
+	}
+	if (resp->replayed && !ctl.json)
+		fprintf(stderr,
+		    "note: request %s was answered before; this is that "
+		    "answer again, nothing was applied twice\n",
+		    resp->request_id);
+	*rc = EXIT_DONE;
+	return (resp);
+
+fail:
+	budget__response__free_unpacked(resp, NULL);
+	return (NULL);
 }
 
 /*

@@ -19,7 +19,7 @@ ctl_status(int argc, char **argv)
 
 	(void)argv;
 	if (argc != 1)
-		ctl_usage_exit(NULL, "status takes no arguments");
+		ctl_usage_exit(ctl.cmd, "status takes no arguments");
 	req.command_case = BUDGET__REQUEST__COMMAND_STATUS;
 	req.status = &st;
 	resp = ctl_call(&req);

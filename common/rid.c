@@ -20,6 +20,8 @@ rid_parse(const char *s, char *out, const char **why)
 		*why = "enterprise number is empty";
 		return (-1);
 	}
+	while (*s == ' ')
+		s++;
 	if ((s[0] == 'B' || s[0] == 'b') && (s[1] == 'E' || s[1] == 'e'))
 		s += 2;
 	for (; *s != '\0'; s++) {

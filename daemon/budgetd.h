@@ -106,8 +106,8 @@ struct req {
 	size_t                  reply_len;
 	int                     done;        /* reply is ready to be written */
 	int                     close_after; /* protocol error: then close */
-	void			(*on_done)(struct req *); /* internal: after it ran */
-	uint64_t                seq;         /* arrival order, for logs */
+	void (*on_done)(struct req *);       /* internal: after it ran */
+	uint64_t seq;                        /* arrival order, for logs */
 	TAILQ_ENTRY(req) conn_entry;
 	TAILQ_ENTRY(req) batch_entry;
 };
@@ -134,18 +134,18 @@ enum store_err {
 
 /* The named databases of the environment. */
 enum store_db {
-	STORE_DB_META,		/* schema version, counters, journal head */
-	STORE_DB_REQUESTS,	/* request id -> digest and answer */
-	STORE_DB_RULES,		/* 'S' + name: rule sets; 'R' + name: regimes */
-	STORE_DB_CONTRACTS,	/* id -> Contract */
-	STORE_DB_COMPANIES,	/* number -> Company */
-	STORE_DB_LINKS,		/* a + b + since -> Link, both directions */
-	STORE_DB_GRANTS,	/* company + date + id -> Grant */
-	STORE_DB_DOSSIERS,	/* id -> Dossier */
+	STORE_DB_META,      /* schema version, counters, journal head */
+	STORE_DB_REQUESTS,  /* request id -> digest and answer */
+	STORE_DB_RULES,     /* 'S' + name: rule sets; 'R' + name: regimes */
+	STORE_DB_CONTRACTS, /* id -> Contract */
+	STORE_DB_COMPANIES, /* number -> Company */
+	STORE_DB_LINKS,     /* a + b + since -> Link, both directions */
+	STORE_DB_GRANTS,    /* company + date + id -> Grant */
+	STORE_DB_DOSSIERS,  /* id -> Dossier */
 	STORE_DB_COMPANY_DOSSIERS, /* company + dossier id -> (empty) */
-	STORE_DB_EXPIRY,	/* expires_at + dossier id -> (empty) */
-	STORE_DB_JOURNAL,	/* seq -> JournalEntry */
-	STORE_DB_HISTORY,	/* type + id + NUL + seq -> (empty) */
+	STORE_DB_EXPIRY,           /* expires_at + dossier id -> (empty) */
+	STORE_DB_JOURNAL,          /* seq -> JournalEntry */
+	STORE_DB_HISTORY,          /* type + id + NUL + seq -> (empty) */
 	STORE_DB__COUNT
 };
 
@@ -167,12 +167,12 @@ struct store_info {
  * is int64 cents, business dates int32 days since 1970-01-01 (see
  * budget/date.h), timestamps int64 microseconds UTC.
  */
-#define LEDGER_ID_MAX	64	/* contract and dossier ids, request ids */
-#define LEDGER_TEXT_MAX	256	/* names, reasons, sources */
-#define LEDGER_PKG_MAX	16	/* package names */
-#define LEDGER_RULES_PKGS 8	/* packages per rule set */
-#define LEDGER_GRANTS_MAX 32	/* grant events per dossier */
-#define LEDGER_RID_SZ	11	/* ten digits and a NUL */
+#define LEDGER_ID_MAX     64  /* contract and dossier ids, request ids */
+#define LEDGER_TEXT_MAX   256 /* names, reasons, sources */
+#define LEDGER_PKG_MAX    16  /* package names */
+#define LEDGER_RULES_PKGS 8   /* packages per rule set */
+#define LEDGER_GRANTS_MAX 32  /* grant events per dossier */
+#define LEDGER_RID_SZ     11  /* ten digits and a NUL */
 
 enum company_size {
 	SIZE_NONE = 0,
@@ -184,130 +184,130 @@ enum company_size {
 
 enum dossier_state {
 	DS_NONE = 0,
-	DS_RESERVED,	/* money held, waiting for approval or expiry */
-	DS_APPROVED,	/* committed; may be amended, paid, withdrawn */
-	DS_COMPLETED,	/* final report in; may be paid and closed */
-	DS_CLOSED,	/* settled: unpaid remainder released */
-	DS_CANCELLED,	/* reservation released on request */
-	DS_EXPIRED,	/* reservation released by the daemon */
-	DS_WITHDRAWN,	/* stopped after approval: unpaid part released */
+	DS_RESERVED,  /* money held, waiting for approval or expiry */
+	DS_APPROVED,  /* committed; may be amended, paid, withdrawn */
+	DS_COMPLETED, /* final report in; may be paid and closed */
+	DS_CLOSED,    /* settled: unpaid remainder released */
+	DS_CANCELLED, /* reservation released on request */
+	DS_EXPIRED,   /* reservation released by the daemon */
+	DS_WITHDRAWN, /* stopped after approval: unpaid part released */
 };
 
 enum grant_kind {
 	GRANT_NONE = 0,
-	GRANT_INITIAL,		/* a dossier's first approval */
-	GRANT_UPGRADE,		/* an approved amendment to a bigger package */
-	GRANT_EXTENSION,	/* an approved amendment adding extensions */
-	GRANT_DECLARED,		/* external de-minimis aid, declared */
+	GRANT_INITIAL,   /* a dossier's first approval */
+	GRANT_UPGRADE,   /* an approved amendment to a bigger package */
+	GRANT_EXTENSION, /* an approved amendment adding extensions */
+	GRANT_DECLARED,  /* external de-minimis aid, declared */
 };
 
 struct contract {
-	char		 id[LEDGER_ID_MAX + 1];
-	char		 provider[LEDGER_TEXT_MAX + 1];
-	char		 framework[LEDGER_ID_MAX + 1];
-	int64_t		 budget;
-	int64_t		 reserved;
-	int64_t		 committed;
-	int64_t		 paid;
-	int		 closed;
-	int64_t		 opened_at;
-	uint32_t	 ndossiers;
+	char     id[LEDGER_ID_MAX + 1];
+	char     provider[LEDGER_TEXT_MAX + 1];
+	char     framework[LEDGER_ID_MAX + 1];
+	int64_t  budget;
+	int64_t  reserved;
+	int64_t  committed;
+	int64_t  paid;
+	int      closed;
+	int64_t  opened_at;
+	uint32_t ndossiers;
 };
 
 struct company {
-	char		 number[LEDGER_RID_SZ];
-	char		 name[LEDGER_TEXT_MAX + 1];
-	char		 postcode[5];
+	char              number[LEDGER_RID_SZ];
+	char              name[LEDGER_TEXT_MAX + 1];
+	char              postcode[5];
 	enum company_size size;
-	int		 maatwerk;
-	int		 nis2;
-	int		 flemish;	/* declared establishment in Flanders */
-	char		 absorbed_into[LEDGER_RID_SZ];
-	int32_t		 absorbed_on;
-	int64_t		 added_at;
+	int               maatwerk;
+	int               nis2;
+	int               flemish; /* declared establishment in Flanders */
+	char              absorbed_into[LEDGER_RID_SZ];
+	int32_t           absorbed_on;
+	int64_t           added_at;
 };
 
 struct link {
-	char		 parent[LEDGER_RID_SZ];
-	char		 child[LEDGER_RID_SZ];
-	int32_t		 since;		/* first day */
-	int32_t		 until;		/* last day; 0: open-ended */
-	int		 merge;		/* child absorbed into parent */
+	char    parent[LEDGER_RID_SZ];
+	char    child[LEDGER_RID_SZ];
+	int32_t since; /* first day */
+	int32_t until; /* last day; 0: open-ended */
+	int     merge; /* child absorbed into parent */
 };
 
 struct grant {
-	uint64_t	 id;
-	char		 company[LEDGER_RID_SZ];
-	int32_t		 date;
-	int64_t		 amount;	/* as granted */
-	int64_t		 effective;	/* after reductions */
-	char		 source[LEDGER_TEXT_MAX + 1];
-	char		 dossier[LEDGER_ID_MAX + 1];
-	enum grant_kind	 kind;
+	uint64_t        id;
+	char            company[LEDGER_RID_SZ];
+	int32_t         date;
+	int64_t         amount;    /* as granted */
+	int64_t         effective; /* after reductions */
+	char            source[LEDGER_TEXT_MAX + 1];
+	char            dossier[LEDGER_ID_MAX + 1];
+	enum grant_kind kind;
 };
 
 struct dossier {
-	char		 id[LEDGER_ID_MAX + 1];
-	char		 company[LEDGER_RID_SZ];
-	char		 contract[LEDGER_ID_MAX + 1];
-	char		 package[LEDGER_PKG_MAX + 1];
+	char               id[LEDGER_ID_MAX + 1];
+	char               company[LEDGER_RID_SZ];
+	char               contract[LEDGER_ID_MAX + 1];
+	char               package[LEDGER_PKG_MAX + 1];
 	enum dossier_state state;
-	int64_t		 cost;		/* approved totals ... */
-	int64_t		 extension_cost;
-	int64_t		 subsidy;	/* ... and their subsidy */
-	int64_t		 granted;	/* approved, after reductions */
-	int64_t		 paid;
-	int64_t		 pending;	/* reserved, not yet approved */
-	int64_t		 expires_at;	/* of the pending reservation */
-	int64_t		 released;	/* given back on close/withdraw */
-	char		 rule_set[LEDGER_ID_MAX + 1];
-	uint32_t	 rate_bp;
-	int32_t		 reserved_on;
-	int32_t		 first_decision;	/* 0: never approved */
-	uint64_t	 grants[LEDGER_GRANTS_MAX];
-	size_t		 ngrants;
+	int64_t            cost; /* approved totals ... */
+	int64_t            extension_cost;
+	int64_t            subsidy; /* ... and their subsidy */
+	int64_t            granted; /* approved, after reductions */
+	int64_t            paid;
+	int64_t            pending;    /* reserved, not yet approved */
+	int64_t            expires_at; /* of the pending reservation */
+	int64_t            released;   /* given back on close/withdraw */
+	char               rule_set[LEDGER_ID_MAX + 1];
+	uint32_t           rate_bp;
+	int32_t            reserved_on;
+	int32_t            first_decision; /* 0: never approved */
+	uint64_t           grants[LEDGER_GRANTS_MAX];
+	size_t             ngrants;
 	/* An amendment waiting for approval: the totals it asks for. */
-	char		 pending_package[LEDGER_PKG_MAX + 1];
-	int64_t		 pending_cost;
-	int64_t		 pending_extension_cost;
-	int64_t		 pending_subsidy;
+	char    pending_package[LEDGER_PKG_MAX + 1];
+	int64_t pending_cost;
+	int64_t pending_extension_cost;
+	int64_t pending_subsidy;
 };
 
 struct rule_package {
-	char		 name[LEDGER_PKG_MAX + 1];
-	int64_t		 min_cost;	/* base cost band, inclusive */
-	int64_t		 max_cost;
-	uint32_t	 rank;		/* upgrades go up */
-	int		 extensions;	/* extension packages allowed */
+	char     name[LEDGER_PKG_MAX + 1];
+	int64_t  min_cost; /* base cost band, inclusive */
+	int64_t  max_cost;
+	uint32_t rank;       /* upgrades go up */
+	int      extensions; /* extension packages allowed */
 };
 
 struct ruleset {
-	char		 name[LEDGER_ID_MAX + 1];
-	int32_t		 from;
-	uint32_t	 rate_sme_bp;	/* 0: not eligible */
-	uint32_t	 rate_maatwerk_bp;
-	uint32_t	 rate_large_nis2_bp;
-	int64_t		 max_total_cost;	/* 0: no cap */
-	int64_t		 max_subsidy;		/* 0: no cap */
-	uint32_t	 exclusion_years;
+	char                name[LEDGER_ID_MAX + 1];
+	int32_t             from;
+	uint32_t            rate_sme_bp; /* 0: not eligible */
+	uint32_t            rate_maatwerk_bp;
+	uint32_t            rate_large_nis2_bp;
+	int64_t             max_total_cost; /* 0: no cap */
+	int64_t             max_subsidy;    /* 0: no cap */
+	uint32_t            exclusion_years;
 	struct rule_package pkgs[LEDGER_RULES_PKGS];
-	size_t		 npkgs;
+	size_t              npkgs;
 };
 
 struct dm_regime {
-	char		 name[LEDGER_ID_MAX + 1];
-	int32_t		 from;
-	int64_t		 ceiling;
-	int		 fiscal;	/* fiscal years, else rolling */
-	uint32_t	 years;
+	char     name[LEDGER_ID_MAX + 1];
+	int32_t  from;
+	int64_t  ceiling;
+	int      fiscal; /* fiscal years, else rolling */
+	uint32_t years;
 };
 
 /* A parsed rules file. */
 struct rulebook {
-	struct ruleset	*sets;
-	size_t		 nsets;
+	struct ruleset   *sets;
+	size_t            nsets;
 	struct dm_regime *regimes;
-	size_t		 nregimes;
+	size_t            nregimes;
 };
 
 /*
@@ -315,55 +315,55 @@ struct rulebook {
  * Strings are borrowed: they must outlive journal_append().
  */
 struct jentry {
-	uint64_t	 seq;
-	int64_t		 time;
-	const char	*kind;
-	const char	*request_id;
-	uint32_t	 uid;
-	const char	*role;
-	const char	*error;
-	const char	*contract;
-	const char	*company;
-	const char	*company2;
-	const char	*dossier;
-	int64_t		 amount;
-	int32_t		 date;
-	int32_t		 until;
-	const char	*package;
-	int64_t		 cost;
-	int64_t		 extension_cost;
-	int64_t		 subsidy;
-	int64_t		 budget;
-	int64_t		 expires_at;
-	const char	*rule_set;
-	uint32_t	 rate_bp;
-	uint64_t	 grant_id;
-	const uint64_t	*grant_ids;	/* reductions */
-	const int64_t	*grant_amounts;
-	size_t		 ngrant_changes;
-	const char	*provider;
-	const char	*framework;
-	const char	*name;
-	const char	*postcode;
-	uint32_t	 size;
-	uint32_t	 flags;
-	const char	*reason;
-	const char	*text;
-	int64_t		 pending;
-	const char	*command;
-	uint8_t		 hash[32];	/* set by journal_append */
+	uint64_t        seq;
+	int64_t         time;
+	const char     *kind;
+	const char     *request_id;
+	uint32_t        uid;
+	const char     *role;
+	const char     *error;
+	const char     *contract;
+	const char     *company;
+	const char     *company2;
+	const char     *dossier;
+	int64_t         amount;
+	int32_t         date;
+	int32_t         until;
+	const char     *package;
+	int64_t         cost;
+	int64_t         extension_cost;
+	int64_t         subsidy;
+	int64_t         budget;
+	int64_t         expires_at;
+	const char     *rule_set;
+	uint32_t        rate_bp;
+	uint64_t        grant_id;
+	const uint64_t *grant_ids; /* reductions */
+	const int64_t  *grant_amounts;
+	size_t          ngrant_changes;
+	const char     *provider;
+	const char     *framework;
+	const char     *name;
+	const char     *postcode;
+	uint32_t        size;
+	uint32_t        flags;
+	const char     *reason;
+	const char     *text;
+	int64_t         pending;
+	const char     *command;
+	uint8_t         hash[32]; /* set by journal_append */
 };
-#define JFLAG_MAATWERK	0x1
-#define JFLAG_NIS2	0x2
-#define JFLAG_FLEMISH	0x4
+#define JFLAG_MAATWERK 0x1
+#define JFLAG_NIS2     0x2
+#define JFLAG_FLEMISH  0x4
 
 /* A cursor over the keys of one database that start with a prefix. */
 struct store_cursor {
-	void		*cur;		/* MDB_cursor * */
+	void             *cur; /* MDB_cursor * */
 	struct store_txn *t;
-	uint8_t		 prefix[LEDGER_ID_MAX + 16];
-	size_t		 plen;
-	int		 started;
+	uint8_t           prefix[LEDGER_ID_MAX + 16];
+	size_t            plen;
+	int               started;
 };
 
 /* A single undertaking: company numbers, the first one the starting point. */
@@ -371,17 +371,17 @@ struct undertaking {
 	char (*m)[LEDGER_RID_SZ];
 	size_t n, cap;
 };
-#define UNDERTAKING_ANY_DAY INT32_MIN	/* every link, whatever its dates */
-#define DM_PENDING	0x1	/* dm_verify: count pending reservations */
-#define DM_ALL_WINDOWS	0x2	/* dm_verify: every window, not only day's */
+#define UNDERTAKING_ANY_DAY INT32_MIN /* every link, whatever its dates */
+#define DM_PENDING          0x1 /* dm_verify: count pending reservations */
+#define DM_ALL_WINDOWS      0x2 /* dm_verify: every window, not only day's */
 
 /* A company's de-minimis position on a day. */
 struct dm_position {
-	struct dm_regime regime;
-	int32_t		 start, end;	/* the window, inclusive */
-	int64_t		 used;		/* grants in the window */
-	int64_t		 pending;	/* reservations of the undertaking */
-	struct undertaking	 group;		/* free with undertaking_free */
+	struct dm_regime   regime;
+	int32_t            start, end; /* the window, inclusive */
+	int64_t            used;       /* grants in the window */
+	int64_t            pending;    /* reservations of the undertaking */
+	struct undertaking group;      /* free with undertaking_free */
 };
 
 /*
@@ -394,13 +394,13 @@ struct Budgetstore__JournalEntry;
 
 /* What the checker found (check.c). */
 struct check_report {
-	int		 ok;
-	uint64_t	 entries;	/* journal entries whose chain holds */
-	uint8_t		 head[32];
-	uint64_t	 first_bad_seq;	/* 0: the chain holds */
-	char		**problems;
-	size_t		 nproblems;
-	uint32_t	 ncontracts, ncompanies, ndossiers;
+	int      ok;
+	uint64_t entries; /* journal entries whose chain holds */
+	uint8_t  head[32];
+	uint64_t first_bad_seq; /* 0: the chain holds */
+	char   **problems;
+	size_t   nproblems;
+	uint32_t ncontracts, ncompanies, ndossiers;
 };
 
 /* The whole daemon. One instance, in budgetd.c. */
@@ -458,122 +458,121 @@ void cmd_run_now(void);
 void req_free(struct req *);
 
 /* store.c */
-int         store_open(const char *, uint64_t, uint64_t, char **);
-void        store_close(void);
-void        store_begin(struct store_txn *, int);
-void        store_begin_nested(struct store_txn *, struct store_txn *);
-int         store_commit(struct store_txn *);
-void        store_abort(struct store_txn *);
-int         store_get(struct store_txn *, enum store_db, const void *, size_t,
-	    struct store_val *);
-void        store_put(struct store_txn *, enum store_db, const void *, size_t,
-	   const void *, size_t);
-void        store_del(struct store_txn *, enum store_db, const void *, size_t);
-void	 store_append(struct store_txn *, enum store_db, const void *, size_t,
-	    const void *, size_t);
+int      store_open(const char *, uint64_t, uint64_t, char **);
+void     store_close(void);
+void     store_begin(struct store_txn *, int);
+void     store_begin_nested(struct store_txn *, struct store_txn *);
+int      store_commit(struct store_txn *);
+void     store_abort(struct store_txn *);
+int      store_get(struct store_txn *, enum store_db, const void *, size_t,
+	 struct store_val *);
+void     store_put(struct store_txn *, enum store_db, const void *, size_t,
+	const void *, size_t);
+void     store_del(struct store_txn *, enum store_db, const void *, size_t);
+void     store_append(struct store_txn *, enum store_db, const void *, size_t,
+	const void *, size_t);
 uint64_t store_get_u64(struct store_txn *, enum store_db, const char *);
-void	 store_put_u64(struct store_txn *, enum store_db, const char *,
-	    uint64_t);
-void	 store_cursor_open(struct store_cursor *, struct store_txn *,
-	    enum store_db, const void *, size_t);
-void	 store_cursor_seek(struct store_cursor *, const void *, size_t);
-int	 store_cursor_next(struct store_cursor *, struct store_val *,
-	    struct store_val *);
-void	 store_cursor_close(struct store_cursor *);
+void store_put_u64(struct store_txn *, enum store_db, const char *, uint64_t);
+void store_cursor_open(struct store_cursor *, struct store_txn *, enum store_db,
+    const void *, size_t);
+void store_cursor_seek(struct store_cursor *, const void *, size_t);
+int  store_cursor_next(
+     struct store_cursor *, struct store_val *, struct store_val *);
+void        store_cursor_close(struct store_cursor *);
 int         store_grow(void);
 void        store_info(struct store_info *);
 const char *store_strerror(int);
 
 /* ledger.c */
-const char *ledger_province(const char *, int *);
-int	 ledger_id_ok(const char *, size_t);
-int	 ledger_text_ok(const char *, size_t);
-int	 ledger_utf8_ok(const char *, size_t, int);
-const struct rule_package *ledger_package(const struct ruleset *,
-	    const char *);
-enum budget_err ledger_rate(const struct ruleset *, const struct company *,
-	    uint32_t *, char *, size_t);
+const char                *ledger_province(const char *, int *);
+int                        ledger_id_ok(const char *, size_t);
+int                        ledger_text_ok(const char *, size_t);
+int                        ledger_utf8_ok(const char *, size_t, int);
+const struct rule_package *ledger_package(const struct ruleset *, const char *);
+enum budget_err            ledger_rate(
+	       const struct ruleset *, const struct company *, uint32_t *, char *, size_t);
 enum budget_err ledger_subsidy(const struct ruleset *, const char *, int64_t,
-	    int64_t, uint32_t, int64_t *, char *, size_t);
-void	 ledger_dm_window(const struct dm_regime *, int32_t, int32_t *,
-	    int32_t *);
-int	 ledger_excluded(int32_t, int32_t, uint32_t);
+    int64_t, uint32_t, int64_t *, char *, size_t);
+void ledger_dm_window(const struct dm_regime *, int32_t, int32_t *, int32_t *);
+int  ledger_excluded(int32_t, int32_t, uint32_t);
 const char *ledger_state_name(enum dossier_state);
 const char *ledger_size_name(enum company_size);
 const char *ledger_grant_kind_name(enum grant_kind);
 
 /* rules.c */
-int	 rules_parse(const char *, struct rulebook *, char **);
-void	 rules_free(struct rulebook *);
+int  rules_parse(const char *, struct rulebook *, char **);
+void rules_free(struct rulebook *);
+int  rules_same_set(const struct ruleset *, const struct ruleset *);
+int  rules_same_regime(const struct dm_regime *, const struct dm_regime *);
 
 /* record.c */
-void	 record_be32(uint8_t *, uint32_t);
-void	 record_be64(uint8_t *, uint64_t);
+void     record_be32(uint8_t *, uint32_t);
+void     record_be64(uint8_t *, uint64_t);
 uint32_t record_get_be32(const uint8_t *);
 uint64_t record_get_be64(const uint8_t *);
-int	 record_get_contract(struct store_txn *, const char *,
-	    struct contract *);
-void	 record_put_contract(struct store_txn *, const struct contract *);
-int	 record_each_contract(struct store_txn *,
-	    int (*)(const struct contract *, void *), void *);
-int	 record_get_company(struct store_txn *, const char *, struct company *);
-void	 record_put_company(struct store_txn *, const struct company *);
-int	 record_each_company(struct store_txn *,
-	    int (*)(const struct company *, void *), void *);
-void	 record_put_link(struct store_txn *, const struct link *);
-int	 record_link_exists(struct store_txn *, const char *, const char *,
-	    int32_t);
-int	 record_each_link(struct store_txn *, const char *,
-	    int (*)(const struct link *, void *), void *);
-void	 record_put_grant(struct store_txn *, const struct grant *);
-int	 record_get_grant(struct store_txn *, const char *, int32_t, uint64_t,
-	    struct grant *);
-int	 record_each_grant(struct store_txn *, const char *,
-	    int (*)(const struct grant *, void *), void *);
+int  record_get_contract(struct store_txn *, const char *, struct contract *);
+void record_put_contract(struct store_txn *, const struct contract *);
+int  record_each_contract(
+     struct store_txn *, int (*)(const struct contract *, void *), void *);
+int  record_get_company(struct store_txn *, const char *, struct company *);
+void record_put_company(struct store_txn *, const struct company *);
+int  record_each_company(
+     struct store_txn *, int (*)(const struct company *, void *), void *);
+void record_put_link(struct store_txn *, const struct link *);
+int record_link_exists(struct store_txn *, const char *, const char *, int32_t);
+int record_each_link(struct store_txn *, const char *,
+    int (*)(const struct link *, void *), void *);
+void record_put_grant(struct store_txn *, const struct grant *);
+int  record_get_grant(
+     struct store_txn *, const char *, int32_t, uint64_t, struct grant *);
+int      record_each_grant(struct store_txn *, const char *,
+	 int (*)(const struct grant *, void *), void *);
 uint64_t record_next_grant_id(struct store_txn *);
-int	 record_get_dossier(struct store_txn *, const char *, struct dossier *);
-void	 record_put_dossier(struct store_txn *, const struct dossier *, int);
-int	 record_each_dossier(struct store_txn *,
-	    int (*)(const struct dossier *, void *), void *);
-int	 record_each_company_dossier(struct store_txn *, const char *,
-	    int (*)(const struct dossier *, void *), void *);
-void	 record_expiry_add(struct store_txn *, int64_t, const char *);
-void	 record_expiry_del(struct store_txn *, int64_t, const char *);
-int	 record_expiry_first(struct store_txn *, int64_t *, char *);
-void	 record_put_ruleset(struct store_txn *, const struct ruleset *);
-int	 record_get_ruleset(struct store_txn *, const char *, struct ruleset *);
-void	 record_put_regime(struct store_txn *, const struct dm_regime *);
-int	 record_get_regime(struct store_txn *, const char *, struct dm_regime *);
-int	 record_each_rule(struct store_txn *, char,
-	    int (*)(const void *, void *), void *);
-int	 record_ruleset_on(struct store_txn *, int32_t, struct ruleset *);
-int	 record_regime_on(struct store_txn *, int32_t, struct dm_regime *);
+int      record_get_dossier(struct store_txn *, const char *, struct dossier *);
+void     record_put_dossier(struct store_txn *, const struct dossier *, int);
+int      record_each_dossier(
+	 struct store_txn *, int (*)(const struct dossier *, void *), void *);
+int  record_each_company_dossier(struct store_txn *, const char *,
+     int (*)(const struct dossier *, void *), void *);
+void record_expiry_add(struct store_txn *, int64_t, const char *);
+void record_expiry_del(struct store_txn *, int64_t, const char *);
+int  record_expiry_first(struct store_txn *, int64_t *, char *);
+void record_put_ruleset(struct store_txn *, const struct ruleset *);
+int  record_get_ruleset(struct store_txn *, const char *, struct ruleset *);
+void record_put_regime(struct store_txn *, const struct dm_regime *);
+int  record_get_regime(struct store_txn *, const char *, struct dm_regime *);
+int  record_each_rule(
+     struct store_txn *, char, int (*)(const void *, void *), void *);
+int record_ruleset_on(struct store_txn *, int32_t, struct ruleset *);
+int record_regime_on(struct store_txn *, int32_t, struct dm_regime *);
 
 /* deminimis.c */
-void	 undertaking_init(struct undertaking *);
-void	 undertaking_free(struct undertaking *);
-int	 undertaking_has(const struct undertaking *, const char *);
-int	 undertaking_on(struct store_txn *, const char *, int32_t, struct undertaking *);
-int64_t	 dm_pending(struct store_txn *, const struct undertaking *, const char *);
+void undertaking_init(struct undertaking *);
+void undertaking_free(struct undertaking *);
+int  undertaking_has(const struct undertaking *, const char *);
+int
+undertaking_on(struct store_txn *, const char *, int32_t, struct undertaking *);
+int64_t
+dm_pending(struct store_txn *, const struct undertaking *, const char *);
 enum budget_err dm_position(struct store_txn *, const char *, int32_t,
-	    struct dm_position *, struct grant **, size_t *);
-enum budget_err dm_verify(struct store_txn *, const char *, int32_t, int,
-	    char *, size_t);
-enum budget_err excl_check(struct store_txn *, const char *, int32_t,
-	    uint32_t, const char *, char *, size_t);
+    struct dm_position *, struct grant **, size_t *);
+enum budget_err
+dm_verify(struct store_txn *, const char *, int32_t, int, char *, size_t);
+enum budget_err excl_check(struct store_txn *, const char *, int32_t, uint32_t,
+    const char *, char *, size_t);
 
 /* check.c */
-void	 check_ledger(struct store_txn *, struct check_report *);
-void	 check_report_free(struct check_report *);
+void check_ledger(struct store_txn *, struct check_report *);
+void check_report_free(struct check_report *);
 
 /* expiry.c */
-void	 expiry_start(void);
-void	 expiry_stop(void);
+void expiry_start(void);
+void expiry_stop(void);
 
 /* journal.c */
-char	*journal_canonical(const struct Budgetstore__JournalEntry *, size_t *);
-void	 journal_hash(const uint8_t[32], const void *, size_t, uint8_t[32]);
-void	 journal_head(struct store_txn *, uint64_t *, uint8_t[32]);
-void	 journal_append(struct store_txn *, struct jentry *);
+char *journal_canonical(const struct Budgetstore__JournalEntry *, size_t *);
+void  journal_hash(const uint8_t[32], const void *, size_t, uint8_t[32]);
+void  journal_head(struct store_txn *, uint64_t *, uint8_t[32]);
+void  journal_append(struct store_txn *, struct jentry *);
 
 #endif /* BUDGETD_H */

@@ -48,8 +48,8 @@ check_problem(struct check_report *r, const char *fmt, ...)
 	if (vasprintf(&s, fmt, ap) == -1)
 		fatal("check_problem: vasprintf");
 	va_end(ap);
-	r->problems = xreallocarray(r->problems, r->nproblems + 1,
-	    sizeof(*r->problems));
+	r->problems =
+	    xreallocarray(r->problems, r->nproblems + 1, sizeof(*r->problems));
 	r->problems[r->nproblems++] = s;
 }
 
@@ -75,12 +75,12 @@ check_sum_for(struct check_state *cs, const char *contract)
 	}
 	if (cs->nsums == cs->capsums) {
 		cs->capsums = cs->capsums ? cs->capsums * 2 : 32;
-		cs->sums = xreallocarray(cs->sums, cs->capsums,
-		    sizeof(*cs->sums));
+		cs->sums =
+		    xreallocarray(cs->sums, cs->capsums, sizeof(*cs->sums));
 	}
 	memset(&cs->sums[cs->nsums], 0, sizeof(cs->sums[0]));
-	snprintf(cs->sums[cs->nsums].id, sizeof(cs->sums[0].id), "%s",
-	    contract);
+	snprintf(
+	    cs->sums[cs->nsums].id, sizeof(cs->sums[0].id), "%s", contract);
 	return (&cs->sums[cs->nsums++]);
 }
 
@@ -123,59 +123,66 @@ check_dossier_cb(const struct dossier *d, void *arg)
 
 	if (d->pending < 0 || d->granted < 0 || d->paid < 0 ||
 	    d->paid > d->granted)
-		check_problem(r, "dossier %s: pending %lld, granted %lld, paid "
-				 "%lld do not make sense",
+		check_problem(r,
+		    "dossier %s: pending %lld, granted %lld, paid "
+		    "%lld do not make sense",
 		    d->id, (long long)d->pending, (long long)d->granted,
 		    (long long)d->paid);
 	switch (d->state) {
 	case DS_RESERVED:
 		if (d->pending != d->subsidy || d->granted != 0)
-			check_problem(r, "dossier %s: reserved but pending %lld "
-					 "!= subsidy %lld or granted %lld",
+			check_problem(r,
+			    "dossier %s: reserved but pending %lld "
+			    "!= subsidy %lld or granted %lld",
 			    d->id, (long long)d->pending, (long long)d->subsidy,
 			    (long long)d->granted);
 		break;
 	case DS_CANCELLED:
 	case DS_EXPIRED:
 		if (d->pending != 0 || d->granted != 0 || d->paid != 0)
-			check_problem(r, "dossier %s: %s but holds money", d->id,
-			    ledger_state_name(d->state));
+			check_problem(r, "dossier %s: %s but holds money",
+			    d->id, ledger_state_name(d->state));
 		break;
 	case DS_APPROVED:
 	case DS_COMPLETED:
 		if (d->granted != d->subsidy)
-			check_problem(r, "dossier %s: granted %lld != subsidy "
-					 "%lld",
-			    d->id, (long long)d->granted, (long long)d->subsidy);
+			check_problem(r,
+			    "dossier %s: granted %lld != subsidy "
+			    "%lld",
+			    d->id, (long long)d->granted,
+			    (long long)d->subsidy);
 		if (d->state == DS_COMPLETED && d->pending != 0)
-			check_problem(r, "dossier %s: completed with a pending "
-					 "amendment",
+			check_problem(r,
+			    "dossier %s: completed with a pending "
+			    "amendment",
 			    d->id);
 		break;
 	case DS_CLOSED:
 	case DS_WITHDRAWN:
 		if (d->pending != 0 || d->granted != d->paid)
-			check_problem(r, "dossier %s: %s but granted %lld != "
-					 "paid %lld or pending %lld",
+			check_problem(r,
+			    "dossier %s: %s but granted %lld != "
+			    "paid %lld or pending %lld",
 			    d->id, ledger_state_name(d->state),
 			    (long long)d->granted, (long long)d->paid,
 			    (long long)d->pending);
 		break;
 	default:
-		check_problem(r, "dossier %s: unknown state %d", d->id,
-		    (int)d->state);
+		check_problem(
+		    r, "dossier %s: unknown state %d", d->id, (int)d->state);
 	}
 	/* The grants of a dossier add up to what it has been granted. */
 	record_each_grant(cs->t, d->company, check_dossier_grant_cb, &cg);
 	if (cg.found != d->ngrants || cg.effective != d->granted)
-		check_problem(r, "dossier %s: %zu of %zu grants found, adding up "
-				 "to %lld, granted says %lld",
+		check_problem(r,
+		    "dossier %s: %zu of %zu grants found, adding up "
+		    "to %lld, granted says %lld",
 		    d->id, cg.found, d->ngrants, (long long)cg.effective,
 		    (long long)d->granted);
 	open = d->pending > 0;
 	if (open && d->expires_at == 0)
-		check_problem(r, "dossier %s: a reservation without expiry",
-		    d->id);
+		check_problem(
+		    r, "dossier %s: a reservation without expiry", d->id);
 	if (record_get_company(cs->t, d->company, &c) != STORE_OK)
 		check_problem(r, "dossier %s: company %s does not exist", d->id,
 		    d->company);
@@ -193,19 +200,21 @@ check_contract_cb(const struct contract *k, void *arg)
 	/* I-1 */
 	if (k->reserved < 0 || k->committed < 0 || k->paid < 0 ||
 	    k->reserved + k->committed + k->paid > k->budget)
-		check_problem(r, "contract %s: I-1 broken: reserved %lld + "
-				 "committed %lld + paid %lld vs budget %lld",
+		check_problem(r,
+		    "contract %s: I-1 broken: reserved %lld + "
+		    "committed %lld + paid %lld vs budget %lld",
 		    k->id, (long long)k->reserved, (long long)k->committed,
 		    (long long)k->paid, (long long)k->budget);
 	if (s->reserved != k->reserved || s->committed != k->committed ||
 	    s->paid != k->paid || s->ndossiers != k->ndossiers)
-		check_problem(r, "contract %s: stored reserved/committed/paid/"
-				 "dossiers %lld/%lld/%lld/%u, its dossiers add "
-				 "up to %lld/%lld/%lld/%u",
+		check_problem(r,
+		    "contract %s: stored reserved/committed/paid/"
+		    "dossiers %lld/%lld/%lld/%u, its dossiers add "
+		    "up to %lld/%lld/%lld/%u",
 		    k->id, (long long)k->reserved, (long long)k->committed,
 		    (long long)k->paid, k->ndossiers, (long long)s->reserved,
 		    (long long)s->committed, (long long)s->paid, s->ndossiers);
-	s->ndossiers = UINT32_MAX;	/* seen: a contract exists for it */
+	s->ndossiers = UINT32_MAX; /* seen: a contract exists for it */
 	return (0);
 }
 
@@ -224,8 +233,9 @@ check_first_grant_cb(const struct grant *g, void *arg)
 		cc->first = g->date;
 	cc->has = 1;
 	if (g->effective < 0 || g->effective > g->amount)
-		check_problem(cc->cs->r, "grant %llu: effective %lld outside "
-					 "0..%lld",
+		check_problem(cc->cs->r,
+		    "grant %llu: effective %lld outside "
+		    "0..%lld",
 		    (unsigned long long)g->id, (long long)g->effective,
 		    (long long)g->amount);
 	return (0);
@@ -243,8 +253,8 @@ check_company_cb(const struct company *c, void *arg)
 	record_each_grant(cs->t, c->number, check_first_grant_cb, &cc);
 	if (!cc.has)
 		return (0);
-	rc = dm_verify(cs->t, c->number, cc.first, DM_ALL_WINDOWS, why,
-	    sizeof(why));
+	rc = dm_verify(
+	    cs->t, c->number, cc.first, DM_ALL_WINDOWS, why, sizeof(why));
 	if (rc == BUDGET_ERR_DEMINIMIS_CEILING_EXCEEDED)
 		check_problem(cs->r, "I-2 broken: %s", why);
 	else if (rc != BUDGET_OK && rc != BUDGET_ERR_STORAGE_ERROR)
@@ -273,10 +283,11 @@ check_chain(struct check_state *cs)
 		if (m == NULL || seq != expect || m->seq != seq ||
 		    m->hash.len != 32) {
 			if (m != NULL)
-				budgetstore__journal_entry__free_unpacked(m,
-				    NULL);
-			check_problem(r, "journal entry %llu: missing, out of "
-					 "order or undecodable",
+				budgetstore__journal_entry__free_unpacked(
+				    m, NULL);
+			check_problem(r,
+			    "journal entry %llu: missing, out of "
+			    "order or undecodable",
 			    (unsigned long long)expect);
 			r->first_bad_seq = expect;
 			break;
@@ -285,8 +296,9 @@ check_chain(struct check_state *cs)
 		journal_hash(prev, canon, clen, h);
 		free(canon);
 		if (memcmp(h, m->hash.data, 32) != 0) {
-			check_problem(r, "journal entry %llu: hash does not "
-					 "match its content and predecessor",
+			check_problem(r,
+			    "journal entry %llu: hash does not "
+			    "match its content and predecessor",
 			    (unsigned long long)seq);
 			r->first_bad_seq = seq;
 			budgetstore__journal_entry__free_unpacked(m, NULL);
@@ -302,8 +314,9 @@ check_chain(struct check_state *cs)
 	memcpy(r->head, head, 32);
 	if (r->first_bad_seq == 0 &&
 	    (seq != r->entries || memcmp(head, prev, 32) != 0)) {
-		check_problem(r, "journal head says entry %llu, the chain ends "
-				 "at %llu",
+		check_problem(r,
+		    "journal head says entry %llu, the chain ends "
+		    "at %llu",
 		    (unsigned long long)seq, (unsigned long long)r->entries);
 		r->first_bad_seq = r->entries + 1;
 	}
@@ -329,8 +342,9 @@ check_ledger(struct store_txn *t, struct check_report *r)
 	record_each_contract(t, check_contract_cb, &cs);
 	for (i = 0; i < cs.nsums; i++) {
 		if (cs.sums[i].ndossiers != UINT32_MAX)
-			check_problem(r, "dossiers name contract %s, which does "
-					 "not exist",
+			check_problem(r,
+			    "dossiers name contract %s, which does "
+			    "not exist",
 			    cs.sums[i].id);
 	}
 	record_each_company(t, check_company_cb, &cs);

@@ -14,8 +14,7 @@
 
 /* A business date argument: empty means today (Europe/Brussels). */
 enum budget_err
-cmd_date_arg(struct cmd_ctx *ctx, const char *s, const char *what,
-    int32_t *day)
+cmd_date_arg(struct cmd_ctx *ctx, const char *s, const char *what, int32_t *day)
 {
 	const char *why;
 	char        clean[64];
@@ -25,8 +24,9 @@ cmd_date_arg(struct cmd_ctx *ctx, const char *s, const char *what,
 		return (BUDGET_OK);
 	}
 	if (date_parse(s, day, &why) == -1)
-		return (cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT, "%s \"%s\": %s",
-		    what, log_clean(s, strlen(s), clean, sizeof(clean)), why));
+		return (cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT,
+		    "%s \"%s\": %s", what,
+		    log_clean(s, strlen(s), clean, sizeof(clean)), why));
 	return (BUDGET_OK);
 }
 
@@ -52,8 +52,9 @@ cmd_rid_arg(struct cmd_ctx *ctx, const char *s, const char *what,
 	char        clean[64];
 
 	if (rid_parse(s, out, &why) == -1)
-		return (cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT, "%s \"%s\": %s",
-		    what, log_clean(s, strlen(s), clean, sizeof(clean)), why));
+		return (cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT,
+		    "%s \"%s\": %s", what,
+		    log_clean(s, strlen(s), clean, sizeof(clean)), why));
 	return (BUDGET_OK);
 }
 
@@ -100,16 +101,16 @@ cmd_amount_arg(struct cmd_ctx *ctx, int64_t cents, const char *what)
 
 /* A store lookup that found nothing, said the way a person needs it. */
 enum budget_err
-cmd_lookup_fail(struct cmd_ctx *ctx, int rc, const char *what,
-    const char *id)
+cmd_lookup_fail(struct cmd_ctx *ctx, int rc, const char *what, const char *id)
 {
 	char clean[96];
 
 	if (rc == STORE_NOTFOUND)
-		return (cmd_fail(ctx, BUDGET_ERR_NOT_FOUND, "%s %s does not exist",
-		    what, log_clean(id, strlen(id), clean, sizeof(clean))));
-	return (cmd_fail(ctx, BUDGET_ERR_STORAGE_ERROR, "%s",
-	    store_strerror(rc)));
+		return (
+		    cmd_fail(ctx, BUDGET_ERR_NOT_FOUND, "%s %s does not exist",
+			what, log_clean(id, strlen(id), clean, sizeof(clean))));
+	return (
+	    cmd_fail(ctx, BUDGET_ERR_STORAGE_ERROR, "%s", store_strerror(rc)));
 }
 
 /*
@@ -162,27 +163,26 @@ cmd_dossier_result(struct cmd_ctx *ctx, const struct dossier *d)
 	 * The dossier's latest totals: while an amendment waits for approval,
 	 * the totals it asks for; granted_cents says what is approved.
 	 */
-	r->package = cmd_strdup(ctx, amending ? d->pending_package : d->package);
+	r->package =
+	    cmd_strdup(ctx, amending ? d->pending_package : d->package);
 	r->state = PB_STR(ledger_state_name(d->state));
 	r->cost_cents = amending ? d->pending_cost : d->cost;
-	r->extension_cost_cents = amending ? d->pending_extension_cost
-					   : d->extension_cost;
+	r->extension_cost_cents =
+	    amending ? d->pending_extension_cost : d->extension_cost;
 	r->subsidy_cents = amending ? d->pending_subsidy : d->subsidy;
 	r->paid_cents = d->paid;
 	r->granted_cents = d->granted;
 	r->pending_cents = d->pending;
 	r->expires_at = d->pending > 0
-		? cmd_strdup(ctx, timestamp_format(d->expires_at, buf,
-		      sizeof(buf)))
-		: PB_STR("");
+	    ? cmd_strdup(ctx, timestamp_format(d->expires_at, buf, sizeof(buf)))
+	    : PB_STR("");
 	r->rule_set = cmd_strdup(ctx, d->rule_set);
 	r->rate_bp = d->rate_bp;
-	r->reserved_on = cmd_strdup(ctx,
-	    date_format(d->reserved_on, buf, sizeof(buf)));
+	r->reserved_on =
+	    cmd_strdup(ctx, date_format(d->reserved_on, buf, sizeof(buf)));
 	r->first_decision = d->first_decision != 0
-		? cmd_strdup(ctx, date_format(d->first_decision, buf,
-		      sizeof(buf)))
-		: PB_STR("");
+	    ? cmd_strdup(ctx, date_format(d->first_decision, buf, sizeof(buf)))
+	    : PB_STR("");
 	r->pending_package = cmd_strdup(ctx, d->pending_package);
 	r->pending_cost_cents = d->pending_cost;
 	r->pending_extension_cost_cents = d->pending_extension_cost;
@@ -193,9 +193,10 @@ cmd_dossier_result(struct cmd_ctx *ctx, const struct dossier *d)
 
 			budget__grant_event__init(ge);
 			if (cmd_find_grant(ctx, d, d->grants[i], &g) == 0) {
-				ge->kind = PB_STR(ledger_grant_kind_name(g.kind));
-				ge->decision_date = cmd_strdup(ctx,
-				    date_format(g.date, buf, sizeof(buf)));
+				ge->kind =
+				    PB_STR(ledger_grant_kind_name(g.kind));
+				ge->decision_date = cmd_strdup(
+				    ctx, date_format(g.date, buf, sizeof(buf)));
 				ge->amount_cents = g.amount;
 				ge->effective_cents = g.effective;
 			}
@@ -255,8 +256,8 @@ cmd_company_result(struct cmd_ctx *ctx, const struct company *c, int32_t day)
 	r->on = cmd_strdup(ctx, date_format(day, buf, sizeof(buf)));
 	r->absorbed_into = cmd_strdup(ctx, c->absorbed_into);
 	r->absorbed_on = c->absorbed_on != 0
-		? cmd_strdup(ctx, date_format(c->absorbed_on, buf, sizeof(buf)))
-		: PB_STR("");
+	    ? cmd_strdup(ctx, date_format(c->absorbed_on, buf, sizeof(buf)))
+	    : PB_STR("");
 	if (undertaking_on(ctx->txn, c->number, day, &u) == 0 && u.n > 0) {
 		r->undertaking = cmd_alloc(ctx, u.n * sizeof(char *));
 		for (i = 0; i < u.n; i++)

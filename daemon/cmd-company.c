@@ -102,8 +102,8 @@ cmd_company_link_exec(struct cmd_ctx *ctx)
 	char                       why[512];
 	enum budget_err            rc;
 
-	if ((rc = cmd_company_pair(ctx, a->parent, a->child, "parent", "child",
-		 &parent, &child)))
+	if ((rc = cmd_company_pair(
+		 ctx, a->parent, a->child, "parent", "child", &parent, &child)))
 		return (rc);
 	if (*a->since == '\0')
 		return (cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT,

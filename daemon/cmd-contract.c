@@ -138,9 +138,9 @@ cmd_contract_show_exec(struct cmd_ctx *ctx)
 }
 
 struct contract_list {
-	struct cmd_ctx              *ctx;
+	struct cmd_ctx             *ctx;
 	Budget__ContractListResult *res;
-	size_t                       cap;
+	size_t                      cap;
 };
 
 static int

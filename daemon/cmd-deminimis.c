@@ -92,8 +92,8 @@ cmd_deminimis_result(struct cmd_ctx *ctx, const char *number, int32_t day)
 	r->available_cents = pos.regime.ceiling - pos.used - pos.pending;
 	if (r->available_cents < 0)
 		r->available_cents = 0;
-	r->window_start = cmd_strdup(ctx, date_format(pos.start, buf,
-	    sizeof(buf)));
+	r->window_start =
+	    cmd_strdup(ctx, date_format(pos.start, buf, sizeof(buf)));
 	r->window_end = cmd_strdup(ctx, date_format(pos.end, buf, sizeof(buf)));
 	r->undertaking = cmd_alloc(ctx, pos.group.n * sizeof(char *));
 	for (i = 0; i < pos.group.n; i++)
@@ -106,8 +106,8 @@ cmd_deminimis_result(struct cmd_ctx *ctx, const char *number, int32_t day)
 
 			budget__deminimis_grant__init(g);
 			g->company = cmd_strdup(ctx, list[i].company);
-			g->date = cmd_strdup(ctx, date_format(list[i].date, buf,
-			    sizeof(buf)));
+			g->date = cmd_strdup(
+			    ctx, date_format(list[i].date, buf, sizeof(buf)));
 			g->amount_cents = list[i].effective;
 			g->source = cmd_strdup(ctx, list[i].source);
 			g->dossier = cmd_strdup(ctx, list[i].dossier);

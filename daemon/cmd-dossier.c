@@ -93,8 +93,8 @@ dossier_ttl(struct cmd_ctx *ctx, int64_t req, int64_t *expires_at)
 
 /* Contract budget (R-PB): what is asked for must be available now. */
 static enum budget_err
-dossier_budget_check(struct cmd_ctx *ctx, const struct contract *k,
-    int64_t amount)
+dossier_budget_check(
+    struct cmd_ctx *ctx, const struct contract *k, int64_t amount)
 {
 	char m1[MONEY_BUFSZ], m2[MONEY_BUFSZ];
 
@@ -123,8 +123,7 @@ dossier_rules_on(struct cmd_ctx *ctx, int32_t day, struct ruleset *rs)
 }
 
 static enum budget_err
-dossier_not_absorbed(struct cmd_ctx *ctx, const struct company *c,
-    int32_t day)
+dossier_not_absorbed(struct cmd_ctx *ctx, const struct company *c, int32_t day)
 {
 	char rid[RID_BUFSZ], into[RID_BUFSZ], d1[DATE_BUFSZ];
 
@@ -188,8 +187,8 @@ cmd_dossier_reserve_exec(struct cmd_ctx *ctx)
 		return (cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT,
 		    "package must be a package name such as START"));
 	if (a->extension_cost_cents != 0 &&
-	    (rc = cmd_amount_arg(ctx, a->extension_cost_cents,
-		 "extension cost")))
+	    (rc = cmd_amount_arg(
+		 ctx, a->extension_cost_cents, "extension cost")))
 		return (rc);
 	ctx->jr.dossier = a->id;
 	ctx->jr.company = cmd_strdup(ctx, number);
@@ -223,8 +222,8 @@ cmd_dossier_reserve_exec(struct cmd_ctx *ctx)
 	if (k.closed)
 		return (cmd_fail(ctx, BUDGET_ERR_CONTRACT_CLOSED,
 		    "contract %s is closed to new reservations", k.id));
-	rc = excl_check(ctx->txn, number, day, rs.exclusion_years, NULL, why,
-	    sizeof(why));
+	rc = excl_check(
+	    ctx->txn, number, day, rs.exclusion_years, NULL, why, sizeof(why));
 	if (rc != BUDGET_OK)
 		return (cmd_fail(ctx, rc, "%s", why));
 	if ((rc = dossier_budget_check(ctx, &k, sub)))
@@ -278,12 +277,12 @@ cmd_dossier_approve_exec(struct cmd_ctx *ctx)
 	struct ruleset                rs;
 	struct grant                  g;
 	struct jentry                 e = {.kind = "dossier_approve"};
-	char                          why[512], d1[DATE_BUFSZ], t1[TIMESTAMP_BUFSZ];
-	int32_t                       day, last;
-	int64_t                       amount;
-	uint32_t                      bp;
-	int                           initial;
-	enum budget_err               rc;
+	char            why[512], d1[DATE_BUFSZ], t1[TIMESTAMP_BUFSZ];
+	int32_t         day, last;
+	int64_t         amount;
+	uint32_t        bp;
+	int             initial;
+	enum budget_err rc;
 
 	if ((rc = dossier_load(ctx, a->id, &d)) ||
 	    (rc = cmd_date_arg(ctx, a->decision_date, "decision date", &day)) ||
@@ -428,8 +427,8 @@ cmd_dossier_amend_exec(struct cmd_ctx *ctx)
 	    (rc = cmd_amount_arg(ctx, a->cost->cents, "cost")))
 		return (rc);
 	if (a->extension_cost != NULL && a->extension_cost->cents != 0 &&
-	    (rc = cmd_amount_arg(ctx, a->extension_cost->cents,
-		 "extension cost")))
+	    (rc = cmd_amount_arg(
+		 ctx, a->extension_cost->cents, "extension cost")))
 		return (rc);
 	if (d.state != DS_APPROVED || d.pending > 0)
 		return (dossier_wrong_state(ctx, &d, "amend",
@@ -465,8 +464,8 @@ cmd_dossier_amend_exec(struct cmd_ctx *ctx)
 		return (cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT,
 		    "extension cost is the new total and cannot drop below %s",
 		    money_format(d.extension_cost, m1, sizeof(m1))));
-	if ((rc = ledger_subsidy(&rs, pkg, cost, ext, d.rate_bp, &sub, why,
-		 sizeof(why))))
+	if ((rc = ledger_subsidy(
+		 &rs, pkg, cost, ext, d.rate_bp, &sub, why, sizeof(why))))
 		return (cmd_fail(ctx, rc, "%s", why));
 	inc = sub - d.subsidy;
 	ctx->jr.amount = inc;
@@ -545,9 +544,10 @@ cmd_dossier_cancel_exec(struct cmd_ctx *ctx)
 	if ((rc = dossier_load(ctx, a->id, &d)) ||
 	    (rc = cmd_text_arg(ctx, a->reason, "reason")))
 		return (rc);
-	if (d.state != DS_RESERVED && !(d.state == DS_APPROVED && d.pending > 0))
-		return (dossier_wrong_state(ctx, &d, "cancel",
-		    "a reservation or a pending amendment"));
+	if (d.state != DS_RESERVED &&
+	    !(d.state == DS_APPROVED && d.pending > 0))
+		return (dossier_wrong_state(
+		    ctx, &d, "cancel", "a reservation or a pending amendment"));
 	if ((rc = dossier_parties(ctx, &d, &k, NULL)))
 		return (rc);
 	e.amount = dossier_release(ctx, &d, &k, DS_CANCELLED);
@@ -586,8 +586,8 @@ cmd_dossier_expire_exec(struct cmd_ctx *ctx)
 		    d.expires_at != at || d.pending == 0 ||
 		    record_get_contract(ctx->txn, d.contract, &k) != STORE_OK) {
 			/* An index entry without its reservation: a bug. */
-			log_warnx("expire: stale expiry entry for dossier %s",
-			    id);
+			log_warnx(
+			    "expire: stale expiry entry for dossier %s", id);
 			if (ctx->txn->err == 0)
 				record_expiry_del(ctx->txn, at, id);
 			continue;
@@ -598,7 +598,8 @@ cmd_dossier_expire_exec(struct cmd_ctx *ctx)
 		e.contract = d.contract;
 		e.expires_at = at;
 		cmd_journal(ctx, &e);
-		log_info("expire: dossier %s: reservation of %lld cents released",
+		log_info(
+		    "expire: dossier %s: reservation of %lld cents released",
 		    d.id, (long long)e.amount);
 	}
 	return (ctx->txn->err != 0 ? BUDGET_ERR_STORAGE_ERROR : BUDGET_OK);
@@ -619,8 +620,8 @@ cmd_dossier_pay_exec(struct cmd_ctx *ctx)
 		return (rc);
 	ctx->jr.amount = a->amount_cents;
 	if (d.state != DS_APPROVED && d.state != DS_COMPLETED)
-		return (dossier_wrong_state(ctx, &d, "pay",
-		    "an approved or completed dossier"));
+		return (dossier_wrong_state(
+		    ctx, &d, "pay", "an approved or completed dossier"));
 	if (a->amount_cents > d.granted - d.paid)
 		return (cmd_fail(ctx, BUDGET_ERR_AMOUNT_EXCEEDS_COMMITMENT,
 		    "dossier %s has %s committed and unpaid; %s is more", d.id,
@@ -716,8 +717,8 @@ cmd_dossier_close_exec(struct cmd_ctx *ctx)
 	if ((rc = dossier_load(ctx, a->id, &d)))
 		return (rc);
 	if (d.state != DS_COMPLETED)
-		return (dossier_wrong_state(ctx, &d, "close",
-		    "a completed dossier"));
+		return (dossier_wrong_state(
+		    ctx, &d, "close", "a completed dossier"));
 	if ((rc = dossier_parties(ctx, &d, &k, NULL)))
 		return (rc);
 	dossier_settle(ctx, &d, &k, &e);
@@ -745,8 +746,8 @@ cmd_dossier_withdraw_exec(struct cmd_ctx *ctx)
 	    (rc = cmd_text_arg(ctx, a->reason, "reason")))
 		return (rc);
 	if (d.state != DS_APPROVED && d.state != DS_COMPLETED)
-		return (dossier_wrong_state(ctx, &d, "withdraw",
-		    "an approved or completed dossier"));
+		return (dossier_wrong_state(
+		    ctx, &d, "withdraw", "an approved or completed dossier"));
 	if ((rc = dossier_parties(ctx, &d, &k, NULL)))
 		return (rc);
 	/* A pending amendment goes with it. */

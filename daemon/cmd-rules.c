@@ -88,8 +88,8 @@ cmd_rules_conflict_cb(const void *p, void *arg)
 	struct rules_conflict *c = arg;
 	const char *name = c->kind == 'S' ? ((const struct ruleset *)p)->name
 					  : ((const struct dm_regime *)p)->name;
-	int32_t from = c->kind == 'S' ? ((const struct ruleset *)p)->from
-				      : ((const struct dm_regime *)p)->from;
+	int32_t     from = c->kind == 'S' ? ((const struct ruleset *)p)->from
+					  : ((const struct dm_regime *)p)->from;
 
 	if (from == c->from && strcmp(name, c->name) != 0) {
 		c->clash = name;
@@ -122,8 +122,9 @@ cmd_rules_load_exec(struct cmd_ctx *ctx)
 	if (*a->source != '\0' && (rc = cmd_text_arg(ctx, a->source, "source")))
 		return (rc);
 	if (rules_parse(a->text, &rb, &cause) == -1) {
-		rc = cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT, "rules file%s%s: %s",
-		    *a->source ? " " : "", a->source, cause);
+		rc = cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT,
+		    "rules file%s%s: %s", *a->source ? " " : "", a->source,
+		    cause);
 		free(cause);
 		return (rc);
 	}
@@ -141,7 +142,7 @@ cmd_rules_load_exec(struct cmd_ctx *ctx)
 		res->sets[res->n_sets++] = cmd_ruleset_result(ctx, rs);
 		st = record_get_ruleset(ctx->txn, rs->name, &old);
 		if (st == STORE_OK) {
-			if (memcmp(&old, rs, sizeof(old)) != 0)
+			if (!rules_same_set(&old, rs))
 				rc = cmd_fail(ctx, BUDGET_ERR_ALREADY_EXISTS,
 				    "rule set %s is loaded already with other "
 				    "content; a loaded rule set never changes: "
@@ -171,7 +172,7 @@ cmd_rules_load_exec(struct cmd_ctx *ctx)
 		res->regimes[res->n_regimes++] = cmd_regime_result(ctx, rg);
 		st = record_get_regime(ctx->txn, rg->name, &oldr);
 		if (st == STORE_OK) {
-			if (memcmp(&oldr, rg, sizeof(oldr)) != 0)
+			if (!rules_same_regime(&oldr, rg))
 				rc = cmd_fail(ctx, BUDGET_ERR_ALREADY_EXISTS,
 				    "de-minimis regime %s is loaded already "
 				    "with other content",

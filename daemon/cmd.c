@@ -80,7 +80,7 @@ static enum cmd_outcome
 		cmd_exec_one(struct req *, struct store_txn *, int, int64_t);
 static void     cmd_exec_read(struct req *, struct store_txn *, int64_t);
 static int      cmd_request_id_ok(const char *);
-static int cmd_refusal_journaled(enum budget_err);
+static int      cmd_refusal_journaled(enum budget_err);
 static void     cmd_digest(const Budget__Request *, uint8_t[32]);
 static void     cmd_ctx_init(struct cmd_ctx *, struct req *, Budget__Response *,
 	struct store_txn *, int64_t);
@@ -214,7 +214,7 @@ cmd_run(struct req_list *work)
 	struct store_txn t;
 	struct req      *r;
 	int64_t          now = timestamp_now();
-	int              has_write = 0, allow_grow = 1, err;
+	int              has_write = 0, allow_grow = 1, err = 0;
 	enum cmd_outcome out = CMD_DONE;
 
 	TAILQ_FOREACH(r, work, batch_entry) {
@@ -236,22 +236,27 @@ cmd_run(struct req_list *work)
 			if (out == CMD_GROW)
 				break;
 		}
-		if (out == CMD_GROW || (t.err == STORE_FULL && allow_grow)) {
-			/* Nothing of this attempt is kept or answered. */
+		if (out != CMD_GROW && !(t.err == STORE_FULL && allow_grow)) {
+			/*
+			 * LMDB may also find the map full only when it
+			 * writes the pages out, at commit: then grow and
+			 * rerun like any other MAP_FULL.
+			 */
+			err = store_commit(&t);
+			if (err != STORE_FULL || !allow_grow)
+				break;
+		} else
 			store_abort(&t);
-			TAILQ_FOREACH(r, work, batch_entry) {
-				free(r->reply);
-				r->reply = NULL;
-			}
-			if (store_grow() == -1)
-				allow_grow = 0;
-			out = CMD_DONE;
-			continue;
+		/* Nothing of this attempt is kept or answered. */
+		TAILQ_FOREACH(r, work, batch_entry) {
+			free(r->reply);
+			r->reply = NULL;
 		}
-		break;
+		if (store_grow() == -1)
+			allow_grow = 0;
+		out = CMD_DONE;
 	}
-
-	if ((err = store_commit(&t)) == 0)
+	if (err == 0)
 		return;
 
 	/*
@@ -596,6 +601,10 @@ cmd_frame(const Budget__Response *resp, size_t *lenp)
 	uint8_t *buf;
 	uint32_t be;
 
+	/* Every answer has an error or a result: a bug otherwise, and a
+	 * length-0 frame is a protocol violation. */
+	if (len == 0)
+		fatalx("cmd: a command answered with an empty response");
 	buf = xmalloc(BUDGET_FRAME_HEADER + len);
 	be = htonl((uint32_t)len);
 	memcpy(buf, &be, sizeof(be));

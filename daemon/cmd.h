@@ -47,11 +47,11 @@ struct cmd_ctx {
 	int64_t                now; /* microseconds UTC, one per batch */
 	char                  *errmsg;
 	/* What a refusal is journaled with; filled as a command learns it. */
-	struct jentry		 jr;
-	int			 internal;	/* the daemon's own request */
-	void                 **scratch; /* freed after packing */
-	size_t                 nscratch;
-	size_t                 scratchcap;
+	struct jentry jr;
+	int           internal; /* the daemon's own request */
+	void        **scratch;  /* freed after packing */
+	size_t        nscratch;
+	size_t        scratchcap;
 };
 
 /* cmd.c */
@@ -65,24 +65,24 @@ char *cmd_printf(struct cmd_ctx *, const char *, ...)
 uint8_t *cmd_error_frame(enum budget_err, const char *, const char *, size_t *);
 
 /* cmd-common.c */
-enum budget_err cmd_date_arg(struct cmd_ctx *, const char *, const char *,
-		    int32_t *);
+enum budget_err
+cmd_date_arg(struct cmd_ctx *, const char *, const char *, int32_t *);
 enum budget_err cmd_not_future(struct cmd_ctx *, int32_t, const char *);
-enum budget_err cmd_rid_arg(struct cmd_ctx *, const char *, const char *,
-		    char[LEDGER_RID_SZ]);
+enum budget_err
+cmd_rid_arg(struct cmd_ctx *, const char *, const char *, char[LEDGER_RID_SZ]);
 enum budget_err cmd_id_arg(struct cmd_ctx *, const char *, const char *);
 enum budget_err cmd_text_arg(struct cmd_ctx *, const char *, const char *);
 enum budget_err cmd_amount_arg(struct cmd_ctx *, int64_t, const char *);
-enum budget_err cmd_lookup_fail(struct cmd_ctx *, int, const char *,
-		    const char *);
-void		 cmd_journal(struct cmd_ctx *, struct jentry *);
-int		 cmd_find_grant(struct cmd_ctx *, const struct dossier *,
-		    uint64_t, struct grant *);
-Budget__Contract *cmd_contract_result(struct cmd_ctx *,
-		    const struct contract *);
+enum budget_err
+     cmd_lookup_fail(struct cmd_ctx *, int, const char *, const char *);
+void cmd_journal(struct cmd_ctx *, struct jentry *);
+int  cmd_find_grant(
+     struct cmd_ctx *, const struct dossier *, uint64_t, struct grant *);
+Budget__Contract                  *
+cmd_contract_result(struct cmd_ctx *, const struct contract *);
 Budget__Dossier *cmd_dossier_result(struct cmd_ctx *, const struct dossier *);
-Budget__Company *cmd_company_result(struct cmd_ctx *, const struct company *,
-		    int32_t);
+Budget__Company *
+cmd_company_result(struct cmd_ctx *, const struct company *, int32_t);
 
 /* cmd-deminimis.c */
 enum budget_err cmd_deminimis_result(struct cmd_ctx *, const char *, int32_t);
@@ -90,19 +90,17 @@ enum budget_err cmd_deminimis_result(struct cmd_ctx *, const char *, int32_t);
 /* cmd-*.c: one entry per command */
 extern const struct cmd_entry cmd_status_entry;
 extern const struct cmd_entry cmd_rules_load_entry, cmd_rules_show_entry;
-extern const struct cmd_entry cmd_contract_open_entry,
-    cmd_contract_amend_entry, cmd_contract_close_entry,
-    cmd_contract_show_entry, cmd_contract_list_entry;
+extern const struct cmd_entry cmd_contract_open_entry, cmd_contract_amend_entry,
+    cmd_contract_close_entry, cmd_contract_show_entry, cmd_contract_list_entry;
 extern const struct cmd_entry cmd_company_add_entry, cmd_company_link_entry,
     cmd_company_merge_entry, cmd_company_show_entry;
 extern const struct cmd_entry cmd_deminimis_declare_entry,
     cmd_deminimis_show_entry;
 extern const struct cmd_entry cmd_dossier_reserve_entry,
     cmd_dossier_approve_entry, cmd_dossier_amend_entry,
-    cmd_dossier_cancel_entry, cmd_dossier_expire_entry,
-    cmd_dossier_pay_entry, cmd_dossier_complete_entry,
-    cmd_dossier_close_entry, cmd_dossier_withdraw_entry,
-    cmd_dossier_show_entry;
+    cmd_dossier_cancel_entry, cmd_dossier_expire_entry, cmd_dossier_pay_entry,
+    cmd_dossier_complete_entry, cmd_dossier_close_entry,
+    cmd_dossier_withdraw_entry, cmd_dossier_show_entry;
 extern const struct cmd_entry cmd_verify_entry;
 
 #endif /* BUDGETD_CMD_H */

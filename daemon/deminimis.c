@@ -63,15 +63,15 @@ undertaking_add(struct undertaking *g, const char *number)
 
 struct undertaking_walk {
 	struct undertaking *g;
-	const char   *from;
-	int32_t       day;
+	const char         *from;
+	int32_t             day;
 };
 
 static int
 undertaking_link_cb(const struct link *l, void *arg)
 {
 	struct undertaking_walk *w = arg;
-	const char        *other;
+	const char              *other;
 
 	if (w->day != UNDERTAKING_ANY_DAY &&
 	    (l->since > w->day || (l->until != 0 && w->day > l->until)))
@@ -91,8 +91,8 @@ undertaking_on(struct store_txn *t, const char *company, int32_t day,
     struct undertaking *g)
 {
 	struct undertaking_walk w;
-	size_t            i;
-	char              from[LEDGER_RID_SZ];
+	size_t                  i;
+	char                    from[LEDGER_RID_SZ];
 
 	undertaking_init(g);
 	undertaking_add(g, company);
@@ -108,12 +108,12 @@ undertaking_on(struct store_txn *t, const char *company, int32_t day,
 }
 
 struct dm_sum {
-	int32_t  start, end;
-	int64_t  sum;
-	int      overflow;
-	int      collect;	/* keep the grants counted in list */
+	int32_t       start, end;
+	int64_t       sum;
+	int           overflow;
+	int           collect; /* keep the grants counted in list */
 	struct grant *list;
-	size_t   nlist, caplist;
+	size_t        nlist, caplist;
 };
 
 static int
@@ -128,8 +128,8 @@ dm_sum_cb(const struct grant *gr, void *arg)
 	if (s->collect) {
 		if (s->nlist == s->caplist) {
 			s->caplist = s->caplist ? s->caplist * 2 : 8;
-			s->list = xreallocarray(s->list, s->caplist,
-			    sizeof(*s->list));
+			s->list = xreallocarray(
+			    s->list, s->caplist, sizeof(*s->list));
 		}
 		s->list[s->nlist++] = *gr;
 	}
@@ -156,7 +156,8 @@ dm_pending_cb(const struct dossier *d, void *arg)
 
 /* Pending reservations of every member (a dossier may be left out). */
 int64_t
-dm_pending(struct store_txn *t, const struct undertaking *g, const char *exclude)
+dm_pending(
+    struct store_txn *t, const struct undertaking *g, const char *exclude)
 {
 	struct dm_pend p = {exclude, 0, 0};
 	size_t         i;
@@ -251,16 +252,17 @@ enum budget_err
 dm_verify(struct store_txn *t, const char *company, int32_t day, int flags,
     char *why, size_t whylen)
 {
-	struct undertaking     u, g;
-	struct dm_days   dd;
-	struct dm_regime r;
-	struct dm_sum    s;
-	size_t           i, k;
-	int64_t          pending, total;
-	char             d1[DATE_BUFSZ], d2[DATE_BUFSZ], d3[DATE_BUFSZ];
-	char             m1[MONEY_BUFSZ], m2[MONEY_BUFSZ], m3[MONEY_BUFSZ];
-	char             rid[RID_BUFSZ];
-	enum budget_err  rc = BUDGET_OK;
+	struct undertaking u, g;
+	struct dm_days     dd;
+	struct dm_regime   r;
+	struct dm_sum      s;
+	size_t             i, k;
+	int64_t            pending, total;
+	char               d1[DATE_BUFSZ], d2[DATE_BUFSZ], d3[DATE_BUFSZ];
+	char               m1[MONEY_BUFSZ * 2], m2[MONEY_BUFSZ * 2];
+	char               m3[MONEY_BUFSZ * 2], m4[MONEY_BUFSZ * 2];
+	char               rid[RID_BUFSZ];
+	enum budget_err    rc = BUDGET_OK;
 
 	/* Candidate days: day itself, then every grant day after it. */
 	memset(&dd, 0, sizeof(dd));
@@ -303,21 +305,26 @@ dm_verify(struct store_txn *t, const char *company, int32_t day, int flags,
 		if (t->err == 0 &&
 		    (s.overflow || money_add(s.sum, pending, &total) == -1 ||
 			total > r.ceiling)) {
+			money_format_grouped(total, m1, sizeof(m1));
+			money_format_grouped(s.sum, m2, sizeof(m2));
+			money_format_grouped(r.ceiling, m3, sizeof(m3));
+			money_format_grouped(pending, m4, sizeof(m4));
 			snprintf(why, whylen,
-			    "the single undertaking of %s (%zu compan%s) "
-			    "would reach %s in de-minimis aid on %s "
-			    "(%s granted in %s..%s%s%s), above the %s "
+			    "the single undertaking of %s (%zu compan%s) would "
+			    "reach %s EUR of de-minimis aid on %s: %s granted "
+			    "in the window %s..%s%s%s%s, above the %s EUR "
 			    "ceiling of %s; nothing was applied",
 			    rid_format(company, rid, sizeof(rid)), g.n,
-			    g.n == 1 ? "y" : "ies",
-			    money_format(total, m1, sizeof(m1)),
-			    date_format(x, d1, sizeof(d1)),
-			    money_format(s.sum, m2, sizeof(m2)),
+			    g.n == 1 ? "y" : "ies", m1,
+			    date_format(x, d1, sizeof(d1)), m2,
 			    date_format(s.start, d2, sizeof(d2)),
 			    date_format(s.end, d3, sizeof(d3)),
-			    flags & DM_PENDING ? ", pending reservations included"
-					 : "",
-			    "", r.name, money_format(r.ceiling, m3, sizeof(m3)));
+			    flags & DM_PENDING ? " and " : "",
+			    flags & DM_PENDING ? m4 : "",
+			    flags & DM_PENDING
+				? " reserved (this request included)"
+				: "",
+			    m3, r.name);
 			rc = BUDGET_ERR_DEMINIMIS_CEILING_EXCEEDED;
 		}
 		undertaking_free(&g);
@@ -377,9 +384,9 @@ enum budget_err
 excl_check(struct store_txn *t, const char *company, int32_t day,
     uint32_t years, const char *exclude, char *why, size_t whylen)
 {
-	struct undertaking     g;
-	struct excl_walk w = {exclude, day, years, why, whylen, 0};
-	size_t           i;
+	struct undertaking g;
+	struct excl_walk   w = {exclude, day, years, why, whylen, 0};
+	size_t             i;
 
 	if (undertaking_on(t, company, day, &g) != 0) {
 		undertaking_free(&g);

@@ -13,7 +13,7 @@
 #include "cmd.h"
 
 static struct event *expiry_ev;
-static int           expiry_queued;	/* a request is waiting to run */
+static int           expiry_queued; /* a request is waiting to run */
 
 static void
 expiry_done(struct req *r)

@@ -103,11 +103,10 @@ canon_kind_of(const char *name)
 }
 
 static void
-canon_scalar(struct canon *c, const ProtobufCFieldDescriptor *f,
-    const void *p)
+canon_scalar(struct canon *c, const ProtobufCFieldDescriptor *f, const void *p)
 {
-	char     buf[TIMESTAMP_BUFSZ];
-	int64_t  v;
+	char    buf[TIMESTAMP_BUFSZ];
+	int64_t v;
 
 	switch (f->type) {
 	case PROTOBUF_C_TYPE_INT32:
@@ -156,7 +155,8 @@ canon_is_default(const ProtobufCFieldDescriptor *f, const void *p)
 	case PROTOBUF_C_TYPE_UINT64:
 		return (*(const uint64_t *)p == 0);
 	case PROTOBUF_C_TYPE_STRING:
-		return (*(char *const *)p == NULL || **(char *const *)p == '\0');
+		return (
+		    *(char *const *)p == NULL || **(char *const *)p == '\0');
 	default:
 		return (1);
 	}
@@ -177,7 +177,7 @@ journal_canonical(const Budgetstore__JournalEntry *m, size_t *lenp)
 	canon_put(&c, "", 0);
 	for (i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		const char *p = (const char *)m + f->offset;
+		const char                     *p = (const char *)m + f->offset;
 
 		if (strcmp(f->name, "hash") == 0)
 			continue;
@@ -189,11 +189,12 @@ journal_canonical(const Budgetstore__JournalEntry *m, size_t *lenp)
 			canon_put(&c, f->name, strlen(f->name));
 			canon_put(&c, "=", 1);
 			for (j = 0; j < n; j++) {
-				const char *arr = *(char *const *)(const void *)p;
-				size_t      sz = f->type == PROTOBUF_C_TYPE_UINT64 ||
-					      f->type == PROTOBUF_C_TYPE_INT64
-					  ? 8
-					  : 4;
+				const char *arr =
+				    *(char *const *)(const void *)p;
+				size_t sz = f->type == PROTOBUF_C_TYPE_UINT64 ||
+					f->type == PROTOBUF_C_TYPE_INT64
+				    ? 8
+				    : 4;
 
 				if (j > 0)
 					canon_put(&c, ",", 1);
@@ -215,8 +216,8 @@ journal_canonical(const Budgetstore__JournalEntry *m, size_t *lenp)
 
 /* SHA-256(prev || data). */
 void
-journal_hash(const uint8_t prev[32], const void *data, size_t len,
-    uint8_t out[32])
+journal_hash(
+    const uint8_t prev[32], const void *data, size_t len, uint8_t out[32])
 {
 	EVP_MD_CTX  *md;
 	unsigned int dlen = 32;

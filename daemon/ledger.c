@@ -48,7 +48,8 @@ ledger_province(const char *postcode, int *flemish)
 	}
 	for (i = 0; i < sizeof(ledger_provinces) / sizeof(ledger_provinces[0]);
 	     i++) {
-		if (pc >= ledger_provinces[i].lo && pc <= ledger_provinces[i].hi) {
+		if (pc >= ledger_provinces[i].lo &&
+		    pc <= ledger_provinces[i].hi) {
 			if (flemish != NULL)
 				*flemish = ledger_provinces[i].flemish;
 			return (ledger_provinces[i].name);
@@ -106,8 +107,8 @@ ledger_utf8_ok(const char *s, size_t max, int multiline)
 	for (i = 0; i < len; i += n) {
 		if (p[i] < 0x80) {
 			if ((p[i] < 0x20 || p[i] == 0x7f) &&
-			    !(multiline && (p[i] == '\n' || p[i] == '\r' ||
-					       p[i] == '\t')))
+			    !(multiline &&
+				(p[i] == '\n' || p[i] == '\r' || p[i] == '\t')))
 				return (0);
 			n = 1;
 			continue;
@@ -156,8 +157,8 @@ ledger_package(const struct ruleset *rs, const char *name)
  * rate only where the rule set has one; nobody else.
  */
 enum budget_err
-ledger_rate(const struct ruleset *rs, const struct company *co,
-    uint32_t *bp, char *why, size_t whylen)
+ledger_rate(const struct ruleset *rs, const struct company *co, uint32_t *bp,
+    char *why, size_t whylen)
 {
 	uint32_t r = 0;
 
@@ -191,8 +192,8 @@ ledger_subsidy(const struct ruleset *rs, const char *package, int64_t cost,
     int64_t ext, uint32_t bp, int64_t *out, char *why, size_t whylen)
 {
 	const struct rule_package *pkg;
-	char                       a[MONEY_BUFSZ], b[MONEY_BUFSZ], c[MONEY_BUFSZ];
-	int64_t                    total, sub;
+	char    a[MONEY_BUFSZ], b[MONEY_BUFSZ], c[MONEY_BUFSZ];
+	int64_t total, sub;
 
 	if ((pkg = ledger_package(rs, package)) == NULL) {
 		snprintf(why, whylen, "rule set %s has no package %s", rs->name,
@@ -236,8 +237,8 @@ ledger_subsidy(const struct ruleset *rs, const char *package, int64_t cost,
  * year of day and the years - 1 before it, whole years).
  */
 void
-ledger_dm_window(const struct dm_regime *r, int32_t day, int32_t *start,
-    int32_t *end)
+ledger_dm_window(
+    const struct dm_regime *r, int32_t day, int32_t *start, int32_t *end)
 {
 	int y;
 

@@ -140,8 +140,8 @@ record_put_contract(struct store_txn *t, const struct contract *c)
 }
 
 int
-record_each_contract(struct store_txn *t,
-    int (*cb)(const struct contract *, void *), void *arg)
+record_each_contract(
+    struct store_txn *t, int (*cb)(const struct contract *, void *), void *arg)
 {
 	struct store_cursor    cur;
 	struct store_val       k, v;
@@ -218,13 +218,13 @@ record_put_company(struct store_txn *t, const struct company *c)
 	m.absorbed_into = PB_STR(c->absorbed_into);
 	m.absorbed_on = c->absorbed_on;
 	m.added_at = c->added_at;
-	record_put_msg(t, STORE_DB_COMPANIES, c->number, strlen(c->number),
-	    &m.base);
+	record_put_msg(
+	    t, STORE_DB_COMPANIES, c->number, strlen(c->number), &m.base);
 }
 
 int
-record_each_company(struct store_txn *t,
-    int (*cb)(const struct company *, void *), void *arg)
+record_each_company(
+    struct store_txn *t, int (*cb)(const struct company *, void *), void *arg)
 {
 	struct store_cursor   cur;
 	struct store_val      k, v;
@@ -281,8 +281,8 @@ record_put_link(struct store_txn *t, const struct link *l)
 }
 
 int
-record_link_exists(struct store_txn *t, const char *a, const char *b,
-    int32_t since)
+record_link_exists(
+    struct store_txn *t, const char *a, const char *b, int32_t since)
 {
 	struct store_val v;
 	uint8_t          k[LINK_KEY_LEN];
@@ -526,14 +526,14 @@ record_put_dossier(struct store_txn *t, const struct dossier *d, int isnew)
 	if (isnew) {
 		memcpy(k, d->company, RID_DIGITS);
 		memcpy(k + RID_DIGITS, d->id, idlen);
-		store_put(t, STORE_DB_COMPANY_DOSSIERS, k, RID_DIGITS + idlen,
-		    "", 0);
+		store_put(
+		    t, STORE_DB_COMPANY_DOSSIERS, k, RID_DIGITS + idlen, "", 0);
 	}
 }
 
 static int
 record_each_dossier_cb(struct store_txn *t, const struct store_val *v,
-    int (*cb)(const struct dossier *, void *), void *arg)
+    int (*cb)(const struct dossier *, void *), void                *arg)
 {
 	Budgetstore__Dossier *m;
 	struct dossier        d;
@@ -551,8 +551,8 @@ record_each_dossier_cb(struct store_txn *t, const struct store_val *v,
 }
 
 int
-record_each_dossier(struct store_txn *t,
-    int (*cb)(const struct dossier *, void *), void *arg)
+record_each_dossier(
+    struct store_txn *t, int (*cb)(const struct dossier *, void *), void *arg)
 {
 	struct store_cursor cur;
 	struct store_val    k, v;
@@ -569,7 +569,7 @@ record_each_dossier(struct store_txn *t,
 /* The dossiers of one company, through the company index. */
 int
 record_each_company_dossier(struct store_txn *t, const char *company,
-    int (*cb)(const struct dossier *, void *), void *arg)
+    int (*cb)(const struct dossier *, void *), void         *arg)
 {
 	struct store_cursor cur;
 	struct store_val    k, v;
@@ -577,8 +577,8 @@ record_each_company_dossier(struct store_txn *t, const char *company,
 	struct dossier      d;
 	int                 rc, stop = 0;
 
-	store_cursor_open(&cur, t, STORE_DB_COMPANY_DOSSIERS, company,
-	    RID_DIGITS);
+	store_cursor_open(
+	    &cur, t, STORE_DB_COMPANY_DOSSIERS, company, RID_DIGITS);
 	while (!stop && store_cursor_next(&cur, &k, &v)) {
 		if (k.len <= RID_DIGITS || k.len > RID_DIGITS + LEDGER_ID_MAX) {
 			t->err = STORE_CORRUPT;
@@ -620,8 +620,8 @@ record_expiry_add(struct store_txn *t, int64_t at, const char *dossier)
 {
 	uint8_t k[8 + LEDGER_ID_MAX];
 
-	store_put(t, STORE_DB_EXPIRY, k, record_expiry_key(k, at, dossier), "",
-	    0);
+	store_put(
+	    t, STORE_DB_EXPIRY, k, record_expiry_key(k, at, dossier), "", 0);
 }
 
 void
@@ -677,7 +677,7 @@ record_ruleset_from(struct ruleset *rs, const Budgetstore__RuleSet *m)
 	rs->max_subsidy = m->max_subsidy;
 	rs->exclusion_years = m->exclusion_years;
 	for (i = 0; i < m->n_packages; i++) {
-		struct rule_package       *p = &rs->pkgs[i];
+		struct rule_package            *p = &rs->pkgs[i];
 		const Budgetstore__RulePackage *q = m->packages[i];
 
 		if (record_str(p->name, sizeof(p->name), q->name) == -1)
@@ -803,8 +803,8 @@ record_get_regime(struct store_txn *t, const char *name, struct dm_regime *r)
  * a struct ruleset * or a struct dm_regime *.
  */
 int
-record_each_rule(struct store_txn *t, char kind,
-    int (*cb)(const void *, void *), void *arg)
+record_each_rule(
+    struct store_txn *t, char kind, int (*cb)(const void *, void *), void *arg)
 {
 	struct store_cursor           cur;
 	struct store_val              k, v;
@@ -824,8 +824,8 @@ record_each_rule(struct store_txn *t, char kind,
 			if (!bad)
 				stop = cb(&rs, arg);
 		} else {
-			mr = budgetstore__deminimis_regime__unpack(NULL, v.len,
-			    v.data);
+			mr = budgetstore__deminimis_regime__unpack(
+			    NULL, v.len, v.data);
 			bad = mr == NULL || record_regime_from(&rg, mr) == -1;
 			if (mr != NULL)
 				budgetstore__deminimis_regime__free_unpacked(

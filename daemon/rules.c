@@ -33,7 +33,7 @@
 #include "budget/money.h"
 #include "budgetd.h"
 
-#define RULES_MAX_SETS	  64
+#define RULES_MAX_SETS    64
 #define RULES_MAX_REGIMES 16
 
 struct rules_ctx {
@@ -41,12 +41,12 @@ struct rules_ctx {
 	char                *cause;
 	char                 section[3 * (LEDGER_ID_MAX + 1)];
 	int                  in_section;
-	struct ruleset      *rs;	/* the section being read is one of */
-	struct rule_package *pkg;	/* these three */
+	struct ruleset      *rs;  /* the section being read is one of */
+	struct rule_package *pkg; /* these three */
 	struct dm_regime    *rg;
 	/* what each section has set, to insist on the required keys */
-	unsigned char    set_seen[RULES_MAX_SETS];
-	unsigned char    regime_seen[RULES_MAX_REGIMES];
+	unsigned char set_seen[RULES_MAX_SETS];
+	unsigned char regime_seen[RULES_MAX_REGIMES];
 };
 
 /* Keys a rule set must have; seen bits. */
@@ -187,12 +187,12 @@ rules_words(const char *section, char w[3][LEDGER_ID_MAX + 1])
 static int
 rules_section(struct rules_ctx *ctx, const char *section)
 {
-	struct rulebook *rb = ctx->rb;
-	char             w[3][LEDGER_ID_MAX + 1];
-	int              n;
-	struct ruleset  *rs;
+	struct rulebook  *rb = ctx->rb;
+	char              w[3][LEDGER_ID_MAX + 1];
+	int               n;
+	struct ruleset   *rs;
 	struct dm_regime *rg;
-	size_t           i;
+	size_t            i;
 
 	snprintf(ctx->section, sizeof(ctx->section), "%s", section);
 	ctx->rs = NULL;
@@ -201,14 +201,16 @@ rules_section(struct rules_ctx *ctx, const char *section)
 	n = rules_words(section, w);
 	if (n == 2 && strcmp(w[0], "ruleset") == 0) {
 		if (!ledger_id_ok(w[1], LEDGER_ID_MAX))
-			return (rules_bad(ctx, "rule set name \"%s\" is not an "
-					       "identifier", w[1]));
-		if (rules_find_set(rb, w[1]) != NULL)
-			return (rules_bad(ctx, "rule set %s defined twice",
+			return (rules_bad(ctx,
+			    "rule set name \"%s\" is not an "
+			    "identifier",
 			    w[1]));
+		if (rules_find_set(rb, w[1]) != NULL)
+			return (
+			    rules_bad(ctx, "rule set %s defined twice", w[1]));
 		if (rb->nsets == RULES_MAX_SETS)
-			return (rules_bad(ctx, "more than %d rule sets",
-			    RULES_MAX_SETS));
+			return (rules_bad(
+			    ctx, "more than %d rule sets", RULES_MAX_SETS));
 		rs = &rb->sets[rb->nsets++];
 		memset(rs, 0, sizeof(*rs));
 		strcpy(rs->name, w[1]);
@@ -218,23 +220,27 @@ rules_section(struct rules_ctx *ctx, const char *section)
 	}
 	if (n == 3 && strcmp(w[0], "package") == 0) {
 		if ((rs = rules_find_set(rb, w[1])) == NULL)
-			return (rules_bad(ctx, "package %s names rule set %s, "
-					       "which is not defined above it",
+			return (rules_bad(ctx,
+			    "package %s names rule set %s, "
+			    "which is not defined above it",
 			    w[2], w[1]));
 		if (!ledger_id_ok(w[2], LEDGER_PKG_MAX))
-			return (rules_bad(ctx, "package name \"%s\" is not an "
-					       "identifier of at most %d "
-					       "characters",
+			return (rules_bad(ctx,
+			    "package name \"%s\" is not an "
+			    "identifier of at most %d "
+			    "characters",
 			    w[2], LEDGER_PKG_MAX));
 		for (i = 0; i < rs->npkgs; i++) {
 			if (strcmp(rs->pkgs[i].name, w[2]) == 0)
-				return (rules_bad(ctx, "package %s %s defined "
-						       "twice",
+				return (rules_bad(ctx,
+				    "package %s %s defined "
+				    "twice",
 				    w[1], w[2]));
 		}
 		if (rs->npkgs == LEDGER_RULES_PKGS)
-			return (rules_bad(ctx, "rule set %s has more than %d "
-					       "packages",
+			return (rules_bad(ctx,
+			    "rule set %s has more than %d "
+			    "packages",
 			    w[1], LEDGER_RULES_PKGS));
 		ctx->pkg = &rs->pkgs[rs->npkgs++];
 		memset(ctx->pkg, 0, sizeof(*ctx->pkg));
@@ -244,24 +250,26 @@ rules_section(struct rules_ctx *ctx, const char *section)
 	}
 	if (n == 2 && strcmp(w[0], "deminimis") == 0) {
 		if (rules_find_regime(rb, w[1]) != NULL)
-			return (rules_bad(ctx, "regime %s defined twice", w[1]));
+			return (
+			    rules_bad(ctx, "regime %s defined twice", w[1]));
 		if (rb->nregimes == RULES_MAX_REGIMES)
-			return (rules_bad(ctx, "more than %d regimes",
-			    RULES_MAX_REGIMES));
+			return (rules_bad(
+			    ctx, "more than %d regimes", RULES_MAX_REGIMES));
 		rg = &rb->regimes[rb->nregimes++];
 		memset(rg, 0, sizeof(*rg));
 		strcpy(rg->name, w[1]);
 		ctx->rg = rg;
 		return (1);
 	}
-	return (rules_bad(ctx, "section [%s] must be [ruleset NAME], "
-			       "[package SET NAME] or [deminimis NAME]",
+	return (rules_bad(ctx,
+	    "section [%s] must be [ruleset NAME], "
+	    "[package SET NAME] or [deminimis NAME]",
 	    section));
 }
 
 static int
-rules_handler(void *arg, const char *section, const char *key,
-    const char *value)
+rules_handler(
+    void *arg, const char *section, const char *key, const char *value)
 {
 	struct rules_ctx    *ctx = arg;
 	struct ruleset      *rs;
@@ -285,45 +293,53 @@ rules_handler(void *arg, const char *section, const char *key,
 			ctx->set_seen[i] |= SEEN_FROM;
 		} else if (strcmp(key, "rate_sme") == 0) {
 			if (rules_percent(value, &rs->rate_sme_bp) == -1)
-				return (rules_bad(ctx, "rate_sme must be a "
-						       "percentage such as 50%% "
-						       "or none"));
+				return (rules_bad(ctx,
+				    "rate_sme must be a "
+				    "percentage such as 50%% "
+				    "or none"));
 		} else if (strcmp(key, "rate_maatwerk") == 0) {
 			if (rules_percent(value, &rs->rate_maatwerk_bp) == -1)
-				return (rules_bad(ctx, "rate_maatwerk must be a "
-						       "percentage such as 50%% "
-						       "or none"));
+				return (rules_bad(ctx,
+				    "rate_maatwerk must be a "
+				    "percentage such as 50%% "
+				    "or none"));
 		} else if (strcmp(key, "rate_large_nis2") == 0) {
 			if (rules_percent(value, &rs->rate_large_nis2_bp) == -1)
-				return (rules_bad(ctx, "rate_large_nis2 must be "
-						       "a percentage such as "
-						       "35%% or none"));
+				return (rules_bad(ctx,
+				    "rate_large_nis2 must be "
+				    "a percentage such as "
+				    "35%% or none"));
 		} else if (strcmp(key, "max_total_cost") == 0) {
 			if (rules_money(value, &rs->max_total_cost, 1) == -1)
-				return (rules_bad(ctx, "max_total_cost must be "
-						       "an amount or none"));
+				return (rules_bad(ctx,
+				    "max_total_cost must be "
+				    "an amount or none"));
 		} else if (strcmp(key, "max_subsidy") == 0) {
 			if (rules_money(value, &rs->max_subsidy, 1) == -1)
-				return (rules_bad(ctx, "max_subsidy must be an "
-						       "amount or none"));
+				return (rules_bad(ctx,
+				    "max_subsidy must be an "
+				    "amount or none"));
 		} else if (strcmp(key, "exclusion_years") == 0) {
 			if (rules_uint(value, 1, 20, &rs->exclusion_years))
-				return (rules_bad(ctx, "exclusion_years must be "
-						       "1-20"));
+				return (rules_bad(ctx,
+				    "exclusion_years must be "
+				    "1-20"));
 		} else
-			return (rules_bad(ctx, "unknown key \"%s\" in [%s]",
-			    key, section));
+			return (rules_bad(
+			    ctx, "unknown key \"%s\" in [%s]", key, section));
 		return (1);
 	}
 	if ((pkg = ctx->pkg) != NULL) {
 		if (strcmp(key, "min_cost") == 0) {
 			if (rules_money(value, &pkg->min_cost, 0) == -1)
-				return (rules_bad(ctx, "min_cost must be an "
-						       "amount above 0"));
+				return (rules_bad(ctx,
+				    "min_cost must be an "
+				    "amount above 0"));
 		} else if (strcmp(key, "max_cost") == 0) {
 			if (rules_money(value, &pkg->max_cost, 0) == -1)
-				return (rules_bad(ctx, "max_cost must be an "
-						       "amount above 0"));
+				return (rules_bad(ctx,
+				    "max_cost must be an "
+				    "amount above 0"));
 		} else if (strcmp(key, "rank") == 0) {
 			if (rules_uint(value, 1, 100, &pkg->rank) == -1)
 				return (rules_bad(ctx, "rank must be 1-100"));
@@ -333,11 +349,12 @@ rules_handler(void *arg, const char *section, const char *key,
 			else if (strcmp(value, "no") == 0)
 				pkg->extensions = 0;
 			else
-				return (rules_bad(ctx, "extensions must be yes "
-						       "or no"));
+				return (rules_bad(ctx,
+				    "extensions must be yes "
+				    "or no"));
 		} else
-			return (rules_bad(ctx, "unknown key \"%s\" in [%s]",
-			    key, section));
+			return (rules_bad(
+			    ctx, "unknown key \"%s\" in [%s]", key, section));
 		return (1);
 	}
 	if ((rg = ctx->rg) != NULL) {
@@ -348,8 +365,9 @@ rules_handler(void *arg, const char *section, const char *key,
 			ctx->regime_seen[i] |= SEEN_FROM;
 		} else if (strcmp(key, "ceiling") == 0) {
 			if (rules_money(value, &rg->ceiling, 0) == -1)
-				return (rules_bad(ctx, "ceiling must be an "
-						       "amount above 0"));
+				return (rules_bad(ctx,
+				    "ceiling must be an "
+				    "amount above 0"));
 			ctx->regime_seen[i] |= SEEN_CEILING;
 		} else if (strcmp(key, "window") == 0) {
 			if (strcmp(value, "rolling") == 0)
@@ -357,16 +375,17 @@ rules_handler(void *arg, const char *section, const char *key,
 			else if (strcmp(value, "fiscal") == 0)
 				rg->fiscal = 1;
 			else
-				return (rules_bad(ctx, "window must be rolling "
-						       "or fiscal"));
+				return (rules_bad(ctx,
+				    "window must be rolling "
+				    "or fiscal"));
 			ctx->regime_seen[i] |= SEEN_WINDOW;
 		} else if (strcmp(key, "years") == 0) {
 			if (rules_uint(value, 1, 10, &rg->years) == -1)
 				return (rules_bad(ctx, "years must be 1-10"));
 			ctx->regime_seen[i] |= SEEN_YEARS;
 		} else
-			return (rules_bad(ctx, "unknown key \"%s\" in [%s]",
-			    key, section));
+			return (rules_bad(
+			    ctx, "unknown key \"%s\" in [%s]", key, section));
 		return (1);
 	}
 	return (rules_bad(ctx, "key \"%s\" outside any section", key));
@@ -380,8 +399,9 @@ rules_check(struct rules_ctx *ctx)
 	size_t           i, j;
 
 	if (rb->nsets == 0 && rb->nregimes == 0) {
-		xasprintf(&ctx->cause, "the file defines no rule set and no "
-				       "de-minimis regime");
+		xasprintf(&ctx->cause,
+		    "the file defines no rule set and no "
+		    "de-minimis regime");
 		return (-1);
 	}
 	for (i = 0; i < rb->nsets; i++) {
@@ -394,8 +414,8 @@ rules_check(struct rules_ctx *ctx)
 		}
 		if (rs->rate_sme_bp == 0 && rs->rate_maatwerk_bp == 0 &&
 		    rs->rate_large_nis2_bp == 0) {
-			xasprintf(&ctx->cause, "rule set %s grants no rate at all",
-			    rs->name);
+			xasprintf(&ctx->cause,
+			    "rule set %s grants no rate at all", rs->name);
 			return (-1);
 		}
 		if (rs->npkgs == 0) {
@@ -427,10 +447,12 @@ rules_check(struct rules_ctx *ctx)
 		struct dm_regime *rg = &rb->regimes[i];
 
 		if ((ctx->regime_seen[i] &
-			(SEEN_FROM | SEEN_CEILING | SEEN_WINDOW | SEEN_YEARS)) !=
+			(SEEN_FROM | SEEN_CEILING | SEEN_WINDOW |
+			    SEEN_YEARS)) !=
 		    (SEEN_FROM | SEEN_CEILING | SEEN_WINDOW | SEEN_YEARS)) {
-			xasprintf(&ctx->cause, "regime %s needs from, ceiling, "
-					       "window and years",
+			xasprintf(&ctx->cause,
+			    "regime %s needs from, ceiling, "
+			    "window and years",
 			    rg->name);
 			return (-1);
 		}
@@ -475,4 +497,37 @@ rules_parse(const char *text, struct rulebook *rb, char **cause)
 		return (-1);
 	}
 	return (0);
+}
+
+/* Whether two rule sets say the same, field by field. */
+int
+rules_same_set(const struct ruleset *a, const struct ruleset *b)
+{
+	size_t i;
+
+	if (strcmp(a->name, b->name) != 0 || a->from != b->from ||
+	    a->rate_sme_bp != b->rate_sme_bp ||
+	    a->rate_maatwerk_bp != b->rate_maatwerk_bp ||
+	    a->rate_large_nis2_bp != b->rate_large_nis2_bp ||
+	    a->max_total_cost != b->max_total_cost ||
+	    a->max_subsidy != b->max_subsidy ||
+	    a->exclusion_years != b->exclusion_years || a->npkgs != b->npkgs)
+		return (0);
+	for (i = 0; i < a->npkgs; i++) {
+		const struct rule_package *p = &a->pkgs[i], *q = &b->pkgs[i];
+
+		if (strcmp(p->name, q->name) != 0 ||
+		    p->min_cost != q->min_cost || p->max_cost != q->max_cost ||
+		    p->rank != q->rank || p->extensions != q->extensions)
+			return (0);
+	}
+	return (1);
+}
+
+int
+rules_same_regime(const struct dm_regime *a, const struct dm_regime *b)
+{
+	return (strcmp(a->name, b->name) == 0 && a->from == b->from &&
+	    a->ceiling == b->ceiling && a->fiscal == b->fiscal &&
+	    a->years == b->years);
 }

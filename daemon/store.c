@@ -114,6 +114,10 @@ store_open(const char *dir, uint64_t map_size, uint64_t map_max, char **cause)
 	MDB_envinfo info;
 	int         rc;
 
+	if (store.env != NULL || store.lockfd != -1) {
+		xasprintf(cause, "%s: a store is open already", dir);
+		return (-1);
+	}
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
 		xasprintf(cause, "%s: %s", dir, strerror(errno));
 		return (-1);
@@ -157,10 +161,10 @@ store_open(const char *dir, uint64_t map_size, uint64_t map_max, char **cause)
 	store.map_max = map_max > store.map_size ? map_max : store.map_size;
 	if (store_init_dbs(cause) == -1)
 		goto fail;
-	log_info("store: %s: schema %llu, map %llu MiB (max %llu MiB)", dir,
+	log_info("store: %s: schema %llu, map %llu KiB (max %llu KiB)", dir,
 	    (unsigned long long)store.schema,
-	    (unsigned long long)(store.map_size >> 20),
-	    (unsigned long long)(store.map_max >> 20));
+	    (unsigned long long)(store.map_size >> 10),
+	    (unsigned long long)(store.map_max >> 10));
 	store_check_usage();
 	return (0);
 fail:
@@ -436,8 +440,8 @@ store_get_u64(struct store_txn *t, enum store_db db, const char *key)
 }
 
 void
-store_put_u64(struct store_txn *t, enum store_db db, const char *key,
-    uint64_t n)
+store_put_u64(
+    struct store_txn *t, enum store_db db, const char *key, uint64_t n)
 {
 	uint8_t be[8];
 	int     i;
@@ -454,8 +458,8 @@ store_put_u64(struct store_txn *t, enum store_db db, const char *key,
  * transaction, whichever comes first. Decode them at once.
  */
 void
-store_cursor_open(struct store_cursor *c, struct store_txn *t,
-    enum store_db db, const void *prefix, size_t plen)
+store_cursor_open(struct store_cursor *c, struct store_txn *t, enum store_db db,
+    const void *prefix, size_t plen)
 {
 	MDB_cursor *cur = NULL;
 	int         rc;
@@ -489,13 +493,13 @@ store_cursor_seek(struct store_cursor *c, const void *key, size_t klen)
 	rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		c->t->err = store_err_from_mdb(rc, "cursor seek");
-	c->started = rc == 0 ? 2 : 3;	/* positioned / past the end */
+	c->started = rc == 0 ? 2 : 3; /* positioned / past the end */
 }
 
 /* 1 and a borrowed key and value, or 0 at the end (or on error). */
 int
-store_cursor_next(struct store_cursor *c, struct store_val *key,
-    struct store_val *val)
+store_cursor_next(
+    struct store_cursor *c, struct store_val *key, struct store_val *val)
 {
 	MDB_val k, v;
 	int     rc;
@@ -560,9 +564,9 @@ store_grow(void)
 		    (unsigned long long)next, mdb_strerror(rc));
 		return (-1);
 	}
-	log_info("store: map grown from %llu to %llu MiB",
-	    (unsigned long long)(store.map_size >> 20),
-	    (unsigned long long)(next >> 20));
+	log_info("store: map grown from %llu to %llu KiB",
+	    (unsigned long long)(store.map_size >> 10),
+	    (unsigned long long)(next >> 10));
 	store.map_size = next;
 	store.warned_full = 0;
 	return (0);

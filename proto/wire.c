@@ -104,6 +104,10 @@ wire_encode(struct evbuffer *out, size_t max, const ProtobufCMessage *msg)
 	len = protobuf_c_message_get_packed_size(msg);
 	if (len > max)
 		return (WIRE_TOO_LARGE);
+	/* A message that packs to nothing would be a length-0 frame, which
+	 * the protocol forbids: callers always set a version or a result. */
+	if (len == 0)
+		return (WIRE_MALFORMED);
 	if (evbuffer_reserve_space(
 		out, (ev_ssize_t)(BUDGET_FRAME_HEADER + len), &v, 1) != 1)
 		return (WIRE_IO);
@@ -170,6 +174,8 @@ wire_write_fd(int fd, size_t max, const ProtobufCMessage *msg)
 	len = protobuf_c_message_get_packed_size(msg);
 	if (len > max)
 		return (WIRE_TOO_LARGE);
+	if (len == 0)
+		return (WIRE_MALFORMED);
 	if ((buf = malloc(BUDGET_FRAME_HEADER + len)) == NULL)
 		return (WIRE_IO);
 	be = htonl((uint32_t)len);

@@ -50,7 +50,8 @@ int wire_decode(struct evbuffer *in, size_t max,
 
 /*
  * Append msg as one frame to out. Returns 0, or WIRE_TOO_LARGE (nothing
- * appended) when the packed message exceeds max.
+ * appended) when the packed message exceeds max, or WIRE_MALFORMED when it
+ * packs to nothing (a length-0 frame is forbidden).
  */
 int wire_encode(struct evbuffer *out, size_t max, const ProtobufCMessage *msg);
 
