@@ -132,10 +132,8 @@ ctl_request(Budget__Request *req, Budget__Response__ResultCase want, int *rc)
 {
 	Budget__Response *resp = ctl_call(req);
 
-	if (ctl_refused(resp)) {
-		*rc = EXIT_REFUSED;
+	if ((*rc = ctl_refused(resp)) != 0)
 		goto fail;
-	}
 	if (resp->result_case != want) {
 		fprintf(stderr,
 		    "budgetctl: %s: budgetd answered without the expected "
@@ -159,8 +157,8 @@ fail:
 }
 
 /*
- * If the ledger refused, print the refusal (stderr, or JSON on stdout) and
- * return 1; else return 0.
+ * If the daemon refused, print the refusal (stderr, or JSON on stdout) and
+ * return the exit status it means; else return 0.
  */
 int
 ctl_refused(const Budget__Response *resp)
@@ -184,5 +182,16 @@ ctl_refused(const Budget__Response *resp)
 		    resp->replayed
 			? " (replayed: this is the answer given before)"
 			: "");
-	return (1);
+	/*
+	 * The ledger said no: 1. The daemon would not talk to us at all
+	 * (limits, protocol, stopping): 3, as when it cannot be reached.
+	 */
+	if (strcmp(resp->error->code, "too_many_connections") == 0 ||
+	    strcmp(resp->error->code, "shutting_down") == 0 ||
+	    strcmp(resp->error->code, "frame_too_large") == 0 ||
+	    strcmp(resp->error->code, "malformed_frame") == 0 ||
+	    strcmp(resp->error->code, "unknown_command") == 0 ||
+	    strcmp(resp->error->code, "unsupported_version") == 0)
+		return (EXIT_UNREACHABLE);
+	return (EXIT_REFUSED);
 }

@@ -23,8 +23,8 @@ ctl_status(int argc, char **argv)
 	req.command_case = BUDGET__REQUEST__COMMAND_STATUS;
 	req.status = &st;
 	resp = ctl_call(&req);
-	if (ctl_refused(resp))
-		rc = EXIT_REFUSED;
+	if ((rc = ctl_refused(resp)) != 0)
+		;
 	else if ((r = resp->status) == NULL) {
 		fprintf(stderr, "budgetctl: status: empty answer\n");
 		rc = EXIT_UNREACHABLE;

@@ -162,6 +162,7 @@ main(int argc, char *argv[])
 	if (optconf != NULL && config_load(conf, optconf, &cause) == -1)
 		fatalx("%s", cause);
 	budgetd_resolve_paths(conf, optdata, optsock);
+	bd->verbose_cmdline = verbose;
 	if (verbose > conf->verbose)
 		conf->verbose = verbose;
 	log_setverbose(conf->verbose);
@@ -332,7 +333,9 @@ budgetd_reload(void)
 	cur->write_timeout = next.write_timeout;
 	cur->frame_timeout = next.frame_timeout;
 	cur->reservation_ttl = next.reservation_ttl;
-	cur->verbose = next.verbose;
+	/* -v on the command line holds until restart. */
+	cur->verbose = next.verbose > bd->verbose_cmdline ? next.verbose
+							  : bd->verbose_cmdline;
 	tmp = cur->roles;
 	cur->roles = next.roles;
 	cur->nroles = next.nroles;

@@ -413,6 +413,7 @@ struct budgetd {
 	int                shutting_down;
 	uint32_t           next_conn_id;
 	uid_t              euid;
+	int                verbose_cmdline; /* -v given, kept over reloads */
 };
 extern struct budgetd *bd;
 

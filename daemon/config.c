@@ -183,9 +183,12 @@ config_handler(
 	unsigned           u;
 	enum role          r;
 
+/* inih reads on after an error but reports the first line: keep the
+ * first reason too, so line and reason match. */
 #define BAD(...) \
 	do { \
-		xasprintf(&ctx->cause, __VA_ARGS__); \
+		if (ctx->cause == NULL) \
+			xasprintf(&ctx->cause, __VA_ARGS__); \
 		return (0); \
 	} while (0)
 

@@ -72,6 +72,19 @@ control_listen(const char *path, unsigned mode, char **cause)
 			    cause, "%s: another budgetd is listening", path);
 			return (-1);
 		}
+		/*
+		 * Only "refused" proves nobody listens. Anything else (a
+		 * socket we may not connect to, say) may be someone's live
+		 * daemon: never unlink it.
+		 */
+		if (errno != ECONNREFUSED) {
+			xasprintf(cause,
+			    "%s: exists and cannot be probed (%s); "
+			    "remove it if no budgetd uses it",
+			    path, strerror(errno));
+			close(probe);
+			return (-1);
+		}
 		close(probe);
 		/* Nobody answers: a leftover from a crash. */
 		if (unlink(path) == -1 && errno != ENOENT) {

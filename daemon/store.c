@@ -468,7 +468,8 @@ store_cursor_open(struct store_cursor *c, struct store_txn *t, enum store_db db,
 	c->t = t;
 	if (plen > sizeof(c->prefix))
 		fatalx("store_cursor_open: prefix of %zu bytes", plen);
-	memcpy(c->prefix, prefix, plen);
+	if (plen > 0)
+		memcpy(c->prefix, prefix, plen);
 	c->plen = plen;
 	if (t->err != 0)
 		return;
