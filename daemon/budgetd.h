@@ -244,6 +244,7 @@ struct grant {
 	char            source[LEDGER_TEXT_MAX + 1];
 	char            dossier[LEDGER_ID_MAX + 1];
 	enum grant_kind kind;
+	char            package[LEDGER_PKG_MAX + 1];
 };
 
 struct dossier {
@@ -482,6 +483,7 @@ int  store_cursor_next(
 void        store_cursor_close(struct store_cursor *);
 int         store_grow(void);
 void        store_info(struct store_info *);
+uint64_t    store_count(struct store_txn *, enum store_db);
 const char *store_strerror(int);
 
 /* ledger.c */
@@ -550,6 +552,7 @@ int record_regime_on(struct store_txn *, int32_t, struct dm_regime *);
 /* deminimis.c */
 void undertaking_init(struct undertaking *);
 void undertaking_free(struct undertaking *);
+void undertaking_add(struct undertaking *, const char *);
 int  undertaking_has(const struct undertaking *, const char *);
 int
 undertaking_on(struct store_txn *, const char *, int32_t, struct undertaking *);
@@ -562,6 +565,22 @@ dm_verify(struct store_txn *, const char *, int32_t, int, char *, size_t);
 enum budget_err excl_check(struct store_txn *, const char *, int32_t, uint32_t,
     const char *, char *, size_t);
 
+/* replay.c */
+struct replay;
+struct replay *replay_new(size_t, size_t, size_t, size_t);
+void           replay_free(struct replay *);
+int            replay_apply(
+	       struct replay *, const struct Budgetstore__JournalEntry *, char *, size_t);
+void replay_contract_effect(
+    const struct Budgetstore__JournalEntry *, struct contract *);
+int      replay_get_contract(struct replay *, const char *, struct contract *);
+void     replay_position(struct replay *, const char *, int32_t,
+	const struct dm_regime *, struct dm_position *);
+uint64_t replay_seq(const struct replay *);
+int64_t  replay_time(const struct replay *);
+void     replay_compare(struct replay *, struct store_txn *,
+	void (*)(void *, const char *), void *);
+
 /* check.c */
 void check_ledger(struct store_txn *, struct check_report *);
 void check_report_free(struct check_report *);
@@ -572,6 +591,8 @@ void expiry_stop(void);
 
 /* journal.c */
 char *journal_canonical(const struct Budgetstore__JournalEntry *, size_t *);
+void  journal_fields(const struct Budgetstore__JournalEntry *,
+     void (*)(const char *, const char *, int, void *), void *);
 void  journal_hash(const uint8_t[32], const void *, size_t, uint8_t[32]);
 void  journal_head(struct store_txn *, uint64_t *, uint8_t[32]);
 void  journal_append(struct store_txn *, struct jentry *);

@@ -26,6 +26,7 @@ struct check_sum {
 };
 
 struct check_state {
+	struct replay       *rp;
 	struct store_txn    *t;
 	struct check_report *r;
 	struct check_sum    *sums;
@@ -51,6 +52,12 @@ check_problem(struct check_report *r, const char *fmt, ...)
 	r->problems =
 	    xreallocarray(r->problems, r->nproblems + 1, sizeof(*r->problems));
 	r->problems[r->nproblems++] = s;
+}
+
+static void
+check_problem_cb(void *arg, const char *text)
+{
+	check_problem(arg, "I-3: %s", text);
 }
 
 void
@@ -271,6 +278,7 @@ check_chain(struct check_state *cs)
 	struct store_val           k, v;
 	Budgetstore__JournalEntry *m;
 	uint8_t                    prev[32], h[32], head[32];
+	char                       why[512];
 	uint64_t                   expect = 1, seq;
 	char                      *canon;
 	size_t                     clen;
@@ -305,6 +313,9 @@ check_chain(struct check_state *cs)
 			break;
 		}
 		memcpy(prev, h, 32);
+		/* I-3: what the entry did, done again from scratch. */
+		if (replay_apply(cs->rp, m, why, sizeof(why)) == -1)
+			check_problem(r, "%s", why);
 		budgetstore__journal_entry__free_unpacked(m, NULL);
 		r->entries = seq;
 		expect++;
@@ -337,7 +348,14 @@ check_ledger(struct store_txn *t, struct check_report *r)
 	r->ok = 1;
 	cs.t = t;
 	cs.r = r;
+	cs.rp = replay_new(store_count(t, STORE_DB_CONTRACTS),
+	    store_count(t, STORE_DB_DOSSIERS), store_count(t, STORE_DB_GRANTS),
+	    store_count(t, STORE_DB_COMPANIES));
 	check_chain(&cs);
+	/* A broken chain makes every later comparison noise. */
+	if (r->first_bad_seq == 0)
+		replay_compare(cs.rp, t, check_problem_cb, r);
+	replay_free(cs.rp);
 	record_each_dossier(t, check_dossier_cb, &cs);
 	record_each_contract(t, check_contract_cb, &cs);
 	for (i = 0; i < cs.nsums; i++) {

@@ -49,7 +49,7 @@ undertaking_has(const struct undertaking *g, const char *number)
 	return (0);
 }
 
-static void
+void
 undertaking_add(struct undertaking *g, const char *number)
 {
 	if (undertaking_has(g, number))

@@ -67,24 +67,6 @@ canon_str(struct canon *c, const char *s)
 	}
 }
 
-static void
-canon_int(struct canon *c, int64_t v)
-{
-	char buf[32];
-	int  n = snprintf(buf, sizeof(buf), "%lld", (long long)v);
-
-	canon_put(c, buf, (size_t)n);
-}
-
-static void
-canon_uint(struct canon *c, uint64_t v)
-{
-	char buf[32];
-	int  n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
-
-	canon_put(c, buf, (size_t)n);
-}
-
 /* How a field is written; by name, since several share a C type. */
 enum canon_kind {
 	CANON_PLAIN,
@@ -102,12 +84,17 @@ canon_kind_of(const char *name)
 	return (CANON_PLAIN);
 }
 
-static void
-canon_scalar(struct canon *c, const ProtobufCFieldDescriptor *f, const void *p)
+/*
+ * One scalar as text into buf; *number says whether it is an integer (as
+ * opposed to a string, a date or a time).
+ */
+static const char *
+canon_scalar(const ProtobufCFieldDescriptor *f, const void *p, char *buf,
+    size_t len, int *number)
 {
-	char    buf[TIMESTAMP_BUFSZ];
 	int64_t v;
 
+	*number = 0;
 	switch (f->type) {
 	case PROTOBUF_C_TYPE_INT32:
 		v = *(const int32_t *)p;
@@ -119,11 +106,12 @@ canon_scalar(struct canon *c, const ProtobufCFieldDescriptor *f, const void *p)
 		v = *(const int64_t *)p;
 		break;
 	case PROTOBUF_C_TYPE_UINT64:
-		canon_uint(c, *(const uint64_t *)p);
-		return;
+		*number = 1;
+		snprintf(
+		    buf, len, "%llu", (unsigned long long)*(const uint64_t *)p);
+		return (buf);
 	case PROTOBUF_C_TYPE_STRING:
-		canon_str(c, *(char *const *)p);
-		return;
+		return (*(char *const *)p);
 	default:
 		fatalx("journal: field %s has a type the canonical form does "
 		       "not know",
@@ -131,13 +119,13 @@ canon_scalar(struct canon *c, const ProtobufCFieldDescriptor *f, const void *p)
 	}
 	switch (canon_kind_of(f->name)) {
 	case CANON_TIME:
-		canon_str(c, timestamp_format(v, buf, sizeof(buf)));
-		break;
+		return (timestamp_format(v, buf, len));
 	case CANON_DATE:
-		canon_str(c, date_format((int32_t)v, buf, sizeof(buf)));
-		break;
+		return (date_format((int32_t)v, buf, len));
 	default:
-		canon_int(c, v);
+		*number = 1;
+		snprintf(buf, len, "%lld", (long long)v);
+		return (buf);
 	}
 }
 
@@ -163,53 +151,82 @@ canon_is_default(const ProtobufCFieldDescriptor *f, const void *p)
 }
 
 /*
- * The canonical form of an entry (see the top of this file), as a
- * NUL-terminated string the caller frees; its length in *lenp.
+ * Walk the fields of an entry that are set, in field-number order, "hash"
+ * excluded, each as the text that is hashed: the one definition of what an
+ * entry says, used for the hash chain and for every view of the journal.
  */
-char *
-journal_canonical(const Budgetstore__JournalEntry *m, size_t *lenp)
+void
+journal_fields(const Budgetstore__JournalEntry *m,
+    void (*cb)(const char *, const char *, int, void *), void *arg)
 {
 	const ProtobufCMessageDescriptor *d = m->base.descriptor;
-	struct canon                      c = {NULL, 0, 0};
+	struct canon                      list = {NULL, 0, 0};
+	char                              buf[TIMESTAMP_BUFSZ + 8];
+	const char                       *v;
 	unsigned                          i;
-	size_t                            j, n;
+	size_t                            j, n, sz;
+	int                               number;
 
-	canon_put(&c, "", 0);
 	for (i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 		const char                     *p = (const char *)m + f->offset;
 
 		if (strcmp(f->name, "hash") == 0)
 			continue;
-		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			n = *(const size_t *)(const void *)((const char *)m +
-			    f->quantifier_offset);
-			if (n == 0)
+		if (f->label != PROTOBUF_C_LABEL_REPEATED) {
+			if (canon_is_default(f, p))
 				continue;
-			canon_put(&c, f->name, strlen(f->name));
-			canon_put(&c, "=", 1);
-			for (j = 0; j < n; j++) {
-				const char *arr =
-				    *(char *const *)(const void *)p;
-				size_t sz = f->type == PROTOBUF_C_TYPE_UINT64 ||
-					f->type == PROTOBUF_C_TYPE_INT64
-				    ? 8
-				    : 4;
-
-				if (j > 0)
-					canon_put(&c, ",", 1);
-				canon_scalar(&c, f, arr + j * sz);
-			}
-			canon_put(&c, "\n", 1);
+			v = canon_scalar(f, p, buf, sizeof(buf), &number);
+			cb(f->name, v, number, arg);
 			continue;
 		}
-		if (canon_is_default(f, p))
+		n = *(const size_t *)(const void *)((const char *)m +
+		    f->quantifier_offset);
+		if (n == 0)
 			continue;
-		canon_put(&c, f->name, strlen(f->name));
-		canon_put(&c, "=", 1);
-		canon_scalar(&c, f, p);
-		canon_put(&c, "\n", 1);
+		sz = f->type == PROTOBUF_C_TYPE_UINT64 ||
+			f->type == PROTOBUF_C_TYPE_INT64
+		    ? 8
+		    : 4;
+		list.len = 0;
+		canon_put(&list, "", 0);
+		for (j = 0; j < n; j++) {
+			const char *arr = *(char *const *)(const void *)p;
+
+			if (j > 0)
+				canon_put(&list, ",", 1);
+			v = canon_scalar(
+			    f, arr + j * sz, buf, sizeof(buf), &number);
+			canon_put(&list, v, strlen(v));
+		}
+		cb(f->name, list.buf, 0, arg);
 	}
+	free(list.buf);
+}
+
+static void
+canon_line_cb(const char *name, const char *value, int number, void *arg)
+{
+	struct canon *c = arg;
+
+	(void)number;
+	canon_put(c, name, strlen(name));
+	canon_put(c, "=", 1);
+	canon_str(c, value);
+	canon_put(c, "\n", 1);
+}
+
+/*
+ * The canonical form of an entry (see the top of this file), as a
+ * NUL-terminated string the caller frees; its length in *lenp.
+ */
+char *
+journal_canonical(const Budgetstore__JournalEntry *m, size_t *lenp)
+{
+	struct canon c = {NULL, 0, 0};
+
+	canon_put(&c, "", 0);
+	journal_fields(m, canon_line_cb, &c);
 	*lenp = c.len;
 	return (c.buf);
 }
@@ -319,13 +336,21 @@ journal_append(struct store_txn *t, struct jentry *e)
 {
 	Budgetstore__JournalEntry m;
 	uint8_t                   prev[32], key[8], *buf;
-	uint64_t                  seq;
+	uint64_t                  seq, last;
 	char                     *canon;
 	size_t                    clen, len;
 
 	journal_head(t, &seq, prev);
+	last = store_get_u64(t, STORE_DB_META, "journal_time");
 	if (t->err != 0)
 		return;
+	/*
+	 * The journal's clock never runs backwards, whatever the host's
+	 * does: entries in sequence order are in time order, so a time range
+	 * maps to a sequence range.
+	 */
+	if (e->time < (int64_t)last)
+		e->time = (int64_t)last;
 	e->seq = seq + 1;
 	journal_to_msg(e, &m);
 	canon = journal_canonical(&m, &clen);
@@ -348,5 +373,6 @@ journal_append(struct store_txn *t, struct jentry *e)
 	    strcmp(e->company2, e->company) != 0)
 		journal_index(t, HIST_COMPANY, e->company2, e->seq);
 	store_put_u64(t, STORE_DB_META, "journal_seq", e->seq);
+	store_put_u64(t, STORE_DB_META, "journal_time", (uint64_t)e->time);
 	store_put(t, STORE_DB_META, "head_hash", 9, e->hash, 32);
 }

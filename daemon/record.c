@@ -347,6 +347,7 @@ record_grant_from(struct grant *g, const Budgetstore__Grant *m)
 	if (record_str(g->company, sizeof(g->company), m->company) == -1 ||
 	    record_str(g->source, sizeof(g->source), m->source) == -1 ||
 	    record_str(g->dossier, sizeof(g->dossier), m->dossier) == -1 ||
+	    record_str(g->package, sizeof(g->package), m->package) == -1 ||
 	    m->kind > GRANT_DECLARED)
 		return (-1);
 	g->id = m->id;
@@ -371,6 +372,7 @@ record_put_grant(struct store_txn *t, const struct grant *g)
 	m.source = PB_STR(g->source);
 	m.dossier = PB_STR(g->dossier);
 	m.kind = g->kind;
+	m.package = PB_STR(g->package);
 	record_grant_key(k, g->company, g->date, g->id);
 	record_put_msg(t, STORE_DB_GRANTS, k, sizeof(k), &m.base);
 }

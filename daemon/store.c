@@ -573,6 +573,22 @@ store_grow(void)
 	return (0);
 }
 
+/* How many records a database holds (0 on error, which is then sticky). */
+uint64_t
+store_count(struct store_txn *t, enum store_db db)
+{
+	MDB_stat st;
+	int      rc;
+
+	if (t->err != 0)
+		return (0);
+	if ((rc = mdb_stat(t->txn, store.dbi[db], &st)) != 0) {
+		t->err = store_err_from_mdb(rc, "stat");
+		return (0);
+	}
+	return (st.ms_entries);
+}
+
 void
 store_info(struct store_info *si)
 {

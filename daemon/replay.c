@@ -1,0 +1,717 @@
+/*
+ * replay.c: what each journal entry does to the balances, written a second
+ * time, independently of the commands that wrote the entries. verify
+ * replays the whole journal into fresh balances and compares them with
+ * every stored contract, dossier, grant and company (I-3); balance --as-of
+ * replays one contract's or one undertaking's entries up to a moment.
+ *
+ * The state is compact (amounts and states, not whole records) and kept in
+ * glibc's hsearch_r tables, sized from the store's record counts: a replay
+ * that finds more entities than the store holds reports it rather than
+ * growing without bound.
+ */
+#include <errno.h>
+#include <search.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "budgetd.h"
+#include "store.pb-c.h"
+
+struct rp_arena {
+	char            *buf;
+	size_t           len, cap;
+	struct rp_arena *next;
+};
+
+struct replay {
+	struct hsearch_data contracts, dossiers, grants, companies;
+	size_t              ncontracts, ndossiers, ngrants, ncompanies;
+	size_t              maxc, maxd, maxg, maxco;
+	struct rp_arena    *arena;
+	struct link        *links;
+	size_t              nlinks, caplinks;
+	/* For walking what hsearch cannot: every grant and dossier made. */
+	struct rp_grant   **glist;
+	struct rp_dossier **dlist;
+	size_t              capglist, capdlist;
+	uint64_t            seq; /* last entry applied */
+	int64_t             time;
+};
+
+/* Bump allocation; the whole arena goes at once in replay_free. */
+static void *
+rp_alloc(struct replay *rp, size_t size)
+{
+	struct rp_arena *a = rp->arena;
+	void            *p;
+
+	size = (size + 7) & ~(size_t)7;
+	if (a == NULL || a->len + size > a->cap) {
+		a = xcalloc(1, sizeof(*a));
+		a->cap = size > 65536 ? size : 65536;
+		a->buf = xmalloc(a->cap);
+		a->next = rp->arena;
+		rp->arena = a;
+	}
+	p = a->buf + a->len;
+	a->len += size;
+	memset(p, 0, size);
+	return (p);
+}
+
+static char *
+rp_strdup(struct replay *rp, const char *s)
+{
+	size_t len = strlen(s) + 1;
+	char  *p = rp_alloc(rp, len);
+
+	memcpy(p, s, len);
+	return (p);
+}
+
+/*
+ * Find key in tab; with size > 0, create a zeroed value of that size when
+ * missing (NULL when the table is full).
+ */
+static void *
+rp_lookup(struct replay *rp, struct hsearch_data *tab, size_t *count,
+    size_t max, const char *key, size_t size, int *created)
+{
+	ENTRY e, *found = NULL;
+
+	*created = 0;
+	e.key = (char *)(uintptr_t)key;
+	e.data = NULL;
+	if (hsearch_r(e, FIND, &found, tab) != 0 && found != NULL)
+		return (found->data);
+	if (size == 0 || *count >= max)
+		return (NULL);
+	e.key = rp_strdup(rp, key);
+	e.data = rp_alloc(rp, size);
+	if (hsearch_r(e, ENTER, &found, tab) == 0)
+		return (NULL);
+	(*count)++;
+	*created = 1;
+	return (found->data);
+}
+
+/*
+ * A replay able to hold up to the given numbers of each entity (the
+ * store's counts, with room for what the journal may add meanwhile).
+ */
+struct replay *
+replay_new(size_t contracts, size_t dossiers, size_t grants, size_t companies)
+{
+	struct replay *rp = xcalloc(1, sizeof(*rp));
+
+	rp->maxc = contracts + 16;
+	rp->maxd = dossiers + 16;
+	rp->maxg = grants + 16;
+	rp->maxco = companies + 16;
+	/* hsearch wants room to spare: 4/3 of the most it will hold. */
+	if (!hcreate_r(rp->maxc * 4 / 3 + 8, &rp->contracts) ||
+	    !hcreate_r(rp->maxd * 4 / 3 + 8, &rp->dossiers) ||
+	    !hcreate_r(rp->maxg * 4 / 3 + 8, &rp->grants) ||
+	    !hcreate_r(rp->maxco * 4 / 3 + 8, &rp->companies))
+		fatal("replay: hcreate_r");
+	return (rp);
+}
+
+void
+replay_free(struct replay *rp)
+{
+	struct rp_arena *a, *next;
+
+	if (rp == NULL)
+		return;
+	hdestroy_r(&rp->contracts);
+	hdestroy_r(&rp->dossiers);
+	hdestroy_r(&rp->grants);
+	hdestroy_r(&rp->companies);
+	for (a = rp->arena; a != NULL; a = next) {
+		next = a->next;
+		free(a->buf);
+		free(a);
+	}
+	free(rp->links);
+	free(rp->glist);
+	free(rp->dlist);
+	free(rp);
+}
+
+struct rp_contract {
+	struct contract c;
+};
+
+struct rp_dossier {
+	char               company[LEDGER_RID_SZ];
+	char               contract[LEDGER_ID_MAX + 1];
+	enum dossier_state state;
+	int64_t            subsidy, granted, paid, pending, released;
+	uint32_t           ngrants;
+};
+
+struct rp_grant {
+	char    company[LEDGER_RID_SZ];
+	int32_t date;
+	int64_t amount, effective;
+};
+
+struct rp_company {
+	char    absorbed_into[LEDGER_RID_SZ];
+	int32_t absorbed_on;
+};
+
+static struct rp_contract *
+rp_contract(struct replay *rp, const char *id, int create, int *created)
+{
+	return (rp_lookup(rp, &rp->contracts, &rp->ncontracts, rp->maxc, id,
+	    create ? sizeof(struct rp_contract) : 0, created));
+}
+
+static struct rp_dossier *
+rp_dossier(struct replay *rp, const char *id, int create, int *created)
+{
+	return (rp_lookup(rp, &rp->dossiers, &rp->ndossiers, rp->maxd, id,
+	    create ? sizeof(struct rp_dossier) : 0, created));
+}
+
+static struct rp_grant *
+rp_grant(struct replay *rp, uint64_t id, int create, int *created)
+{
+	char key[24];
+
+	snprintf(key, sizeof(key), "%llu", (unsigned long long)id);
+	return (rp_lookup(rp, &rp->grants, &rp->ngrants, rp->maxg, key,
+	    create ? sizeof(struct rp_grant) : 0, created));
+}
+
+static struct rp_company *
+rp_company(struct replay *rp, const char *number, int create, int *created)
+{
+	return (rp_lookup(rp, &rp->companies, &rp->ncompanies, rp->maxco,
+	    number, create ? sizeof(struct rp_company) : 0, created));
+}
+
+/*
+ * An entry's effect on its contract's balances, the one place that says
+ * it: kind, amount and the pending part a withdraw releases.
+ */
+void
+replay_contract_effect(const Budgetstore__JournalEntry *m, struct contract *c)
+{
+	const char *k = m->kind;
+
+	if (strcmp(k, "contract_open") == 0)
+		c->budget = m->budget;
+	else if (strcmp(k, "contract_amend") == 0)
+		c->budget = m->budget;
+	else if (strcmp(k, "contract_close") == 0)
+		c->closed = 1;
+	else if (strcmp(k, "dossier_reserve") == 0) {
+		c->reserved += m->amount;
+		c->ndossiers++;
+	} else if (strcmp(k, "dossier_amend") == 0)
+		c->reserved += m->amount;
+	else if (strcmp(k, "dossier_approve") == 0) {
+		c->reserved -= m->amount;
+		c->committed += m->amount;
+	} else if (strcmp(k, "dossier_cancel") == 0 ||
+	    strcmp(k, "dossier_expire") == 0)
+		c->reserved -= m->amount;
+	else if (strcmp(k, "dossier_pay") == 0) {
+		c->committed -= m->amount;
+		c->paid += m->amount;
+	} else if (strcmp(k, "dossier_close") == 0)
+		c->committed -= m->amount;
+	else if (strcmp(k, "dossier_withdraw") == 0) {
+		c->committed -= m->amount;
+		c->reserved -= m->pending;
+	}
+}
+
+static int replay_bad(char *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+replay_bad(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return (-1);
+}
+
+static int
+replay_new_grant(struct replay *rp, const Budgetstore__JournalEntry *m,
+    char *why, size_t len)
+{
+	struct rp_grant *g;
+	int              created;
+
+	g = rp_grant(rp, m->grant_id, 1, &created);
+	if (g == NULL || !created)
+		return (replay_bad(why, len,
+		    "entry %llu: grant %llu twice or "
+		    "more grants than stored",
+		    (unsigned long long)m->seq,
+		    (unsigned long long)m->grant_id));
+	snprintf(g->company, sizeof(g->company), "%s", m->company);
+	g->date = m->date;
+	g->amount = g->effective = m->amount;
+	if (rp->ngrants > rp->capglist) {
+		rp->capglist = rp->capglist ? rp->capglist * 2 : 64;
+		rp->glist =
+		    xreallocarray(rp->glist, rp->capglist, sizeof(*rp->glist));
+	}
+	rp->glist[rp->ngrants - 1] = g;
+	return (0);
+}
+
+static void
+replay_link(struct replay *rp, const Budgetstore__JournalEntry *m, int merge)
+{
+	struct link *l;
+
+	if (rp->nlinks == rp->caplinks) {
+		rp->caplinks = rp->caplinks ? rp->caplinks * 2 : 64;
+		rp->links =
+		    xreallocarray(rp->links, rp->caplinks, sizeof(*rp->links));
+	}
+	l = &rp->links[rp->nlinks++];
+	memset(l, 0, sizeof(*l));
+	snprintf(l->parent, sizeof(l->parent), "%s", m->company);
+	snprintf(l->child, sizeof(l->child), "%s", m->company2);
+	l->since = m->date;
+	l->until = merge ? 0 : m->until;
+	l->merge = merge;
+}
+
+/*
+ * Apply one entry. Entries must come in sequence order. Returns 0, or -1
+ * with why filled when the entry cannot have happened (an unknown dossier,
+ * an unknown kind): that is itself a finding.
+ */
+int
+replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
+    size_t len)
+{
+	struct rp_contract *k = NULL;
+	struct rp_dossier  *d = NULL;
+	struct rp_company  *co;
+	struct rp_grant    *g;
+	const char         *kind = m->kind;
+	size_t              i;
+	int                 created;
+
+	rp->seq = m->seq;
+	rp->time = m->time;
+	if (strcmp(kind, "refused") == 0 || strcmp(kind, "rules_load") == 0)
+		return (0);
+	if (strcmp(kind, "company_add") == 0) {
+		if (rp_company(rp, m->company, 1, &created) == NULL || !created)
+			return (replay_bad(why, len,
+			    "entry %llu: company %s "
+			    "added twice",
+			    (unsigned long long)m->seq, m->company));
+		return (0);
+	}
+	if (strcmp(kind, "company_link") == 0) {
+		replay_link(rp, m, 0);
+		return (0);
+	}
+	if (strcmp(kind, "company_merge") == 0) {
+		replay_link(rp, m, 1);
+		if ((co = rp_company(rp, m->company2, 0, &created)) == NULL)
+			return (replay_bad(why, len,
+			    "entry %llu: merges unknown "
+			    "company %s",
+			    (unsigned long long)m->seq, m->company2));
+		snprintf(co->absorbed_into, sizeof(co->absorbed_into), "%s",
+		    m->company);
+		co->absorbed_on = m->date;
+		return (0);
+	}
+	if (strcmp(kind, "deminimis_declare") == 0)
+		return (replay_new_grant(rp, m, why, len));
+
+	/* Everything else moves a contract's money. */
+	if (*m->contract == '\0')
+		return (replay_bad(why, len, "entry %llu: unknown kind %s",
+		    (unsigned long long)m->seq, kind));
+	k = rp_contract(
+	    rp, m->contract, strcmp(kind, "contract_open") == 0, &created);
+	if (k == NULL)
+		return (replay_bad(why, len, "entry %llu: contract %s unknown",
+		    (unsigned long long)m->seq, m->contract));
+	if (strncmp(kind, "contract_", 9) == 0) {
+		replay_contract_effect(m, &k->c);
+		return (0);
+	}
+	if (strncmp(kind, "dossier_", 8) != 0)
+		return (replay_bad(why, len, "entry %llu: unknown kind %s",
+		    (unsigned long long)m->seq, kind));
+	d = rp_dossier(
+	    rp, m->dossier, strcmp(kind, "dossier_reserve") == 0, &created);
+	if (d == NULL)
+		return (replay_bad(why, len, "entry %llu: dossier %s unknown",
+		    (unsigned long long)m->seq, m->dossier));
+	replay_contract_effect(m, &k->c);
+
+	if (strcmp(kind, "dossier_reserve") == 0) {
+		if (rp->ndossiers > rp->capdlist) {
+			rp->capdlist = rp->capdlist ? rp->capdlist * 2 : 64;
+			rp->dlist = xreallocarray(
+			    rp->dlist, rp->capdlist, sizeof(*rp->dlist));
+		}
+		rp->dlist[rp->ndossiers - 1] = d;
+		snprintf(d->company, sizeof(d->company), "%s", m->company);
+		snprintf(d->contract, sizeof(d->contract), "%s", m->contract);
+		d->state = DS_RESERVED;
+		d->subsidy = m->subsidy;
+		d->pending = m->amount;
+	} else if (strcmp(kind, "dossier_amend") == 0)
+		d->pending += m->amount;
+	else if (strcmp(kind, "dossier_approve") == 0) {
+		d->pending -= m->amount;
+		d->granted += m->amount;
+		d->subsidy = m->subsidy;
+		d->ngrants++;
+		if (d->state == DS_RESERVED)
+			d->state = DS_APPROVED;
+		if (replay_new_grant(rp, m, why, len) == -1)
+			return (-1);
+	} else if (strcmp(kind, "dossier_cancel") == 0 ||
+	    strcmp(kind, "dossier_expire") == 0) {
+		d->pending -= m->amount;
+		if (d->state == DS_RESERVED)
+			d->state = kind[8] == 'c' ? DS_CANCELLED : DS_EXPIRED;
+	} else if (strcmp(kind, "dossier_pay") == 0)
+		d->paid += m->amount;
+	else if (strcmp(kind, "dossier_complete") == 0)
+		d->state = DS_COMPLETED;
+	else if (strcmp(kind, "dossier_close") == 0 ||
+	    strcmp(kind, "dossier_withdraw") == 0) {
+		d->pending -= m->pending;
+		d->granted -= m->amount;
+		d->released += m->amount;
+		d->state = kind[8] == 'c' ? DS_CLOSED : DS_WITHDRAWN;
+		if (m->n_grant_ids != m->n_grant_amounts)
+			return (replay_bad(why, len,
+			    "entry %llu: %zu grants "
+			    "cut by %zu amounts",
+			    (unsigned long long)m->seq, m->n_grant_ids,
+			    m->n_grant_amounts));
+		for (i = 0; i < m->n_grant_ids; i++) {
+			g = rp_grant(rp, m->grant_ids[i], 0, &created);
+			if (g == NULL)
+				return (replay_bad(why, len,
+				    "entry %llu: cuts "
+				    "unknown grant "
+				    "%llu",
+				    (unsigned long long)m->seq,
+				    (unsigned long long)m->grant_ids[i]));
+			g->effective -= m->grant_amounts[i];
+		}
+	} else
+		return (replay_bad(why, len, "entry %llu: unknown kind %s",
+		    (unsigned long long)m->seq, kind));
+	return (0);
+}
+
+static int
+replay_link_holds(const struct link *l, int32_t day)
+{
+	return (l->since <= day && (l->until == 0 || day <= l->until));
+}
+
+/*
+ * The de-minimis position of company on day as the replayed entries left
+ * it: its undertaking through the replayed links, the grants in r's
+ * window, the undertaking's pending reservations.
+ */
+void
+replay_position(struct replay *rp, const char *company, int32_t day,
+    const struct dm_regime *r, struct dm_position *pos)
+{
+	struct undertaking *u = &pos->group;
+	size_t              i, j;
+
+	memset(pos, 0, sizeof(*pos));
+	pos->regime = *r;
+	ledger_dm_window(r, day, &pos->start, &pos->end);
+	undertaking_init(u);
+	undertaking_add(u, company);
+	for (i = 0; i < u->n; i++) {
+		for (j = 0; j < rp->nlinks; j++) {
+			const struct link *l = &rp->links[j];
+
+			if (!replay_link_holds(l, day))
+				continue;
+			if (strcmp(l->parent, u->m[i]) == 0)
+				undertaking_add(u, l->child);
+			else if (strcmp(l->child, u->m[i]) == 0)
+				undertaking_add(u, l->parent);
+		}
+	}
+	for (i = 0; i < rp->ngrants; i++) {
+		const struct rp_grant *g = rp->glist[i];
+
+		if (g->date >= pos->start && g->date <= pos->end &&
+		    undertaking_has(u, g->company))
+			pos->used += g->effective;
+	}
+	for (i = 0; i < rp->ndossiers; i++) {
+		if (undertaking_has(u, rp->dlist[i]->company))
+			pos->pending += rp->dlist[i]->pending;
+	}
+}
+
+uint64_t
+replay_seq(const struct replay *rp)
+{
+	return (rp->seq);
+}
+
+int64_t
+replay_time(const struct replay *rp)
+{
+	return (rp->time);
+}
+
+/* The replayed balances of a contract; -1 when it never appeared. */
+int
+replay_get_contract(struct replay *rp, const char *id, struct contract *out)
+{
+	struct rp_contract *k;
+	int                 created;
+
+	if ((k = rp_contract(rp, id, 0, &created)) == NULL)
+		return (-1);
+	*out = k->c;
+	snprintf(out->id, sizeof(out->id), "%s", id);
+	return (0);
+}
+
+/* Compare one stored record with its replay: NULL, or what differs. */
+static const char *
+replay_diff_dossier(
+    struct replay *rp, const struct dossier *s, char *why, size_t len)
+{
+	struct rp_dossier *d;
+	int                created;
+
+	if ((d = rp_dossier(rp, s->id, 0, &created)) == NULL) {
+		snprintf(why, len,
+		    "dossier %s is stored but no journal entry "
+		    "reserved it",
+		    s->id);
+		return (why);
+	}
+	if (d->state != s->state || d->pending != s->pending ||
+	    d->granted != s->granted || d->paid != s->paid ||
+	    d->released != s->released || d->subsidy != s->subsidy ||
+	    d->ngrants != s->ngrants || strcmp(d->contract, s->contract) ||
+	    strcmp(d->company, s->company)) {
+		snprintf(why, len,
+		    "dossier %s: stored %s pending/granted/paid/released "
+		    "%lld/%lld/%lld/%lld, the journal replays to %s "
+		    "%lld/%lld/%lld/%lld",
+		    s->id, ledger_state_name(s->state), (long long)s->pending,
+		    (long long)s->granted, (long long)s->paid,
+		    (long long)s->released, ledger_state_name(d->state),
+		    (long long)d->pending, (long long)d->granted,
+		    (long long)d->paid, (long long)d->released);
+		return (why);
+	}
+	return (NULL);
+}
+
+static const char *
+replay_diff_contract(
+    struct replay *rp, const struct contract *s, char *why, size_t len)
+{
+	struct contract r;
+
+	if (replay_get_contract(rp, s->id, &r) == -1) {
+		snprintf(why, len,
+		    "contract %s is stored but no journal entry "
+		    "opened it",
+		    s->id);
+		return (why);
+	}
+	if (r.budget != s->budget || r.reserved != s->reserved ||
+	    r.committed != s->committed || r.paid != s->paid ||
+	    r.closed != s->closed || r.ndossiers != s->ndossiers) {
+		snprintf(why, len,
+		    "contract %s: stored budget/reserved/committed/paid "
+		    "%lld/%lld/%lld/%lld, the journal replays to "
+		    "%lld/%lld/%lld/%lld",
+		    s->id, (long long)s->budget, (long long)s->reserved,
+		    (long long)s->committed, (long long)s->paid,
+		    (long long)r.budget, (long long)r.reserved,
+		    (long long)r.committed, (long long)r.paid);
+		return (why);
+	}
+	return (NULL);
+}
+
+static const char *
+replay_diff_grant(
+    struct replay *rp, const struct grant *s, char *why, size_t len)
+{
+	struct rp_grant *g;
+	int              created;
+
+	if ((g = rp_grant(rp, s->id, 0, &created)) == NULL) {
+		snprintf(why, len,
+		    "grant %llu is stored but no journal entry "
+		    "made it",
+		    (unsigned long long)s->id);
+		return (why);
+	}
+	if (g->amount != s->amount || g->effective != s->effective ||
+	    g->date != s->date || strcmp(g->company, s->company) != 0) {
+		snprintf(why, len,
+		    "grant %llu: stored %lld (%lld effective), "
+		    "the journal replays to %lld (%lld)",
+		    (unsigned long long)s->id, (long long)s->amount,
+		    (long long)s->effective, (long long)g->amount,
+		    (long long)g->effective);
+		return (why);
+	}
+	return (NULL);
+}
+
+static const char *
+replay_diff_company(
+    struct replay *rp, const struct company *s, char *why, size_t len)
+{
+	struct rp_company *c;
+	int                created;
+
+	if ((c = rp_company(rp, s->number, 0, &created)) == NULL) {
+		snprintf(why, len,
+		    "company %s is stored but no journal entry "
+		    "added it",
+		    s->number);
+		return (why);
+	}
+	if (strcmp(c->absorbed_into, s->absorbed_into) != 0 ||
+	    c->absorbed_on != s->absorbed_on) {
+		snprintf(why, len,
+		    "company %s: its merger does not match the "
+		    "journal",
+		    s->number);
+		return (why);
+	}
+	return (NULL);
+}
+
+struct replay_cmp {
+	struct replay *rp;
+	void (*problem)(void *, const char *);
+	void  *arg;
+	size_t seen;
+};
+
+static int
+replay_cmp_contract_cb(const struct contract *c, void *arg)
+{
+	struct replay_cmp *rc = arg;
+	char               why[512];
+
+	rc->seen++;
+	if (replay_diff_contract(rc->rp, c, why, sizeof(why)) != NULL)
+		rc->problem(rc->arg, why);
+	return (0);
+}
+
+static int
+replay_cmp_dossier_cb(const struct dossier *d, void *arg)
+{
+	struct replay_cmp *rc = arg;
+	char               why[512];
+
+	rc->seen++;
+	if (replay_diff_dossier(rc->rp, d, why, sizeof(why)) != NULL)
+		rc->problem(rc->arg, why);
+	return (0);
+}
+
+static int
+replay_cmp_grant_cb(const struct grant *g, void *arg)
+{
+	struct replay_cmp *rc = arg;
+	char               why[512];
+
+	rc->seen++;
+	if (replay_diff_grant(rc->rp, g, why, sizeof(why)) != NULL)
+		rc->problem(rc->arg, why);
+	return (0);
+}
+
+static int
+replay_cmp_company_cb(const struct company *c, void *arg)
+{
+	struct replay_cmp *rc = arg;
+	char               why[512];
+
+	rc->seen++;
+	if (replay_diff_company(rc->rp, c, why, sizeof(why)) != NULL)
+		rc->problem(rc->arg, why);
+	return (0);
+}
+
+/*
+ * I-3: every stored contract, dossier, grant and company equals its
+ * replay, and the journal created no entity the store lacks (equal
+ * counts). Each difference goes to problem(arg, text).
+ */
+void
+replay_compare(struct replay *rp, struct store_txn *t,
+    void (*problem)(void *, const char *), void    *arg)
+{
+	struct replay_cmp rc = {rp, problem, arg, 0};
+	char              why[256];
+
+	record_each_contract(t, replay_cmp_contract_cb, &rc);
+	if (rc.seen != rp->ncontracts) {
+		snprintf(why, sizeof(why),
+		    "the journal opens %zu contracts, "
+		    "the store holds %zu",
+		    rp->ncontracts, rc.seen);
+		problem(arg, why);
+	}
+	rc.seen = 0;
+	record_each_dossier(t, replay_cmp_dossier_cb, &rc);
+	if (rc.seen != rp->ndossiers) {
+		snprintf(why, sizeof(why),
+		    "the journal reserves %zu dossiers, "
+		    "the store holds %zu",
+		    rp->ndossiers, rc.seen);
+		problem(arg, why);
+	}
+	rc.seen = 0;
+	record_each_grant(t, NULL, replay_cmp_grant_cb, &rc);
+	if (rc.seen != rp->ngrants) {
+		snprintf(why, sizeof(why),
+		    "the journal makes %zu grants, the "
+		    "store holds %zu",
+		    rp->ngrants, rc.seen);
+		problem(arg, why);
+	}
+	rc.seen = 0;
+	record_each_company(t, replay_cmp_company_cb, &rc);
+	if (rc.seen != rp->ncompanies) {
+		snprintf(why, sizeof(why),
+		    "the journal adds %zu companies, "
+		    "the store holds %zu",
+		    rp->ncompanies, rc.seen);
+		problem(arg, why);
+	}
+}
