@@ -245,6 +245,7 @@ struct grant {
 	char            dossier[LEDGER_ID_MAX + 1];
 	enum grant_kind kind;
 	char            package[LEDGER_PKG_MAX + 1];
+	char            contract[LEDGER_ID_MAX + 1];
 };
 
 struct dossier {
@@ -569,6 +570,7 @@ enum budget_err excl_check(struct store_txn *, const char *, int32_t, uint32_t,
 struct replay;
 struct replay *replay_new(size_t, size_t, size_t, size_t);
 void           replay_free(struct replay *);
+void           replay_partial(struct replay *);
 int            replay_apply(
 	       struct replay *, const struct Budgetstore__JournalEntry *, char *, size_t);
 void replay_contract_effect(

@@ -58,47 +58,33 @@ cmd_deminimis_declare_exec(struct cmd_ctx *ctx)
 	return (cmd_deminimis_result(ctx, number, g.date));
 }
 
-/* Fill the response with company's de-minimis position on day. */
-enum budget_err
-cmd_deminimis_result(struct cmd_ctx *ctx, const char *number, int32_t day)
+/* A de-minimis position as the wire shows it; list may be NULL. */
+Budget__DeminimisPosition *
+cmd_position_result(struct cmd_ctx *ctx, const char *number, int32_t day,
+    const struct dm_position *pos, const struct grant *list, size_t nlist)
 {
-	Budget__DeminimisPosition *r;
-	struct dm_position         pos;
-	struct grant              *list = NULL;
-	size_t                     nlist = 0, i;
-	enum budget_err            rc;
+	Budget__DeminimisPosition *r = cmd_alloc(ctx, sizeof(*r));
 	char                       buf[DATE_BUFSZ];
+	size_t                     i;
 
-	rc = dm_position(ctx->txn, number, day, &pos, &list, &nlist);
-	if (rc == BUDGET_ERR_NO_RULES_IN_FORCE) {
-		undertaking_free(&pos.group);
-		return (cmd_fail(ctx, rc,
-		    "no de-minimis regime is in force on %s: load the rules",
-		    date_format(day, buf, sizeof(buf))));
-	}
-	if (rc != BUDGET_OK) {
-		undertaking_free(&pos.group);
-		free(list);
-		return (cmd_fail(ctx, rc, "%s", store_strerror(ctx->txn->err)));
-	}
-	r = cmd_alloc(ctx, sizeof(*r));
 	budget__deminimis_position__init(r);
 	r->number = cmd_strdup(ctx, number);
 	r->on = cmd_strdup(ctx, date_format(day, buf, sizeof(buf)));
-	r->regime = cmd_strdup(ctx, pos.regime.name);
-	r->ceiling_cents = pos.regime.ceiling;
-	r->used_cents = pos.used;
-	r->pending_cents = pos.pending;
-	r->available_cents = pos.regime.ceiling - pos.used - pos.pending;
+	r->regime = cmd_strdup(ctx, pos->regime.name);
+	r->ceiling_cents = pos->regime.ceiling;
+	r->used_cents = pos->used;
+	r->pending_cents = pos->pending;
+	r->available_cents = pos->regime.ceiling - pos->used - pos->pending;
 	if (r->available_cents < 0)
 		r->available_cents = 0;
 	r->window_start =
-	    cmd_strdup(ctx, date_format(pos.start, buf, sizeof(buf)));
-	r->window_end = cmd_strdup(ctx, date_format(pos.end, buf, sizeof(buf)));
-	r->undertaking = cmd_alloc(ctx, pos.group.n * sizeof(char *));
-	for (i = 0; i < pos.group.n; i++)
-		r->undertaking[i] = cmd_strdup(ctx, pos.group.m[i]);
-	r->n_undertaking = pos.group.n;
+	    cmd_strdup(ctx, date_format(pos->start, buf, sizeof(buf)));
+	r->window_end =
+	    cmd_strdup(ctx, date_format(pos->end, buf, sizeof(buf)));
+	r->undertaking = cmd_alloc(ctx, (pos->group.n + 1) * sizeof(char *));
+	for (i = 0; i < pos->group.n; i++)
+		r->undertaking[i] = cmd_strdup(ctx, pos->group.m[i]);
+	r->n_undertaking = pos->group.n;
 	if (nlist > 0) {
 		r->grants = cmd_alloc(ctx, nlist * sizeof(*r->grants));
 		for (i = 0; i < nlist; i++) {
@@ -115,10 +101,36 @@ cmd_deminimis_result(struct cmd_ctx *ctx, const char *number, int32_t day)
 		}
 		r->n_grants = nlist;
 	}
+	return (r);
+}
+
+/* Fill the response with company's de-minimis position on day. */
+enum budget_err
+cmd_deminimis_result(struct cmd_ctx *ctx, const char *number, int32_t day)
+{
+	struct dm_position pos;
+	struct grant      *list = NULL;
+	size_t             nlist = 0;
+	enum budget_err    rc;
+	char               buf[DATE_BUFSZ];
+
+	rc = dm_position(ctx->txn, number, day, &pos, &list, &nlist);
+	if (rc == BUDGET_ERR_NO_RULES_IN_FORCE) {
+		undertaking_free(&pos.group);
+		return (cmd_fail(ctx, rc,
+		    "no de-minimis regime is in force on %s: load the rules",
+		    date_format(day, buf, sizeof(buf))));
+	}
+	if (rc != BUDGET_OK) {
+		undertaking_free(&pos.group);
+		free(list);
+		return (cmd_fail(ctx, rc, "%s", store_strerror(ctx->txn->err)));
+	}
+	ctx->resp->result_case = BUDGET__RESPONSE__RESULT_DEMINIMIS;
+	ctx->resp->deminimis =
+	    cmd_position_result(ctx, number, day, &pos, list, nlist);
 	free(list);
 	undertaking_free(&pos.group);
-	ctx->resp->result_case = BUDGET__RESPONSE__RESULT_DEMINIMIS;
-	ctx->resp->deminimis = r;
 	return (BUDGET_OK);
 }
 

@@ -355,6 +355,7 @@ cmd_dossier_approve_exec(struct cmd_ctx *ctx)
 		g.kind = GRANT_EXTENSION;
 	snprintf(g.package, sizeof(g.package), "%s",
 	    initial ? d.package : d.pending_package);
+	snprintf(g.contract, sizeof(g.contract), "%s", d.contract);
 	if (d.ngrants == LEDGER_GRANTS_MAX)
 		return (cmd_fail(ctx, BUDGET_ERR_INVALID_STATE,
 		    "dossier %s has %d grant events, the most one dossier "

@@ -58,6 +58,11 @@ static const struct cmd_entry *cmd_table[CMD_TABLE_SIZE] = {
     [BUDGET__REQUEST__COMMAND_DOSSIER_CLOSE] = &cmd_dossier_close_entry,
     [BUDGET__REQUEST__COMMAND_DOSSIER_SHOW] = &cmd_dossier_show_entry,
     [BUDGET__REQUEST__COMMAND_VERIFY] = &cmd_verify_entry,
+    [BUDGET__REQUEST__COMMAND_HISTORY] = &cmd_history_entry,
+    [BUDGET__REQUEST__COMMAND_BALANCE] = &cmd_balance_entry,
+    [BUDGET__REQUEST__COMMAND_EXPORT] = &cmd_export_entry,
+    [BUDGET__REQUEST__COMMAND_REPORT] = &cmd_report_entry,
+    [BUDGET__REQUEST__COMMAND_DRAWDOWN] = &cmd_drawdown_entry,
 };
 
 /* What running one request inside a write batch asks of the batch. */

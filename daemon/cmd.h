@@ -86,6 +86,11 @@ cmd_company_result(struct cmd_ctx *, const struct company *, int32_t);
 
 /* cmd-deminimis.c */
 enum budget_err cmd_deminimis_result(struct cmd_ctx *, const char *, int32_t);
+Budget__DeminimisPosition *cmd_position_result(struct cmd_ctx *, const char *,
+    int32_t, const struct dm_position *, const struct grant *, size_t);
+
+/* cmd-journal.c */
+struct Budgetstore__JournalEntry *cmd_journal_get(struct cmd_ctx *, uint64_t);
 
 /* cmd-*.c: one entry per command */
 extern const struct cmd_entry cmd_status_entry;
@@ -102,5 +107,7 @@ extern const struct cmd_entry cmd_dossier_reserve_entry,
     cmd_dossier_complete_entry, cmd_dossier_close_entry,
     cmd_dossier_withdraw_entry, cmd_dossier_show_entry;
 extern const struct cmd_entry cmd_verify_entry;
+extern const struct cmd_entry cmd_history_entry, cmd_export_entry,
+    cmd_balance_entry, cmd_report_entry, cmd_drawdown_entry;
 
 #endif /* BUDGETD_CMD_H */

@@ -348,6 +348,7 @@ record_grant_from(struct grant *g, const Budgetstore__Grant *m)
 	    record_str(g->source, sizeof(g->source), m->source) == -1 ||
 	    record_str(g->dossier, sizeof(g->dossier), m->dossier) == -1 ||
 	    record_str(g->package, sizeof(g->package), m->package) == -1 ||
+	    record_str(g->contract, sizeof(g->contract), m->contract) == -1 ||
 	    m->kind > GRANT_DECLARED)
 		return (-1);
 	g->id = m->id;
@@ -373,6 +374,7 @@ record_put_grant(struct store_txn *t, const struct grant *g)
 	m.dossier = PB_STR(g->dossier);
 	m.kind = g->kind;
 	m.package = PB_STR(g->package);
+	m.contract = PB_STR(g->contract);
 	record_grant_key(k, g->company, g->date, g->id);
 	record_put_msg(t, STORE_DB_GRANTS, k, sizeof(k), &m.base);
 }

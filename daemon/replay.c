@@ -36,7 +36,8 @@ struct replay {
 	struct rp_grant   **glist;
 	struct rp_dossier **dlist;
 	size_t              capglist, capdlist;
-	uint64_t            seq; /* last entry applied */
+	uint64_t            seq;     /* last entry applied */
+	int                 partial; /* not from the start: be lenient */
 	int64_t             time;
 };
 
@@ -117,6 +118,16 @@ replay_new(size_t contracts, size_t dossiers, size_t grants, size_t companies)
 	    !hcreate_r(rp->maxco * 4 / 3 + 8, &rp->companies))
 		fatal("replay: hcreate_r");
 	return (rp);
+}
+
+/*
+ * This replay sees only some entries (one undertaking's): contracts are
+ * made up when first named instead of being an error.
+ */
+void
+replay_partial(struct replay *rp)
+{
+	rp->partial = 1;
 }
 
 void
@@ -343,8 +354,8 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 	if (*m->contract == '\0')
 		return (replay_bad(why, len, "entry %llu: unknown kind %s",
 		    (unsigned long long)m->seq, kind));
-	k = rp_contract(
-	    rp, m->contract, strcmp(kind, "contract_open") == 0, &created);
+	k = rp_contract(rp, m->contract,
+	    rp->partial || strcmp(kind, "contract_open") == 0, &created);
 	if (k == NULL)
 		return (replay_bad(why, len, "entry %llu: contract %s unknown",
 		    (unsigned long long)m->seq, m->contract));

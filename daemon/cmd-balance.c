@@ -1,0 +1,219 @@
+/*
+ * cmd-balance.c: "balance --as-of": a contract's balances, or a company's
+ * de-minimis position, as they stood after a given journal entry or at a
+ * given time. Computed by replaying that entity's entries from its history
+ * index (replay.c), not from the stored totals, so the answer is what the
+ * journal says happened.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "budget/date.h"
+#include "cmd.h"
+#include "store.pb-c.h"
+
+/* Walk one entity's history index up to seq/time, calling back per entry. */
+static int
+balance_walk(struct cmd_ctx *ctx, char type, const char *id, uint64_t upto,
+    int64_t at, void (*cb)(const Budgetstore__JournalEntry *, void *),
+    void *arg, uint64_t *lastseq, int64_t *lasttime)
+{
+	struct store_cursor        cur;
+	struct store_val           k, v;
+	Budgetstore__JournalEntry *m;
+	uint8_t                    prefix[1 + LEDGER_ID_MAX + 1];
+	size_t                     len = strlen(id);
+	uint64_t                   seq;
+	int                        n = 0;
+
+	prefix[0] = (uint8_t)type;
+	memcpy(prefix + 1, id, len);
+	prefix[1 + len] = '\0';
+	store_cursor_open(&cur, ctx->txn, STORE_DB_HISTORY, prefix, len + 2);
+	while (store_cursor_next(&cur, &k, &v)) {
+		seq = record_get_be64((const uint8_t *)k.data + k.len - 8);
+		if (seq > upto)
+			break;
+		if ((m = cmd_journal_get(ctx, seq)) == NULL)
+			break;
+		if (m->time > at) {
+			budgetstore__journal_entry__free_unpacked(m, NULL);
+			break;
+		}
+		cb(m, arg);
+		if (seq > *lastseq) {
+			*lastseq = seq;
+			*lasttime = m->time;
+		}
+		budgetstore__journal_entry__free_unpacked(m, NULL);
+		n++;
+	}
+	store_cursor_close(&cur);
+	return (n);
+}
+
+static void
+balance_contract_cb(const Budgetstore__JournalEntry *m, void *arg)
+{
+	replay_contract_effect(m, arg);
+}
+
+struct balance_company {
+	struct replay *rp;
+	int            bad;
+	/* Entries of several companies: apply each sequence number once,
+	 * in order. */
+	Budgetstore__JournalEntry **e;
+	size_t                      n, cap;
+};
+
+static void
+balance_collect_cb(const Budgetstore__JournalEntry *m, void *arg)
+{
+	struct balance_company *bc = arg;
+	size_t                  len;
+	uint8_t                *buf;
+
+	if (bc->n == bc->cap) {
+		bc->cap = bc->cap ? bc->cap * 2 : 64;
+		bc->e = xreallocarray(bc->e, bc->cap, sizeof(*bc->e));
+	}
+	/* Keep a copy: the caller frees m. */
+	len = budgetstore__journal_entry__get_packed_size(m);
+	buf = xmalloc(len > 0 ? len : 1);
+	budgetstore__journal_entry__pack(m, buf);
+	bc->e[bc->n++] = budgetstore__journal_entry__unpack(NULL, len, buf);
+	free(buf);
+}
+
+static int
+balance_seq_cmp(const void *a, const void *b)
+{
+	const Budgetstore__JournalEntry *x =
+	    *(Budgetstore__JournalEntry *const *)a;
+	const Budgetstore__JournalEntry *y =
+	    *(Budgetstore__JournalEntry *const *)b;
+
+	return (x->seq < y->seq ? -1 : x->seq > y->seq);
+}
+
+static enum budget_err
+cmd_balance_exec(struct cmd_ctx *ctx)
+{
+	const Budget__BalanceRequest *a = ctx->msg->balance;
+	Budget__BalanceResult        *res;
+	struct contract               c;
+	struct undertaking            u;
+	struct balance_company        bc;
+	struct dm_regime              r;
+	struct dm_position            pos;
+	const char                   *why;
+	char            number[LEDGER_RID_SZ], buf[TIMESTAMP_BUFSZ];
+	uint64_t        upto = UINT64_MAX, lastseq = 0;
+	int64_t         at = INT64_MAX, lasttime = 0;
+	int32_t         day;
+	size_t          i;
+	enum budget_err rc;
+	int             st;
+
+	if ((*a->contract != '\0') == (*a->company != '\0'))
+		return (cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT,
+		    "balance needs a contract or a company"));
+	if ((a->seq != 0) == (*a->at != '\0'))
+		return (cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT,
+		    "as-of is a journal sequence number or a time"));
+	if (a->seq != 0)
+		upto = a->seq;
+	else if (timestamp_parse(a->at, &at, &why) == -1)
+		return (cmd_fail(
+		    ctx, BUDGET_ERR_INVALID_ARGUMENT, "as-of: %s", why));
+	res = cmd_alloc(ctx, sizeof(*res));
+	budget__balance_result__init(res);
+
+	if (*a->contract != '\0') {
+		if ((rc = cmd_id_arg(ctx, a->contract, "contract id")))
+			return (rc);
+		if ((st = record_get_contract(ctx->txn, a->contract, &c)))
+			return (
+			    cmd_lookup_fail(ctx, st, "contract", a->contract));
+		memset(&c, 0, sizeof(c));
+		snprintf(c.id, sizeof(c.id), "%s", a->contract);
+		if (balance_walk(ctx, 'K', a->contract, upto, at,
+			balance_contract_cb, &c, &lastseq, &lasttime) == 0)
+			return (cmd_fail(ctx, BUDGET_ERR_NOT_FOUND,
+			    "contract %s was not open yet then", a->contract));
+		/* Provider and framework never change: take them as stored. */
+		{
+			struct contract now;
+
+			record_get_contract(ctx->txn, a->contract, &now);
+			memcpy(c.provider, now.provider, sizeof(c.provider));
+			memcpy(c.framework, now.framework, sizeof(c.framework));
+		}
+		res->contract = cmd_contract_result(ctx, &c);
+	} else {
+		if ((rc = cmd_rid_arg(ctx, a->company, "company", number)))
+			return (rc);
+		if (undertaking_on(ctx->txn, number, UNDERTAKING_ANY_DAY, &u))
+			return (cmd_lookup_fail(
+			    ctx, ctx->txn->err, "company", number));
+		memset(&bc, 0, sizeof(bc));
+		for (i = 0; i < u.n; i++)
+			balance_walk(ctx, 'C', u.m[i], upto, at,
+			    balance_collect_cb, &bc, &lastseq, &lasttime);
+		undertaking_free(&u);
+		if (lastseq == 0) {
+			free(bc.e);
+			return (cmd_fail(ctx, BUDGET_ERR_NOT_FOUND,
+			    "company %s had no journal entries then", number));
+		}
+		qsort(bc.e, bc.n, sizeof(*bc.e), balance_seq_cmp);
+		bc.rp = replay_new(64, bc.n, bc.n, bc.n);
+		replay_partial(bc.rp);
+		for (i = 0; i < bc.n; i++) {
+			char w[256];
+
+			/* An entry indexed under two members comes twice. */
+			if (i > 0 && bc.e[i]->seq == bc.e[i - 1]->seq)
+				continue;
+			replay_apply(bc.rp, bc.e[i], w, sizeof(w));
+		}
+		if (*a->on != '\0') {
+			if ((rc = cmd_date_arg(ctx, a->on, "on", &day)))
+				goto out;
+		} else
+			day = date_today(lasttime);
+		if (record_regime_on(ctx->txn, day, &r) != STORE_OK) {
+			rc = cmd_fail(ctx, BUDGET_ERR_NO_RULES_IN_FORCE,
+			    "no de-minimis regime is in force on %s",
+			    date_format(day, buf, sizeof(buf)));
+			goto out;
+		}
+		replay_position(bc.rp, number, day, &r, &pos);
+		res->deminimis =
+		    cmd_position_result(ctx, number, day, &pos, NULL, 0);
+		undertaking_free(&pos.group);
+		rc = BUDGET_OK;
+	out:
+		for (i = 0; i < bc.n; i++)
+			budgetstore__journal_entry__free_unpacked(
+			    bc.e[i], NULL);
+		free(bc.e);
+		replay_free(bc.rp);
+		if (rc != BUDGET_OK)
+			return (rc);
+	}
+	res->seq = lastseq;
+	res->at = cmd_strdup(ctx, timestamp_format(lasttime, buf, sizeof(buf)));
+	ctx->resp->result_case = BUDGET__RESPONSE__RESULT_BALANCE;
+	ctx->resp->balance = res;
+	return (BUDGET_OK);
+}
+
+const struct cmd_entry cmd_balance_entry = {
+    .name = "balance",
+    .flags = CMD_READONLY,
+    .roles = CMD_ROLES_READ,
+    .exec = cmd_balance_exec,
+};

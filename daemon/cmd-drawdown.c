@@ -1,0 +1,104 @@
+/*
+ * cmd-drawdown.c: a contract's draw-down: its budget against reserved,
+ * committed and paid at the end of every month of the journal's clock
+ * (Europe/Brussels), replayed from the contract's history index. Months
+ * without entries carry the previous month's figures, so a chart of the
+ * points has no gaps.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "budget/date.h"
+#include "cmd.h"
+#include "store.pb-c.h"
+
+/* A contract's life is years, not centuries. */
+#define DRAWDOWN_MONTHS_MAX 1200
+
+static int
+drawdown_month(int64_t us)
+{
+	int      y;
+	unsigned m, d;
+
+	date_to_civil(date_today(us), &y, &m, &d);
+	return (y * 12 + (int)m - 1);
+}
+
+static Budget__DrawdownPoint *
+drawdown_point(struct cmd_ctx *ctx, int month, const struct contract *c)
+{
+	Budget__DrawdownPoint *p = cmd_alloc(ctx, sizeof(*p));
+
+	budget__drawdown_point__init(p);
+	p->month = cmd_printf(ctx, "%04d-%02d", month / 12, month % 12 + 1);
+	p->budget_cents = c->budget;
+	p->reserved_cents = c->reserved;
+	p->committed_cents = c->committed;
+	p->paid_cents = c->paid;
+	return (p);
+}
+
+static enum budget_err
+cmd_drawdown_exec(struct cmd_ctx *ctx)
+{
+	const Budget__DrawdownRequest *a = ctx->msg->drawdown;
+	Budget__DrawdownResult        *res;
+	Budgetstore__JournalEntry     *m;
+	struct store_cursor            cur;
+	struct store_val               k, v;
+	struct contract                now, c;
+	uint8_t                        prefix[1 + LEDGER_ID_MAX + 1];
+	size_t                         len;
+	int                            month = -1, mo, st;
+	enum budget_err                rc;
+
+	if ((rc = cmd_id_arg(ctx, a->contract, "contract id")))
+		return (rc);
+	if ((st = record_get_contract(ctx->txn, a->contract, &now)))
+		return (cmd_lookup_fail(ctx, st, "contract", a->contract));
+	res = cmd_alloc(ctx, sizeof(*res));
+	budget__drawdown_result__init(res);
+	res->contract = cmd_contract_result(ctx, &now);
+	res->points =
+	    cmd_alloc(ctx, DRAWDOWN_MONTHS_MAX * sizeof(*res->points));
+
+	memset(&c, 0, sizeof(c));
+	len = strlen(a->contract);
+	prefix[0] = 'K';
+	memcpy(prefix + 1, a->contract, len);
+	prefix[1 + len] = '\0';
+	store_cursor_open(&cur, ctx->txn, STORE_DB_HISTORY, prefix, len + 2);
+	while (store_cursor_next(&cur, &k, &v)) {
+		m = cmd_journal_get(
+		    ctx, record_get_be64((const uint8_t *)k.data + k.len - 8));
+		if (m == NULL)
+			break;
+		mo = drawdown_month(m->time);
+		/* Close the months before this entry's. */
+		while (month != -1 && month < mo &&
+		    res->n_points < DRAWDOWN_MONTHS_MAX)
+			res->points[res->n_points++] =
+			    drawdown_point(ctx, month++, &c);
+		month = mo;
+		replay_contract_effect(m, &c);
+		budgetstore__journal_entry__free_unpacked(m, NULL);
+	}
+	store_cursor_close(&cur);
+	if (ctx->txn->err != 0)
+		return (cmd_fail(ctx, BUDGET_ERR_STORAGE_ERROR, "%s",
+		    store_strerror(ctx->txn->err)));
+	if (month != -1 && res->n_points < DRAWDOWN_MONTHS_MAX)
+		res->points[res->n_points++] = drawdown_point(ctx, month, &c);
+	ctx->resp->result_case = BUDGET__RESPONSE__RESULT_DRAWDOWN;
+	ctx->resp->drawdown = res;
+	return (BUDGET_OK);
+}
+
+const struct cmd_entry cmd_drawdown_entry = {
+    .name = "drawdown",
+    .flags = CMD_READONLY,
+    .roles = CMD_ROLES_READ,
+    .exec = cmd_drawdown_exec,
+};
