@@ -59,7 +59,16 @@ static const struct ctl_command ctl_commands[] = {
     {"dossier complete", 1, ctl_dossier_complete, "ID"},
     {"dossier close", 1, ctl_dossier_close, "ID"},
     {"dossier show", 0, ctl_dossier_show, "ID"},
+    {"history", 0, ctl_history,
+	"(--dossier ID | --company NUMBER | --contract ID) [--since T] "
+	"[--until T] [--limit N]"},
+    {"balance", 0, ctl_balance,
+	"(--contract ID | --company NUMBER [--on DATE]) --as-of (SEQ | T)"},
+    {"report", 0, ctl_report,
+	"--by DIM[,DIM...] [--from DATE] [--to DATE] [--csv]"},
+    {"drawdown", 0, ctl_drawdown, "--contract ID [--svg FILE]"},
     {"verify", 0, ctl_verify, ""},
+    {"export", 0, ctl_export, "[--format jsonl|csv] [--since SEQ]"},
 };
 #define NCOMMANDS (sizeof(ctl_commands) / sizeof(ctl_commands[0]))
 

@@ -9,6 +9,8 @@
 #include <sys/time.h>
 #include <sys/un.h>
 
+#include <arpa/inet.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -22,6 +24,9 @@
 
 static __dead void
 ctl_fail(const char *, ...) __attribute__((format(printf, 1, 2)));
+static __dead void ctl_read_fail(int);
+static void       *ctl_arena_alloc(void *, size_t);
+static void        ctl_arena_nofree(void *, void *);
 
 /* Cannot talk to the daemon: say so in the requested format, exit 3. */
 static __dead void
@@ -77,14 +82,14 @@ ctl_close(void)
 }
 
 /*
- * Send one request and return its answer (free with
- * budget__response__free_unpacked). Never returns on a transport failure.
+ * Send one request without waiting for its answer: a client may pipeline,
+ * and a paging command asks for the next page while it prints this one.
+ * Never returns on a transport failure.
  */
-Budget__Response *
-ctl_call(Budget__Request *req)
+void
+ctl_send(Budget__Request *req)
 {
-	ProtobufCMessage *msg;
-	int               rc;
+	int rc;
 
 	ctl_connect();
 	/*
@@ -105,8 +110,12 @@ ctl_call(Budget__Request *req)
 		ctl_fail("sending to budgetd: %s",
 		    rc == WIRE_TOO_LARGE ? "request too large"
 					 : strerror(errno));
-	rc = wire_read_fd(ctl.fd, BUDGET_FRAME_MAX_LIMIT,
-	    &budget__response__descriptor, &msg);
+}
+
+/* A read of an answer failed: why, in words, and exit 3. */
+static __dead void
+ctl_read_fail(int rc)
+{
 	if (rc == WIRE_IO) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			ctl_fail(
@@ -114,9 +123,167 @@ ctl_call(Budget__Request *req)
 		ctl_fail("reading from budgetd: %s",
 		    errno != 0 ? strerror(errno) : "connection closed");
 	}
+	if (rc == WIRE_TOO_LARGE)
+		ctl_fail("budgetd sent a frame above %u bytes",
+		    BUDGET_FRAME_MAX_LIMIT);
+	ctl_fail("budgetd sent a frame that does not decode");
+}
+
+/*
+ * The answer to the oldest request sent and not yet answered (free with
+ * budget__response__free_unpacked). Never returns on a transport failure.
+ */
+Budget__Response *
+ctl_recv(void)
+{
+	ProtobufCMessage *msg;
+	int               rc;
+
+	rc = wire_read_fd(ctl.fd, BUDGET_FRAME_MAX_LIMIT,
+	    &budget__response__descriptor, &msg);
 	if (rc != WIRE_OK)
-		ctl_fail("budgetd sent a frame that does not decode");
+		ctl_read_fail(rc);
 	return ((Budget__Response *)msg);
+}
+
+/*
+ * Answers decoded into an arena. A page of the journal decodes into
+ * hundreds of thousands of small structures and strings: here each is a
+ * pointer bump, and all of a page go at once when the arena is reused for
+ * the next, so that paging through a journal costs no malloc per field.
+ * Chunks are kept and reused, so memory stays that of the largest page. As
+ * wire.c does, decoding may allocate at most a fixed multiple of the frame.
+ */
+#define CTL_ARENA_CHUNK  (4u * 1024u * 1024u)
+#define CTL_ARENA_FACTOR 8u
+#define CTL_ARENA_ALIGN  16u
+
+struct ctl_chunk {
+	struct ctl_chunk *next;
+	char             *data;
+	size_t            cap, used;
+};
+
+struct ctl_arena {
+	struct ctl_chunk  *chunks, *cur, *last;
+	size_t             left; /* what this answer may still allocate */
+	uint8_t           *frame;
+	size_t             framecap;
+	ProtobufCAllocator alloc;
+};
+
+static void *
+ctl_arena_alloc(void *data, size_t size)
+{
+	struct ctl_arena *a = data;
+	struct ctl_chunk *c;
+
+	size = (size + CTL_ARENA_ALIGN - 1) & ~(size_t)(CTL_ARENA_ALIGN - 1);
+	if (size > a->left)
+		return (NULL);
+	a->left -= size;
+	while (a->cur != NULL && a->cur->used + size > a->cur->cap)
+		a->cur = a->cur->next;
+	if (a->cur == NULL) {
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			return (NULL);
+		c->cap = size > CTL_ARENA_CHUNK ? size : CTL_ARENA_CHUNK;
+		if ((c->data = aligned_alloc(CTL_ARENA_ALIGN, c->cap)) ==
+		    NULL) {
+			free(c);
+			return (NULL);
+		}
+		if (a->last != NULL)
+			a->last->next = c;
+		else
+			a->chunks = c;
+		a->last = a->cur = c;
+	}
+	c = a->cur;
+	c->used += size;
+	return (c->data + c->used - size);
+}
+
+/* Nothing to do: everything goes when the arena is reset. */
+static void
+ctl_arena_nofree(void *data, void *p)
+{
+	(void)data;
+	(void)p;
+}
+
+struct ctl_arena *
+ctl_arena_new(void)
+{
+	struct ctl_arena *a;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		ctl_fail("out of memory");
+	a->alloc.alloc = ctl_arena_alloc;
+	a->alloc.free = ctl_arena_nofree;
+	a->alloc.allocator_data = a;
+	return (a);
+}
+
+void
+ctl_arena_free(struct ctl_arena *a)
+{
+	struct ctl_chunk *c, *next;
+
+	if (a == NULL)
+		return;
+	for (c = a->chunks; c != NULL; c = next) {
+		next = c->next;
+		free(c->data);
+		free(c);
+	}
+	free(a->frame);
+	free(a);
+}
+
+/*
+ * ctl_recv into the arena: the answer lives until the next call with the
+ * same arena (or ctl_arena_free); never free it otherwise.
+ */
+Budget__Response *
+ctl_recv_arena(struct ctl_arena *a)
+{
+	Budget__Response *resp;
+	struct ctl_chunk *c;
+	uint32_t          be;
+	size_t            n;
+
+	if (wire_read_all(ctl.fd, &be, sizeof(be)) == -1)
+		ctl_read_fail(WIRE_IO);
+	n = ntohl(be);
+	if (n == 0 || n > BUDGET_FRAME_MAX_LIMIT)
+		ctl_read_fail(WIRE_TOO_LARGE);
+	if (n > a->framecap) {
+		free(a->frame);
+		if ((a->frame = malloc(n)) == NULL)
+			ctl_fail("out of memory for a frame of %zu bytes", n);
+		a->framecap = n;
+	}
+	if (wire_read_all(ctl.fd, a->frame, n) == -1)
+		ctl_read_fail(WIRE_IO);
+	for (c = a->chunks; c != NULL; c = c->next)
+		c->used = 0;
+	a->cur = a->chunks;
+	a->left = n * CTL_ARENA_FACTOR + 4096;
+	if ((resp = budget__response__unpack(&a->alloc, n, a->frame)) == NULL)
+		ctl_read_fail(WIRE_MALFORMED);
+	return (resp);
+}
+
+/*
+ * Send one request and return its answer (free with
+ * budget__response__free_unpacked). Never returns on a transport failure.
+ */
+Budget__Response *
+ctl_call(Budget__Request *req)
+{
+	ctl_send(req);
+	return (ctl_recv());
 }
 
 /*
@@ -130,10 +297,30 @@ ctl_call(Budget__Request *req)
 Budget__Response *
 ctl_request(Budget__Request *req, Budget__Response__ResultCase want, int *rc)
 {
-	Budget__Response *resp = ctl_call(req);
+	return (ctl_expect(ctl_call(req), want, rc));
+}
 
+/* ctl_request for an answer already received (ctl_recv). */
+Budget__Response *
+ctl_expect(Budget__Response *resp, Budget__Response__ResultCase want, int *rc)
+{
+	if (ctl_check(resp, want, rc) == 0)
+		return (resp);
+	budget__response__free_unpacked(resp, NULL);
+	return (NULL);
+}
+
+/*
+ * The checks of ctl_expect, leaving the answer to its owner (an arena's
+ * answer is not freed one by one): 0 when it carries "want", else -1 with
+ * the refusal or the mismatch reported and *rc the exit status.
+ */
+int
+ctl_check(
+    const Budget__Response *resp, Budget__Response__ResultCase want, int *rc)
+{
 	if ((*rc = ctl_refused(resp)) != 0)
-		goto fail;
+		return (-1);
 	if (resp->result_case != want) {
 		fprintf(stderr,
 		    "budgetctl: %s: budgetd answered without the expected "
@@ -141,7 +328,7 @@ ctl_request(Budget__Request *req, Budget__Response__ResultCase want, int *rc)
 		    ctl.cmd != NULL ? ctl.cmd->words : "request",
 		    (int)resp->result_case, (int)want);
 		*rc = EXIT_UNREACHABLE;
-		goto fail;
+		return (-1);
 	}
 	if (resp->replayed && !ctl.json)
 		fprintf(stderr,
@@ -149,11 +336,7 @@ ctl_request(Budget__Request *req, Budget__Response__ResultCase want, int *rc)
 		    "answer again, nothing was applied twice\n",
 		    resp->request_id);
 	*rc = EXIT_DONE;
-	return (resp);
-
-fail:
-	budget__response__free_unpacked(resp, NULL);
-	return (NULL);
+	return (0);
 }
 
 /*

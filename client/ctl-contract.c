@@ -12,7 +12,6 @@
 #define CONTRACT_NAMOUNTS 5
 
 static int    contract_reply(Budget__Request *);
-static void   contract_print(const Budget__Contract *);
 static size_t contract_width(const char *);
 static void   contract_cell(const char *, size_t, int);
 
@@ -29,13 +28,13 @@ contract_reply(Budget__Request *req)
 	if (ctl.json)
 		out_reply(ctl_json_contract(resp->contract), resp);
 	else
-		contract_print(resp->contract);
+		ctl_print_contract(resp->contract);
 	budget__response__free_unpacked(resp, NULL);
 	return (EXIT_DONE);
 }
 
-static void
-contract_print(const Budget__Contract *c)
+void
+ctl_print_contract(const Budget__Contract *c)
 {
 	out_kv("contract", "%s", c->id);
 	out_kv("provider", "%s", c->provider);

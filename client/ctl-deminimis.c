@@ -8,8 +8,7 @@
 
 #include "budgetctl.h"
 
-static int  deminimis_reply(Budget__Request *);
-static void deminimis_print(const Budget__DeminimisPosition *);
+static int deminimis_reply(Budget__Request *);
 
 static int
 deminimis_reply(Budget__Request *req)
@@ -23,13 +22,13 @@ deminimis_reply(Budget__Request *req)
 	if (ctl.json)
 		out_reply(ctl_json_deminimis(resp->deminimis), resp);
 	else
-		deminimis_print(resp->deminimis);
+		ctl_print_deminimis(resp->deminimis);
 	budget__response__free_unpacked(resp, NULL);
 	return (EXIT_DONE);
 }
 
-static void
-deminimis_print(const Budget__DeminimisPosition *p)
+void
+ctl_print_deminimis(const Budget__DeminimisPosition *p)
 {
 	size_t i;
 

@@ -577,7 +577,7 @@ void replay_contract_effect(
     const struct Budgetstore__JournalEntry *, struct contract *);
 int      replay_get_contract(struct replay *, const char *, struct contract *);
 void     replay_position(struct replay *, const char *, int32_t,
-	const struct dm_regime *, struct dm_position *);
+	const struct dm_regime *, struct dm_position *, struct grant **, size_t *);
 uint64_t replay_seq(const struct replay *);
 int64_t  replay_time(const struct replay *);
 void     replay_compare(struct replay *, struct store_txn *,

@@ -113,6 +113,8 @@ cmd_balance_exec(struct cmd_ctx *ctx)
 	uint64_t        upto = UINT64_MAX, lastseq = 0;
 	int64_t         at = INT64_MAX, lasttime = 0;
 	int32_t         day;
+	struct grant   *list = NULL;
+	size_t          nlist = 0;
 	size_t          i;
 	enum budget_err rc;
 	int             st;
@@ -190,9 +192,10 @@ cmd_balance_exec(struct cmd_ctx *ctx)
 			    date_format(day, buf, sizeof(buf)));
 			goto out;
 		}
-		replay_position(bc.rp, number, day, &r, &pos);
+		replay_position(bc.rp, number, day, &r, &pos, &list, &nlist);
 		res->deminimis =
-		    cmd_position_result(ctx, number, day, &pos, NULL, 0);
+		    cmd_position_result(ctx, number, day, &pos, list, nlist);
+		free(list);
 		undertaking_free(&pos.group);
 		rc = BUDGET_OK;
 	out:

@@ -12,6 +12,21 @@
 #include "budget/rid.h"
 #include "cmd.h"
 
+/* Bytes as lower-case hex, in answer memory. */
+char *
+cmd_hex(struct cmd_ctx *ctx, const uint8_t *p, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	char             *s = cmd_alloc(ctx, 2 * len + 1);
+	size_t            i;
+
+	for (i = 0; i < len; i++) {
+		s[2 * i] = digits[p[i] >> 4];
+		s[2 * i + 1] = digits[p[i] & 0xf];
+	}
+	return (s);
+}
+
 /* A business date argument: empty means today (Europe/Brussels). */
 enum budget_err
 cmd_date_arg(struct cmd_ctx *ctx, const char *s, const char *what, int32_t *day)

@@ -64,8 +64,6 @@ cmd_entry_view(struct cmd_ctx *ctx, const Budgetstore__JournalEntry *m)
 {
 	Budget__JournalEntryView *v = cmd_alloc(ctx, sizeof(*v));
 	struct view_fields        vf;
-	char                      hex[65];
-	size_t                    i;
 
 	budget__journal_entry_view__init(v);
 	v->seq = m->seq;
@@ -76,10 +74,7 @@ cmd_entry_view(struct cmd_ctx *ctx, const Budgetstore__JournalEntry *m)
 	journal_fields(m, cmd_view_field_cb, &vf);
 	v->fields = vf.f;
 	v->n_fields = vf.n;
-	for (i = 0; i < 32 && i < m->hash.len; i++)
-		snprintf(hex + 2 * i, 3, "%02x", m->hash.data[i]);
-	hex[2 * i] = '\0';
-	v->hash = cmd_strdup(ctx, hex);
+	v->hash = cmd_hex(ctx, m->hash.data, m->hash.len);
 	return (v);
 }
 
@@ -88,15 +83,11 @@ cmd_page_new(struct cmd_ctx *ctx, size_t cap)
 {
 	Budget__JournalPage *p = cmd_alloc(ctx, sizeof(*p));
 	uint8_t              head[32];
-	char                 hex[65];
-	size_t               i;
 
 	budget__journal_page__init(p);
 	p->entries = cmd_alloc(ctx, cap * sizeof(*p->entries));
 	journal_head(ctx->txn, &p->head_seq, head);
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", head[i]);
-	p->head_hash = cmd_strdup(ctx, hex);
+	p->head_hash = cmd_hex(ctx, head, sizeof(head));
 	ctx->resp->result_case = BUDGET__RESPONSE__RESULT_JOURNAL;
 	ctx->resp->journal = p;
 	return (p);

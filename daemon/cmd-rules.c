@@ -110,7 +110,7 @@ cmd_rules_load_exec(struct cmd_ctx *ctx)
 	Budget__RuleBook        *res;
 	uint8_t                  digest[32];
 	unsigned int             dlen = sizeof(digest);
-	char                    *cause = NULL, hex[65];
+	char                    *cause = NULL;
 	size_t                   i;
 	enum budget_err          rc = BUDGET_OK;
 	int                      st, added = 0;
@@ -131,11 +131,9 @@ cmd_rules_load_exec(struct cmd_ctx *ctx)
 	if (EVP_Digest(a->text, strlen(a->text), digest, &dlen, EVP_sha256(),
 		NULL) != 1)
 		fatalx("rules: SHA-256 failed");
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
 
 	res = cmd_rulebook_new(ctx, rb.nsets, rb.nregimes);
-	res->digest = cmd_strdup(ctx, hex);
+	res->digest = cmd_hex(ctx, digest, sizeof(digest));
 	for (i = 0; i < rb.nsets && rc == BUDGET_OK; i++) {
 		const struct ruleset *rs = &rb.sets[i];
 

@@ -13,8 +13,6 @@ cmd_status_exec(struct cmd_ctx *ctx)
 	Budget__StatusResult *res;
 	uint8_t               head[32];
 	uint64_t              seq;
-	char                  hex[65];
-	size_t                i;
 	struct store_info     si;
 
 	res = cmd_alloc(ctx, sizeof(*res));
@@ -30,10 +28,8 @@ cmd_status_exec(struct cmd_ctx *ctx)
 	res->map_used = si.map_used;
 	res->role = PB_STR(role_name(ctx->role));
 	journal_head(ctx->txn, &seq, head);
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", head[i]);
 	res->journal_seq = seq;
-	res->head_hash = cmd_strdup(ctx, hex);
+	res->head_hash = cmd_hex(ctx, head, sizeof(head));
 	ctx->resp->result_case = BUDGET__RESPONSE__RESULT_STATUS;
 	ctx->resp->status = res;
 	return (BUDGET_OK);

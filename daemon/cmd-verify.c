@@ -11,16 +11,13 @@ cmd_verify_exec(struct cmd_ctx *ctx)
 {
 	Budget__VerifyResult *r = cmd_alloc(ctx, sizeof(*r));
 	struct check_report   rep;
-	char                  hex[65];
 	size_t                i;
 
 	check_ledger(ctx->txn, &rep);
 	budget__verify_result__init(r);
 	r->ok = rep.ok;
 	r->entries = rep.entries;
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", rep.head[i]);
-	r->head_hash = cmd_strdup(ctx, hex);
+	r->head_hash = cmd_hex(ctx, rep.head, sizeof(rep.head));
 	r->first_bad_seq = rep.first_bad_seq;
 	r->contracts = rep.ncontracts;
 	r->companies = rep.ncompanies;

@@ -534,14 +534,14 @@ cmd_ctx_init(struct cmd_ctx *ctx, struct req *r, Budget__Response *resp,
 static void
 cmd_ctx_free(struct cmd_ctx *ctx)
 {
-	size_t i;
+	struct cmd_chunk *c, *next;
 
-	for (i = 0; i < ctx->nscratch; i++)
-		free(ctx->scratch[i]);
-	free(ctx->scratch);
+	for (c = ctx->scratch; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
 	free(ctx->errmsg);
 	ctx->scratch = NULL;
-	ctx->nscratch = ctx->scratchcap = 0;
 	ctx->errmsg = NULL;
 }
 
@@ -558,18 +558,36 @@ cmd_fail(struct cmd_ctx *ctx, enum budget_err code, const char *fmt, ...)
 	return (code);
 }
 
-/* Memory that lives until the answer is packed. */
+/*
+ * Memory that lives until the answer is packed, zeroed: bump allocation
+ * from chunks freed all at once, since an answer (an export page, say) is
+ * made of thousands of tiny pieces.
+ */
 void *
 cmd_alloc(struct cmd_ctx *ctx, size_t size)
 {
-	void *p = xcalloc(1, size > 0 ? size : 1);
+	struct cmd_chunk *c = ctx->scratch;
+	size_t            cap;
+	void             *p;
 
-	if (ctx->nscratch == ctx->scratchcap) {
-		ctx->scratchcap = ctx->scratchcap ? ctx->scratchcap * 2 : 16;
-		ctx->scratch = xreallocarray(
-		    ctx->scratch, ctx->scratchcap, sizeof(*ctx->scratch));
+	size = (size + 15) & ~(size_t)15;
+	if (size == 0)
+		size = 16;
+	if (c == NULL || c->len + size > c->cap) {
+		cap = c == NULL ? CMD_CHUNK_MIN : c->cap * 2;
+		if (cap > CMD_CHUNK_MAX)
+			cap = CMD_CHUNK_MAX;
+		if (cap < size)
+			cap = size;
+		c = xmalloc(sizeof(*c) + cap);
+		c->cap = cap;
+		c->len = 0;
+		c->next = ctx->scratch;
+		ctx->scratch = c;
 	}
-	ctx->scratch[ctx->nscratch++] = p;
+	p = c->data + c->len;
+	c->len += size;
+	memset(p, 0, size);
 	return (p);
 }
 

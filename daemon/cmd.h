@@ -26,6 +26,15 @@
 
 struct cmd_ctx;
 
+/* Answer memory: chunks of a per-request arena (cmd_alloc). */
+#define CMD_CHUNK_MIN (16 * 1024)
+#define CMD_CHUNK_MAX (1024 * 1024)
+struct cmd_chunk {
+	struct cmd_chunk *next;
+	size_t            len, cap;
+	_Alignas(16) unsigned char data[];
+};
+
 struct cmd_entry {
 	const char *name;
 	int         flags;
@@ -47,11 +56,9 @@ struct cmd_ctx {
 	int64_t                now; /* microseconds UTC, one per batch */
 	char                  *errmsg;
 	/* What a refusal is journaled with; filled as a command learns it. */
-	struct jentry jr;
-	int           internal; /* the daemon's own request */
-	void        **scratch;  /* freed after packing */
-	size_t        nscratch;
-	size_t        scratchcap;
+	struct jentry     jr;
+	int               internal; /* the daemon's own request */
+	struct cmd_chunk *scratch;  /* freed after packing */
 };
 
 /* cmd.c */
@@ -65,6 +72,7 @@ char *cmd_printf(struct cmd_ctx *, const char *, ...)
 uint8_t *cmd_error_frame(enum budget_err, const char *, const char *, size_t *);
 
 /* cmd-common.c */
+char *cmd_hex(struct cmd_ctx *, const uint8_t *, size_t);
 enum budget_err
 cmd_date_arg(struct cmd_ctx *, const char *, const char *, int32_t *);
 enum budget_err cmd_not_future(struct cmd_ctx *, int32_t, const char *);

@@ -165,9 +165,11 @@ struct rp_dossier {
 };
 
 struct rp_grant {
-	char    company[LEDGER_RID_SZ];
-	int32_t date;
-	int64_t amount, effective;
+	char        company[LEDGER_RID_SZ];
+	int32_t     date;
+	int64_t     amount, effective;
+	const char *source; /* in the arena */
+	const char *dossier;
 };
 
 struct rp_company {
@@ -274,6 +276,8 @@ replay_new_grant(struct replay *rp, const Budgetstore__JournalEntry *m,
 	snprintf(g->company, sizeof(g->company), "%s", m->company);
 	g->date = m->date;
 	g->amount = g->effective = m->amount;
+	g->source = rp_strdup(rp, *m->dossier != '\0' ? "ledger" : m->reason);
+	g->dossier = rp_strdup(rp, m->dossier);
 	if (rp->ngrants > rp->capglist) {
 		rp->capglist = rp->capglist ? rp->capglist * 2 : 64;
 		rp->glist =
@@ -447,9 +451,11 @@ replay_link_holds(const struct link *l, int32_t day)
  */
 void
 replay_position(struct replay *rp, const char *company, int32_t day,
-    const struct dm_regime *r, struct dm_position *pos)
+    const struct dm_regime *r, struct dm_position *pos, struct grant **list,
+    size_t *nlist)
 {
 	struct undertaking *u = &pos->group;
+	struct grant       *out;
 	size_t              i, j;
 
 	memset(pos, 0, sizeof(*pos));
@@ -469,12 +475,24 @@ replay_position(struct replay *rp, const char *company, int32_t day,
 				undertaking_add(u, l->parent);
 		}
 	}
+	*list = NULL;
+	*nlist = 0;
 	for (i = 0; i < rp->ngrants; i++) {
 		const struct rp_grant *g = rp->glist[i];
 
-		if (g->date >= pos->start && g->date <= pos->end &&
-		    undertaking_has(u, g->company))
-			pos->used += g->effective;
+		if (g->date < pos->start || g->date > pos->end ||
+		    g->effective == 0 || !undertaking_has(u, g->company))
+			continue;
+		pos->used += g->effective;
+		*list = xreallocarray(*list, *nlist + 1, sizeof(**list));
+		out = &(*list)[(*nlist)++];
+		memset(out, 0, sizeof(*out));
+		memcpy(out->company, g->company, sizeof(out->company));
+		out->date = g->date;
+		out->amount = g->amount;
+		out->effective = g->effective;
+		snprintf(out->source, sizeof(out->source), "%s", g->source);
+		snprintf(out->dossier, sizeof(out->dossier), "%s", g->dossier);
 	}
 	for (i = 0; i < rp->ndossiers; i++) {
 		if (undertaking_has(u, rp->dlist[i]->company))
