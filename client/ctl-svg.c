@@ -266,7 +266,7 @@ svg_title(struct svg_chart *c)
 static void
 svg_grid(struct svg_chart *c)
 {
-	char    label[32];
+	char    label[64];
 	int64_t v;
 	double  y;
 

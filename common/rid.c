@@ -48,10 +48,14 @@ rid_parse(const char *s, char *out, const char **why)
 		return (-1);
 	}
 	digits[n] = '\0';
-	if (digits[0] != '0' && digits[0] != '1') {
+	if (digits[0] >= '2' && digits[0] <= '8') {
 		*why =
 		    "this is an establishment-unit number (first digit 2-8), "
 		    "not an enterprise number";
+		return (-1);
+	}
+	if (digits[0] != '0' && digits[0] != '1') {
+		*why = "an enterprise number starts with 0 or 1";
 		return (-1);
 	}
 	for (i = 0; i < 8; i++)

@@ -376,6 +376,7 @@ struct undertaking {
 #define UNDERTAKING_ANY_DAY INT32_MIN /* every link, whatever its dates */
 #define DM_PENDING          0x1 /* dm_verify: count pending reservations */
 #define DM_ALL_WINDOWS      0x2 /* dm_verify: every window, not only day's */
+#define DM_GRANT_DAYS       0x4 /* dm_verify: day itself is no grant day */
 
 /* A company's de-minimis position on a day. */
 struct dm_position {

@@ -127,7 +127,9 @@ cmd_company_link_exec(struct cmd_ctx *ctx)
 	ctx->jr.company2 = cmd_strdup(ctx, l.child);
 	ctx->jr.date = l.since;
 	record_put_link(ctx->txn, &l);
-	if ((rc = dm_verify(ctx->txn, l.parent, l.since, 0, why, sizeof(why))))
+	/* Did the two form one undertaking on some grant day from since? */
+	if ((rc = dm_verify(ctx->txn, l.parent, l.since,
+		 DM_ALL_WINDOWS | DM_GRANT_DAYS, why, sizeof(why))))
 		return (cmd_fail(ctx, rc, "%s", why));
 	e.company = l.parent;
 	e.company2 = l.child;
@@ -185,7 +187,8 @@ cmd_company_merge_exec(struct cmd_ctx *ctx)
 	    sizeof(absorbed.absorbed_into));
 	absorbed.absorbed_on = l.since;
 	record_put_company(ctx->txn, &absorbed);
-	if ((rc = dm_verify(ctx->txn, l.parent, l.since, 0, why, sizeof(why))))
+	if ((rc = dm_verify(ctx->txn, l.parent, l.since,
+		 DM_ALL_WINDOWS | DM_GRANT_DAYS, why, sizeof(why))))
 		return (cmd_fail(ctx, rc, "%s", why));
 	e.company = into.number;
 	e.company2 = absorbed.number;

@@ -45,7 +45,7 @@ dossier_load(struct cmd_ctx *ctx, const char *id, struct dossier *d)
 		return (rc);
 	if ((st = record_get_dossier(ctx->txn, id, d)) != STORE_OK)
 		return (cmd_lookup_fail(ctx, st, "dossier", id));
-	ctx->jr.dossier = id;
+	ctx->jr.dossier = cmd_strdup(ctx, id);
 	ctx->jr.company = cmd_strdup(ctx, d->company);
 	ctx->jr.contract = cmd_strdup(ctx, d->contract);
 	return (BUDGET_OK);
@@ -446,7 +446,7 @@ cmd_dossier_amend_exec(struct cmd_ctx *ctx)
 	cost = a->cost != NULL ? a->cost->cents : d.cost;
 	ext = a->extension_cost != NULL ? a->extension_cost->cents
 					: d.extension_cost;
-	ctx->jr.package = pkg;
+	ctx->jr.package = cmd_strdup(ctx, pkg);
 	ctx->jr.cost = cost;
 	ctx->jr.extension_cost = ext;
 	if (strcmp(pkg, d.package) != 0) {

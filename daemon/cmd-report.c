@@ -326,7 +326,8 @@ cmd_report_exec(struct cmd_ctx *ctx)
 	total = report_row_new(ctx, 0);
 
 	/* Companies, events and grants per row. */
-	qsort(rp.ev, rp.nev, sizeof(*rp.ev), report_cmp_company);
+	if (rp.nev > 1)
+		qsort(rp.ev, rp.nev, sizeof(*rp.ev), report_cmp_company);
 	for (i = 0; i < rp.nev; i++) {
 		if (i == 0 || rp.ev[i].row != rp.ev[i - 1].row) {
 			row = report_row_new(ctx, rp.nby);
@@ -352,7 +353,8 @@ cmd_report_exec(struct cmd_ctx *ctx)
 	total->companies = rp.ncompanies;
 
 	/* Dossiers and payments per row, each dossier once. */
-	qsort(rp.ev, rp.nev, sizeof(*rp.ev), report_cmp_dossier);
+	if (rp.nev > 1)
+		qsort(rp.ev, rp.nev, sizeof(*rp.ev), report_cmp_dossier);
 	seen = xcalloc(rp.ndossiers + 1, 1);
 	for (i = 0, j = 0; i < rp.nev; i++) {
 		if (i > 0 && rp.ev[i].row != rp.ev[i - 1].row)
@@ -371,7 +373,9 @@ cmd_report_exec(struct cmd_ctx *ctx)
 	free(seen);
 	free(rp.ev);
 	report_sort_nby = rp.nby;
-	qsort(res->rows, res->n_rows, sizeof(*res->rows), report_row_cmp);
+	if (res->n_rows > 1)
+		qsort(
+		    res->rows, res->n_rows, sizeof(*res->rows), report_row_cmp);
 	res->total = total;
 	ctx->resp->result_case = BUDGET__RESPONSE__RESULT_REPORT;
 	ctx->resp->report = res;

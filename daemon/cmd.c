@@ -79,6 +79,8 @@ static struct {
 	uint64_t        next_seq;
 } batch;
 
+static struct cmd_chunk *cmd_spare; /* see cmd_ctx_free */
+
 static void cmd_batch_cb(int, short, void *);
 static void cmd_run(struct req_list *);
 static enum cmd_outcome
@@ -108,6 +110,8 @@ cmd_init(void)
 void
 cmd_shutdown(void)
 {
+	free(cmd_spare);
+	cmd_spare = NULL;
 	if (batch.ev != NULL)
 		event_free(batch.ev);
 	batch.ev = NULL;
@@ -401,7 +405,12 @@ run:
 		cmd_reply_error(r, cmd_store_error(st), store_strerror(st));
 		return (CMD_DONE);
 	}
-	cmd_reply_ctx(r, &ctx, rc);
+	/* The daemon's own requests have nobody to answer. */
+	if (!internal)
+		cmd_reply_ctx(r, &ctx, rc);
+	else if (rc != BUDGET_OK)
+		log_warnx("cmd %s: %s: %s", r->cmd->name, budget_err_code(rc),
+		    ctx.errmsg != NULL ? ctx.errmsg : "");
 	if (rc != BUDGET_OK && cmd_refusal_journaled(rc)) {
 		/*
 		 * Who tried to overspend, when, with what: the refusal goes
@@ -538,7 +547,12 @@ cmd_ctx_free(struct cmd_ctx *ctx)
 
 	for (c = ctx->scratch; c != NULL; c = next) {
 		next = c->next;
-		free(c);
+		/* Keep one small chunk for the next request: most answers
+		 * fit in it, and the daemon is single-threaded. */
+		if (cmd_spare == NULL && c->cap == CMD_CHUNK_MIN)
+			cmd_spare = c;
+		else
+			free(c);
 	}
 	free(ctx->errmsg);
 	ctx->scratch = NULL;
@@ -579,7 +593,11 @@ cmd_alloc(struct cmd_ctx *ctx, size_t size)
 			cap = CMD_CHUNK_MAX;
 		if (cap < size)
 			cap = size;
-		c = xmalloc(sizeof(*c) + cap);
+		if (cap == CMD_CHUNK_MIN && cmd_spare != NULL) {
+			c = cmd_spare;
+			cmd_spare = NULL;
+		} else
+			c = xmalloc(sizeof(*c) + cap);
 		c->cap = cap;
 		c->len = 0;
 		c->next = ctx->scratch;

@@ -27,7 +27,7 @@
 struct cmd_ctx;
 
 /* Answer memory: chunks of a per-request arena (cmd_alloc). */
-#define CMD_CHUNK_MIN (16 * 1024)
+#define CMD_CHUNK_MIN (4 * 1024)
 #define CMD_CHUNK_MAX (1024 * 1024)
 struct cmd_chunk {
 	struct cmd_chunk *next;
@@ -55,7 +55,11 @@ struct cmd_ctx {
 	uid_t                  uid;
 	int64_t                now; /* microseconds UTC, one per batch */
 	char                  *errmsg;
-	/* What a refusal is journaled with; filled as a command learns it. */
+	/*
+	 * What a refusal is journaled with, filled as a command learns it.
+	 * It is journaled after exec returns: its strings must point into
+	 * the request or answer memory (cmd_strdup), never into locals.
+	 */
 	struct jentry     jr;
 	int               internal; /* the daemon's own request */
 	struct cmd_chunk *scratch;  /* freed after packing */

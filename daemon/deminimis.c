@@ -6,13 +6,22 @@
  * A single undertaking on a day is every company reachable from one
  * company through control links (and merges) that hold on that day.
  *
- * I-2 is kept by one function, dm_verify(), called after a change is
- * written inside its nested transaction: for every day X on which the
- * change could matter (the change's own day and every later grant day of
- * any company ever linked to it), the undertaking's grants in X's window,
- * plus (for reservations and approvals) its pending reservations, must fit
- * under the ceiling in force on X. The sum only rises on grant days, so
- * checking those days checks every day. On a refusal the caller's nested
+ * I-2, as the regulation puts it, holds on grant days: every grant, on its
+ * grant day, fits under the ceiling together with every grant in that
+ * day's window of every company in its single undertaking *on that day*.
+ * (Aid granted before a merger stays lawful, Art. 3(8): it counts for new
+ * aid, it does not make old aid unlawful. So a merger is always recorded,
+ * and from then on blocks new aid that does not fit.)
+ *
+ * One function keeps it, dm_verify(), called after a change is written
+ * inside its nested transaction: on the change's own day (a grant, or a
+ * reservation that may become one) and on every grant day from it on (the
+ * change may put a later grant over), the undertaking's grants in the
+ * window, plus for reservations and approvals its pending reservations,
+ * must fit under the ceiling in force. A link or merger is checked on
+ * every grant day from its start, in every window (DM_GRANT_DAYS |
+ * DM_ALL_WINDOWS): it may reveal that two companies were one undertaking
+ * when one of them received aid. On a refusal the caller's nested
  * transaction is rolled back: nothing changes.
  */
 #include <stdio.h>
@@ -212,23 +221,29 @@ struct dm_days {
 	int32_t  from;
 };
 
-static int
-dm_days_cb(const struct grant *gr, void *arg)
+/* A candidate day, once, if it lies after dd->from. */
+static void
+dm_days_add(struct dm_days *dd, int32_t day)
 {
-	struct dm_days *dd = arg;
-	size_t          i;
+	size_t i;
 
-	if (gr->date <= dd->from)
-		return (0);
+	if (day <= dd->from)
+		return;
 	for (i = 0; i < dd->n; i++) {
-		if (dd->d[i] == gr->date)
-			return (0);
+		if (dd->d[i] == day)
+			return;
 	}
 	if (dd->n == dd->cap) {
 		dd->cap = dd->cap ? dd->cap * 2 : 16;
 		dd->d = xreallocarray(dd->d, dd->cap, sizeof(*dd->d));
 	}
-	dd->d[dd->n++] = gr->date;
+	dd->d[dd->n++] = day;
+}
+
+static int
+dm_days_grant_cb(const struct grant *gr, void *arg)
+{
+	dm_days_add(arg, gr->date);
 	return (0);
 }
 
@@ -264,19 +279,24 @@ dm_verify(struct store_txn *t, const char *company, int32_t day, int flags,
 	char               rid[RID_BUFSZ];
 	enum budget_err    rc = BUDGET_OK;
 
-	/* Candidate days: day itself, then every grant day after it. */
+	/*
+	 * Candidate days: the change's own day (a grant or reservation
+	 * on it), then every grant day from it on.
+	 */
 	memset(&dd, 0, sizeof(dd));
 	dd.from = day - 1;
-	dm_days_cb(&(struct grant){.date = day}, &dd);
+	if (!(flags & DM_GRANT_DAYS))
+		dm_days_add(&dd, day);
 	if (undertaking_on(t, company, UNDERTAKING_ANY_DAY, &u) != 0) {
 		undertaking_free(&u);
 		free(dd.d);
 		return (BUDGET_ERR_STORAGE_ERROR);
 	}
 	for (i = 0; i < u.n && t->err == 0; i++)
-		record_each_grant(t, u.m[i], dm_days_cb, &dd);
+		record_each_grant(t, u.m[i], dm_days_grant_cb, &dd);
 	undertaking_free(&u);
-	qsort(dd.d, dd.n, sizeof(*dd.d), dm_day_cmp);
+	if (dd.n > 1)
+		qsort(dd.d, dd.n, sizeof(*dd.d), dm_day_cmp);
 
 	for (k = 0; k < dd.n && rc == BUDGET_OK && t->err == 0; k++) {
 		int32_t x = dd.d[k];

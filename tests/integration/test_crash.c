@@ -1,0 +1,568 @@
+/*
+ * test_crash.c: kill -9 in the middle of the write path (issue #3, SPEC §4
+ * I-5: every request acknowledged as applied is durable; nothing
+ * unacknowledged is half-applied; §5: a request id keeps its answer).
+ *
+ * A stream of reservations on many connections, each keeping a few
+ * requests in flight, is cut by SIGKILL at a random moment, again and
+ * again across restarts on the same data directory. After each restart
+ * every request ever sent is looked at: an acknowledged one must be there
+ * and replay its answer; an unacknowledged one must be either wholly
+ * there (its retry replays) or wholly absent (its retry is applied now);
+ * one never sent must have left no dossier. The contract's balances must
+ * equal the sum over the dossiers that exist, the journal must hold
+ * exactly one entry per request with an answer, and the checker must
+ * agree.
+ *
+ * The seed (printed) comes from $BUDGET_CRASH_SEED when set; the number
+ * of kills from $BUDGET_CRASH_ROUNDS (default CRASH_ROUNDS), for a longer
+ * crash matrix.
+ */
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fixture.h"
+
+/* START at EUR 10,000.00: EUR 5,000.00 of subsidy. */
+#define START_COST 1000000
+#define START_SUB  500000
+
+/* Connections of the stream, requests each per round, in flight each. */
+#define CRASH_CONNS        32
+#define CRASH_PER          16
+#define CRASH_WINDOW       3
+#define CRASH_N            (CRASH_CONNS * CRASH_PER)
+/* Kills (and restarts) by default. */
+#define CRASH_ROUNDS       5
+/* The longest the kill waits once armed. */
+#define CRASH_DELAY_MAX_US 2000000
+/* Bytes of answers buffered per connection: far more than in flight. */
+#define CRASH_BUF          65536
+
+/* One reservation of the stream and what became of it. */
+struct op {
+	struct fx_req     r;
+	int               sent;   /* its frame went to the daemon */
+	Budget__Response *answer; /* the answer it got, NULL: none yet */
+	int               exists; /* its dossier was there after a restart */
+};
+
+/* One connection of a round: its ops, in order, and unparsed input. */
+struct conn {
+	int     fd;
+	size_t  first;  /* index of its first op */
+	size_t  nsent;  /* ops sent */
+	size_t  nacked; /* answers read */
+	uint8_t buf[CRASH_BUF];
+	size_t  len;
+	int     closed;
+};
+
+static struct {
+	struct op            *ops;
+	size_t                nops;
+	uint64_t              rng;
+	volatile pid_t        victim; /* the daemon the alarm kills */
+	volatile sig_atomic_t killed;
+} crash;
+
+static int teardown_daemon(void **);
+
+static int
+teardown_daemon(void **state)
+{
+	h_daemon_teardown(*state);
+	return (0);
+}
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+}
+
+static uint64_t
+rnd(void)
+{
+	/* xorshift64*: reproducible from the printed seed. */
+	crash.rng ^= crash.rng >> 12;
+	crash.rng ^= crash.rng << 25;
+	crash.rng ^= crash.rng >> 27;
+	return (crash.rng * UINT64_C(2685821657736338717));
+}
+
+static unsigned
+env_unsigned(const char *name, unsigned dflt)
+{
+	const char   *s = getenv(name);
+	char         *end;
+	unsigned long v;
+
+	if (s == NULL || *s == '\0')
+		return (dflt);
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0 || v > 1000)
+		fail_msg("%s must be a number from 1 to 1000", name);
+	return ((unsigned)v);
+}
+
+/* An answer the stream may get: the reservation, or a budget refusal. */
+static void
+check_answer(const struct fx_req *r, const Budget__Response *a)
+{
+	if (fx_err(a) != NULL) {
+		if (strcmp(fx_err(a), "contract_budget_exceeded") != 0)
+			fail_msg("request %s: %s: %s", r->rid, fx_err(a),
+			    a->error->message);
+		return;
+	}
+	if (a->result_case != BUDGET__RESPONSE__RESULT_DOSSIER)
+		fail_msg("request %s: not a dossier result", r->rid);
+	assert_string_equal(a->dossier->id, r->id);
+	assert_string_equal(a->dossier->state, "reserved");
+	assert_int_equal(a->dossier->subsidy_cents, START_SUB);
+}
+
+/* Send the connection's next op; after the kill a send may fail. */
+static void
+conn_send_next(struct conn *c)
+{
+	struct op *o = &crash.ops[c->first + c->nsent];
+	uint8_t   *frame;
+	size_t     len;
+
+	frame = fx_frame(&o->r.req, &len);
+	/* Sent or not, once tried it may have reached the daemon. */
+	o->sent = 1;
+	c->nsent++;
+	if (h_send_try(c->fd, frame, len) == -1 && !crash.killed)
+		fail_msg("send: %s", strerror(errno));
+	free(frame);
+}
+
+/*
+ * Parse the whole answers buffered on c: each acknowledges the next op
+ * of the connection. Returns how many.
+ */
+static size_t
+conn_parse(struct conn *c)
+{
+	size_t            off = 0, n = 0;
+	uint32_t          be, len;
+	struct op        *o;
+	Budget__Response *a;
+
+	while (c->len - off >= BUDGET_FRAME_HEADER) {
+		memcpy(&be, c->buf + off, sizeof(be));
+		len = ntohl(be);
+		if (len == 0 || len > CRASH_BUF - BUDGET_FRAME_HEADER)
+			fail_msg("a frame of %u bytes from the daemon", len);
+		if (c->len - off < BUDGET_FRAME_HEADER + len)
+			break;
+		a = budget__response__unpack(
+		    NULL, len, c->buf + off + BUDGET_FRAME_HEADER);
+		if (a == NULL)
+			fail_msg("the daemon sent a frame that is no Response");
+		off += BUDGET_FRAME_HEADER + len;
+		if (c->nacked >= c->nsent)
+			fail_msg("an answer to a request never sent");
+		o = &crash.ops[c->first + c->nacked++];
+		if (strcmp(a->request_id, o->r.rid) != 0)
+			fail_msg("answer for \"%s\", expected \"%s\"",
+			    a->request_id, o->r.rid);
+		if (a->replayed)
+			fail_msg(
+			    "a first answer (%s) is marked replayed", o->r.rid);
+		check_answer(&o->r, a);
+		o->answer = a;
+		n++;
+	}
+	memmove(c->buf, c->buf + off, c->len - off);
+	c->len -= off;
+	return (n);
+}
+
+/* Read what is there. 0: EOF or reset (the daemon is gone). */
+static int
+conn_read(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->len == CRASH_BUF)
+		fail_msg("an answer larger than %d bytes", CRASH_BUF);
+	n = recv(c->fd, c->buf + c->len, CRASH_BUF - c->len, MSG_DONTWAIT);
+	if (n > 0) {
+		c->len += (size_t)n;
+		return (1);
+	}
+	if (n == 0 || errno == ECONNRESET)
+		return (0);
+	if (errno == EAGAIN || errno == EINTR)
+		return (1);
+	fail_msg("recv: %s", strerror(errno));
+	return (0);
+}
+
+/* SIGALRM: the kill, at a moment the stream does not choose. */
+static void
+crash_alarm(int sig)
+{
+	(void)sig;
+	if (crash.victim > 0)
+		kill(crash.victim, SIGKILL);
+	crash.killed = 1;
+}
+
+/*
+ * One round: ops first .. first + CRASH_N - 1 streamed on CRASH_CONNS
+ * connections, CRASH_WINDOW in flight on each (a new one for every
+ * answer). Once target answers have come, a timer sends SIGKILL after
+ * frac (0..1) of the time the rest of the stream should take (at most
+ * CRASH_DELAY_MAX_US), while the stream goes on; everything the daemon
+ * wrote before it died is read (acknowledged too) until every
+ * connection is closed.
+ */
+static void
+stream_and_kill(struct h_daemon *d, size_t first, size_t target, double frac)
+{
+	struct conn     *cs = calloc(CRASH_CONNS, sizeof(*cs));
+	struct pollfd    pfd[CRASH_CONNS];
+	struct sigaction sa;
+	struct itimerval it;
+	size_t           i, acks = 0, k, open;
+	int64_t          deadline = h_now_ms() + 3 * H_DEADLINE_MS;
+	int64_t          t0, per_ack, delay;
+	unsigned         delay_us = 0;
+	int              armed = 0, status, n;
+
+	assert_non_null(cs);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = crash_alarm; /* no SA_RESTART: poll says EINTR */
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
+	crash.victim = d->pid;
+	crash.killed = 0;
+	for (i = 0; i < CRASH_CONNS; i++) {
+		cs[i].fd = h_connect_served(d);
+		cs[i].first = first + i * CRASH_PER;
+	}
+	t0 = now_us();
+	for (i = 0; i < CRASH_CONNS; i++) {
+		while (cs[i].nsent < CRASH_WINDOW)
+			conn_send_next(&cs[i]);
+	}
+	for (open = CRASH_CONNS; open > 0;) {
+		if (!armed && (acks >= target || crash.killed)) {
+			/*
+			 * Somewhere in what is left of the stream, at the
+			 * pace it went so far.
+			 */
+			per_ack = (now_us() - t0) / (int64_t)(acks + 1);
+			delay = (int64_t)(frac *
+			    (double)(per_ack * (int64_t)(CRASH_N - acks)));
+			delay_us = (unsigned)(delay < CRASH_DELAY_MAX_US
+				? delay
+				: CRASH_DELAY_MAX_US);
+			memset(&it, 0, sizeof(it));
+			it.it_value.tv_sec = (time_t)(delay_us / 1000000);
+			it.it_value.tv_usec =
+			    (suseconds_t)(delay_us % 1000000) + 1;
+			assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+			armed = 1;
+		}
+		for (i = 0; i < CRASH_CONNS; i++) {
+			pfd[i].fd = cs[i].closed ? -1 : cs[i].fd;
+			pfd[i].events = POLLIN;
+			pfd[i].revents = 0;
+		}
+		n = poll(pfd, CRASH_CONNS, 100);
+		if (n == -1 && errno != EINTR)
+			fail_msg("poll: %s", strerror(errno));
+		if (h_now_ms() > deadline) {
+			h_assert_running(d);
+			fail_msg("the stream did not end; killed: %d",
+			    (int)crash.killed);
+		}
+		for (i = 0; i < CRASH_CONNS && n > 0; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			if (!conn_read(&cs[i])) {
+				if (!crash.killed) {
+					h_assert_running(d);
+					fail_msg("the daemon closed connection "
+						 "%zu",
+					    i);
+				}
+				cs[i].closed = 1;
+				open--;
+			}
+			k = conn_parse(&cs[i]);
+			acks += k;
+			while (
+			    k-- > 0 && cs[i].nsent < CRASH_PER && !crash.killed)
+				conn_send_next(&cs[i]);
+		}
+	}
+	if (!crash.killed)
+		fail_msg("every connection closed, but the kill did not come");
+	if (!h_daemon_wait_exit(d, H_DEADLINE_MS, &status))
+		fail_msg("budgetd survived SIGKILL");
+	if (status != 128 + SIGKILL)
+		fail_msg(
+		    "budgetd died of something else first: status %d", status);
+	crash.victim = 0;
+	signal(SIGALRM, SIG_DFL);
+	for (i = 0; i < CRASH_CONNS; i++)
+		close(cs[i].fd);
+	free(cs);
+	print_message("killed %u us after answer %zu: %zu answers\n", delay_us,
+	    target, acks);
+}
+
+/*
+ * After a restart: every op of ops[0 .. n) is where it should be (see
+ * the top of the file). Unacknowledged ops that were sent are retried
+ * and take the answer of their retry. Returns how many dossiers exist.
+ */
+static size_t
+check_ops(struct h_daemon *d, size_t n)
+{
+	struct fx_req     *shows = calloc(n, sizeof(*shows));
+	Budget__Request  **reqs = calloc(n, sizeof(*reqs));
+	Budget__Response **out = calloc(n, sizeof(*out));
+	size_t             i, m, nexist = 0, fresh = 0, lost = 0;
+	struct op         *o;
+	int                fd;
+
+	assert_non_null(shows);
+	assert_non_null(reqs);
+	assert_non_null(out);
+	fd = h_connect(d);
+
+	/* What is there now, before anything is retried. */
+	for (i = 0; i < n; i++) {
+		fx_show(&shows[i], crash.ops[i].r.id);
+		reqs[i] = &shows[i].req;
+	}
+	fx_pipeline(fd, reqs, n, out);
+	for (i = 0; i < n; i++) {
+		o = &crash.ops[i];
+		if (fx_err(out[i]) == NULL) {
+			if (!o->sent)
+				fail_msg("dossier %s exists, but its request "
+					 "was never sent",
+				    o->r.id);
+			assert_string_equal(out[i]->dossier->state, "reserved");
+			assert_int_equal(
+			    out[i]->dossier->subsidy_cents, START_SUB);
+			o->exists = 1;
+		} else if (strcmp(fx_err(out[i]), "not_found") == 0)
+			o->exists = 0;
+		else
+			fail_msg(
+			    "dossier show %s: %s", o->r.id, fx_err(out[i]));
+		if (o->answer != NULL &&
+		    (fx_err(o->answer) == NULL) != o->exists)
+			fail_msg("request %s was acknowledged as %s, but its "
+				 "dossier %s after the crash",
+			    o->r.rid,
+			    fx_err(o->answer) == NULL ? "applied" : "refused",
+			    o->exists ? "exists" : "is missing");
+		budget__response__free_unpacked(out[i], NULL);
+	}
+
+	/* Every request sent, again: acknowledged ones replay. */
+	for (i = m = 0; i < n; i++) {
+		if (crash.ops[i].sent)
+			reqs[m++] = &crash.ops[i].r.req;
+	}
+	fx_pipeline(fd, reqs, m, out);
+	for (i = m = 0; i < n; i++) {
+		Budget__Response *a;
+
+		o = &crash.ops[i];
+		if (!o->sent)
+			continue;
+		a = out[m++];
+		if (o->answer != NULL) {
+			if (!a->replayed)
+				fail_msg("acknowledged request %s was applied "
+					 "again",
+				    o->r.rid);
+			if (!fx_same_answer(a, o->answer))
+				fail_msg("request %s replays another answer "
+					 "than the one acknowledged",
+				    o->r.rid);
+			budget__response__free_unpacked(a, NULL);
+		} else {
+			/* Sent, answer lost: all there or not at all. */
+			check_answer(&o->r, a);
+			if (o->exists && (!a->replayed || fx_err(a) != NULL))
+				fail_msg("request %s: its dossier is there, "
+					 "but the retry is not its replay",
+				    o->r.rid);
+			if (!o->exists && a->replayed && fx_err(a) == NULL)
+				fail_msg("request %s replays a reservation "
+					 "whose dossier is missing",
+				    o->r.rid);
+			if (a->replayed)
+				lost++;
+			else
+				fresh++;
+			o->answer = a;
+			o->exists = fx_err(a) == NULL;
+		}
+		if (o->exists)
+			nexist++;
+	}
+	close(fd);
+	print_message("%zu dossiers; unacknowledged requests: %zu had been "
+		      "committed, %zu applied on retry\n",
+	    nexist, lost, fresh);
+	free(out);
+	free(reqs);
+	free(shows);
+	return (nexist);
+}
+
+static void
+test_crash_kill9_during_reservations(void **state)
+{
+	struct h_daemon   *d;
+	struct fx_contract c;
+	const char        *s = getenv("BUDGET_CRASH_SEED");
+	unsigned rounds = env_unsigned("BUDGET_CRASH_ROUNDS", CRASH_ROUNDS),
+		 round;
+	size_t  i, target, nexist, answered;
+	int64_t base, budget;
+	char    number[FX_RID_SZ], id[FX_ID_SZ], rid[FX_ID_SZ];
+	char    eur[32];
+
+	crash.rng = s != NULL && *s != '\0'
+	    ? strtoull(s, NULL, 10)
+	    : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+	if (crash.rng == 0)
+		crash.rng = 1;
+	print_message("BUDGET_CRASH_SEED=%llu, %u rounds\n",
+	    (unsigned long long)crash.rng, rounds);
+
+	*state = d = h_daemon_up(NULL);
+	fx_rules_load(d);
+	/* Room for about 70% of all the requests: refusals come too. */
+	crash.nops = (size_t)rounds * CRASH_N;
+	budget = (int64_t)(crash.nops * 7 / 10) * START_SUB;
+	snprintf(eur, sizeof(eur), "%lld", (long long)(budget / 100));
+	fx_contract_open(d, "K-CRASH", eur);
+	fx_companies_add(d, 1, (unsigned)crash.nops);
+	crash.ops = calloc(crash.nops, sizeof(*crash.ops));
+	assert_non_null(crash.ops);
+	for (i = 0; i < crash.nops; i++) {
+		fx_rid(1 + (unsigned)i, number);
+		snprintf(id, sizeof(id), "CR-%zu", i);
+		snprintf(rid, sizeof(rid), "crash-%zu", i);
+		fx_reserve(&crash.ops[i].r, rid, id, number, "K-CRASH", "START",
+		    START_COST, 0);
+	}
+	base = fx_journal_seq(d);
+
+	for (round = 0; round < rounds; round++) {
+		target = 1 + (size_t)(rnd() % (CRASH_N * 3 / 4));
+		stream_and_kill(d, (size_t)round * CRASH_N, target,
+		    (double)(rnd() % 700) / 1000.0);
+		h_daemon_start(d);
+		/* The checker agrees with what survived, before any retry. */
+		fx_verify_ok(d);
+
+		/* Later rounds' ops were never sent: nothing to see yet. */
+		nexist = check_ops(d, (size_t)(round + 1) * CRASH_N);
+		for (i = answered = 0; i < crash.nops; i++)
+			answered += crash.ops[i].answer != NULL;
+		fx_contract_show(d, "K-CRASH", &c);
+		assert_int_equal(c.budget, budget);
+		assert_int_equal(c.reserved, (int64_t)nexist * START_SUB);
+		assert_int_equal(c.committed, 0);
+		assert_int_equal(c.available, budget - c.reserved);
+		assert_int_equal(c.dossiers, (int64_t)nexist);
+		/* One journal entry per answered request, none twice. */
+		assert_int_equal(fx_journal_seq(d), base + (int64_t)answered);
+		assert_int_equal(fx_verify_ok(d), (int64_t)nexist);
+	}
+	for (i = 0; i < crash.nops; i++) {
+		if (crash.ops[i].answer != NULL)
+			budget__response__free_unpacked(
+			    crash.ops[i].answer, NULL);
+	}
+	free(crash.ops);
+	crash.ops = NULL;
+}
+
+/*
+ * The plainest case, many times: one reservation acknowledged, SIGKILL
+ * at once, and it is there after the restart.
+ */
+static void
+test_crash_kill9_right_after_answer(void **state)
+{
+	struct h_daemon   *d;
+	struct fx_req      r;
+	struct fx_contract c;
+	Budget__Response  *a, *b;
+	char               number[FX_RID_SZ], id[FX_ID_SZ], rid[FX_ID_SZ];
+	int                i, fd;
+
+	*state = d = h_daemon_up(NULL);
+	fx_rules_load(d);
+	fx_contract_open(d, "K-ONE", "1000000");
+	fx_companies_add(d, 1, 5);
+	for (i = 0; i < 5; i++) {
+		fx_rid(1 + (unsigned)i, number);
+		snprintf(id, sizeof(id), "ONE-%d", i);
+		snprintf(rid, sizeof(rid), "one-%d", i);
+		fx_reserve(
+		    &r, rid, id, number, "K-ONE", "START", START_COST, 0);
+		fd = h_connect(d);
+		a = fx_call(fd, &r.req);
+		close(fd);
+		check_answer(&r, a);
+		h_daemon_kill9(d);
+		h_daemon_start(d);
+		fd = h_connect(d);
+		b = fx_call(fd, &r.req);
+		close(fd);
+		assert_true(b->replayed);
+		assert_true(fx_same_answer(a, b));
+		budget__response__free_unpacked(a, NULL);
+		budget__response__free_unpacked(b, NULL);
+		fx_contract_show(d, "K-ONE", &c);
+		assert_int_equal(c.reserved, (int64_t)(i + 1) * START_SUB);
+		assert_int_equal(fx_verify_ok(d), i + 1);
+	}
+}
+
+int
+main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, NULL, teardown_daemon)
+	const struct CMUnitTest tests[] = {
+	    T(test_crash_kill9_right_after_answer),
+	    T(test_crash_kill9_during_reservations),
+	};
+#undef T
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
