@@ -30,6 +30,8 @@
 
 /* Requests per batch; the rest waits for the next turn. */
 #define CMD_BATCH_MAX  4096
+/* Ops in one batch (TigerBeetle's number: answers stay a few MiB). */
+#define CMD_BATCH_OPS_MAX 8190
 /* Oneof field numbers of Request.command are below this. */
 #define CMD_TABLE_SIZE 128
 
@@ -63,6 +65,7 @@ static const struct cmd_entry *cmd_table[CMD_TABLE_SIZE] = {
     [BUDGET__REQUEST__COMMAND_EXPORT] = &cmd_export_entry,
     [BUDGET__REQUEST__COMMAND_REPORT] = &cmd_report_entry,
     [BUDGET__REQUEST__COMMAND_DRAWDOWN] = &cmd_drawdown_entry,
+    [BUDGET__REQUEST__COMMAND_BATCH] = &cmd_batch_entry,
 };
 
 /* What running one request inside a write batch asks of the batch. */
@@ -84,10 +87,12 @@ static struct cmd_chunk *cmd_spare; /* see cmd_ctx_free */
 static void cmd_batch_cb(int, short, void *);
 static void cmd_run(struct req_list *);
 static enum cmd_outcome
-		cmd_exec_one(struct req *, struct store_txn *, int, int64_t);
-static void     cmd_exec_read(struct req *, struct store_txn *, int64_t);
-static int      cmd_request_id_ok(const char *);
-static int      cmd_refusal_journaled(enum budget_err);
+	    cmd_exec_one(struct req *, struct store_txn *, int, int64_t);
+static void cmd_exec_read(struct req *, struct store_txn *, int64_t);
+static int  cmd_request_id_ok(const char *);
+static int  cmd_refusal_journaled(enum budget_err);
+static enum cmd_outcome
+		cmd_exec_batch(struct req *, struct store_txn *, int, int64_t);
 static void     cmd_digest(const Budget__Request *, uint8_t[32]);
 static void     cmd_ctx_init(struct cmd_ctx *, struct req *, Budget__Response *,
 	struct store_txn *, int64_t);
@@ -338,6 +343,8 @@ cmd_exec_one(
 	int                         st, internal;
 
 	internal = r->cmd->flags & CMD_INTERNAL;
+	if (r->cmd->flags & CMD_BATCH)
+		return (cmd_exec_batch(r, parent, allow_grow, now));
 	if (r->cmd->flags & CMD_READONLY) {
 		store_begin_nested(&child, parent);
 		cmd_exec_read(r, &child, now);
@@ -444,6 +451,81 @@ run:
 	if (parent->err == STORE_FULL && allow_grow)
 		return (CMD_GROW);
 	return (CMD_DONE);
+}
+
+/*
+ * A batch: each op is a whole Request run exactly as if it had come alone
+ * (request id, idempotency, role, its own nested transaction), in order;
+ * the batch's answer gathers the ops' answers. A full map reruns the whole
+ * batch like any other request.
+ */
+static enum cmd_outcome
+cmd_exec_batch(
+    struct req *r, struct store_txn *parent, int allow_grow, int64_t now)
+{
+	Budget__Response      resp = BUDGET__RESPONSE__INIT;
+	Budget__BatchResult   res = BUDGET__BATCH_RESULT__INIT;
+	Budget__BatchRequest *b = r->msg->batch;
+	struct req            op;
+	const char           *why;
+	size_t                i, n = 0;
+	enum cmd_outcome      out = CMD_DONE;
+
+	if (b->n_ops == 0 || b->n_ops > CMD_BATCH_OPS_MAX) {
+		cmd_reply_error(r, BUDGET_ERR_INVALID_ARGUMENT,
+		    "a batch holds 1 to 8190 ops");
+		return (CMD_DONE);
+	}
+	res.results = xcalloc(b->n_ops + 1, sizeof(*res.results));
+	for (i = 0; i < b->n_ops; i++) {
+		memset(&op, 0, sizeof(op));
+		op.conn = r->conn;
+		op.msg = b->ops[i];
+		op.seq = r->seq;
+		op.cmd = cmd_lookup(op.msg->command_case);
+		why = NULL;
+		if (op.msg->version != 0 &&
+		    op.msg->version != BUDGET_PROTOCOL_VERSION)
+			why = "an op's version must be 0 or 1";
+		else if (op.cmd == NULL)
+			why = "unknown command";
+		else if (op.cmd->flags & CMD_BATCH)
+			why = "a batch cannot hold a batch";
+		else if (op.cmd->flags & (CMD_READONLY | CMD_INTERNAL))
+			why =
+			    "only commands that change the ledger are batched";
+		if (why != NULL) {
+			enum budget_err code = op.cmd == NULL
+			    ? BUDGET_ERR_UNKNOWN_COMMAND
+			    : BUDGET_ERR_INVALID_ARGUMENT;
+
+			op.cmd = r->cmd;
+			cmd_reply_error(&op, code, why);
+		} else if ((out = cmd_exec_one(&op, parent, allow_grow, now)) ==
+		    CMD_GROW) {
+			free(op.reply);
+			break;
+		}
+		res.results[n] = budget__response__unpack(NULL,
+		    op.reply_len - BUDGET_FRAME_HEADER,
+		    op.reply + BUDGET_FRAME_HEADER);
+		free(op.reply);
+		if (res.results[n] == NULL)
+			fatalx("cmd: a batch op's answer does not decode");
+		n++;
+	}
+	if (out != CMD_GROW) {
+		res.n_results = n;
+		resp.request_id = r->msg->request_id;
+		resp.result_case = BUDGET__RESPONSE__RESULT_BATCH;
+		resp.batch = &res;
+		free(r->reply);
+		r->reply = cmd_frame(&resp, &r->reply_len);
+	}
+	for (i = 0; i < n; i++)
+		budget__response__free_unpacked(res.results[i], NULL);
+	free(res.results);
+	return (out);
 }
 
 /*
@@ -709,3 +791,17 @@ cmd_reply_packed(struct req *r, const uint8_t *data, size_t len, int replayed)
 	r->reply = cmd_frame(resp, &r->reply_len);
 	budget__response__free_unpacked(resp, NULL);
 }
+
+/* The table entry of a batch; cmd_exec_one runs it (cmd_exec_batch). */
+static enum budget_err
+cmd_batch_unused(struct cmd_ctx *ctx)
+{
+	return (cmd_fail(ctx, BUDGET_ERR_INTERNAL, "batch dispatched wrongly"));
+}
+
+const struct cmd_entry cmd_batch_entry = {
+    .name = "batch",
+    .flags = CMD_BATCH,
+    .roles = CMD_ROLES_READ,
+    .exec = cmd_batch_unused,
+};

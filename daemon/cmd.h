@@ -12,6 +12,7 @@
 /* cmd_entry.flags */
 #define CMD_READONLY 0x1 /* never writes: no request id needed */
 #define CMD_INTERNAL 0x2 /* issued by the daemon itself, not a peer */
+#define CMD_BATCH    0x4 /* many ops, each run as a request */
 
 /* Role masks for cmd_entry.roles. */
 #define CMD_ROLE(r) (1u << (r))
@@ -119,6 +120,7 @@ extern const struct cmd_entry cmd_dossier_reserve_entry,
     cmd_dossier_complete_entry, cmd_dossier_close_entry,
     cmd_dossier_withdraw_entry, cmd_dossier_show_entry;
 extern const struct cmd_entry cmd_verify_entry;
+extern const struct cmd_entry cmd_batch_entry;
 extern const struct cmd_entry cmd_history_entry, cmd_export_entry,
     cmd_balance_entry, cmd_report_entry, cmd_drawdown_entry;
 
