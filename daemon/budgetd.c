@@ -184,6 +184,7 @@ main(int argc, char *argv[])
 	if ((bd->base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	cmd_init();
+	reader_start();
 	if (control_listen(conf->socket, conf->socket_mode, &cause) == -1)
 		fatalx("control: %s", cause);
 	control_start();
@@ -217,6 +218,7 @@ main(int argc, char *argv[])
 	event_base_dispatch(bd->base);
 
 	expiry_stop();
+	reader_stop();
 	conn_close_all();
 	control_cleanup();
 	cmd_shutdown();
@@ -276,7 +278,8 @@ budgetd_shutdown(void)
 void
 budgetd_maybe_exit(void)
 {
-	if (bd->shutting_down && bd->nconns == 0 && !cmd_batch_pending())
+	if (bd->shutting_down && bd->nconns == 0 && !cmd_batch_pending() &&
+	    reader_inflight() == 0)
 		event_base_loopexit(bd->base, NULL);
 }
 

@@ -102,6 +102,8 @@ struct req {
 	struct conn            *conn; /* NULL: internal, or peer went away */
 	struct Budget__Request *msg;  /* owned; freed after execution */
 	const struct cmd_entry *cmd;
+	enum role               role; /* the caller's, fixed when it arrived */
+	uid_t                   uid;
 	uint8_t                *reply; /* whole frame, header included */
 	size_t                  reply_len;
 	int                     done;        /* reply is ready to be written */
@@ -460,6 +462,8 @@ void cmd_submit(struct req *);
 int  cmd_batch_pending(void);
 void cmd_run_now(void);
 void req_free(struct req *);
+void cmd_exec_slow(struct req *, struct store_txn *, int64_t);
+void cmd_slow_done(struct req *);
 
 /* store.c */
 int      store_open(const char *, uint64_t, uint64_t, char **);
@@ -583,6 +587,13 @@ uint64_t replay_seq(const struct replay *);
 int64_t  replay_time(const struct replay *);
 void     replay_compare(struct replay *, struct store_txn *,
 	void (*)(void *, const char *), void *);
+
+/* reader.c */
+void     reader_start(void);
+void     reader_stop(void);
+void     reader_submit(struct req *, int64_t);
+void     reader_drain(void);
+unsigned reader_inflight(void);
 
 /* check.c */
 void check_ledger(struct store_txn *, struct check_report *);

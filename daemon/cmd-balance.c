@@ -216,7 +216,7 @@ cmd_balance_exec(struct cmd_ctx *ctx)
 
 const struct cmd_entry cmd_balance_entry = {
     .name = "balance",
-    .flags = CMD_READONLY,
+    .flags = CMD_READONLY | CMD_SLOW,
     .roles = CMD_ROLES_READ,
     .exec = cmd_balance_exec,
 };

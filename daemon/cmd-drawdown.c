@@ -98,7 +98,7 @@ cmd_drawdown_exec(struct cmd_ctx *ctx)
 
 const struct cmd_entry cmd_drawdown_entry = {
     .name = "drawdown",
-    .flags = CMD_READONLY,
+    .flags = CMD_READONLY | CMD_SLOW,
     .roles = CMD_ROLES_READ,
     .exec = cmd_drawdown_exec,
 };

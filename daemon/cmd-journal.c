@@ -312,13 +312,13 @@ cmd_export_exec(struct cmd_ctx *ctx)
 
 const struct cmd_entry cmd_history_entry = {
     .name = "history",
-    .flags = CMD_READONLY,
+    .flags = CMD_READONLY | CMD_SLOW,
     .roles = CMD_ROLES_READ,
     .exec = cmd_history_exec,
 };
 const struct cmd_entry cmd_export_entry = {
     .name = "export",
-    .flags = CMD_READONLY,
+    .flags = CMD_READONLY | CMD_SLOW,
     .roles = CMD_ROLES_READ,
     .exec = cmd_export_exec,
 };

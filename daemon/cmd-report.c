@@ -384,7 +384,7 @@ cmd_report_exec(struct cmd_ctx *ctx)
 
 const struct cmd_entry cmd_report_entry = {
     .name = "report",
-    .flags = CMD_READONLY,
+    .flags = CMD_READONLY | CMD_SLOW,
     .roles = CMD_ROLES_READ,
     .exec = cmd_report_exec,
 };

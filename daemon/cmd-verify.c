@@ -38,7 +38,7 @@ cmd_verify_exec(struct cmd_ctx *ctx)
 
 const struct cmd_entry cmd_verify_entry = {
     .name = "verify",
-    .flags = CMD_READONLY,
+    .flags = CMD_READONLY | CMD_SLOW,
     .roles = CMD_ROLES_READ,
     .exec = cmd_verify_exec,
 };

@@ -29,11 +29,11 @@
 #include "store.pb-c.h"
 
 /* Requests per batch; the rest waits for the next turn. */
-#define CMD_BATCH_MAX  4096
+#define CMD_BATCH_MAX     4096
 /* Ops in one batch (TigerBeetle's number: answers stay a few MiB). */
 #define CMD_BATCH_OPS_MAX 8190
 /* Oneof field numbers of Request.command are below this. */
-#define CMD_TABLE_SIZE 128
+#define CMD_TABLE_SIZE    128
 
 static const struct cmd_entry *cmd_table[CMD_TABLE_SIZE] = {
     [BUDGET__REQUEST__COMMAND_STATUS] = &cmd_status_entry,
@@ -85,10 +85,11 @@ static struct {
 static struct cmd_chunk *cmd_spare; /* see cmd_ctx_free */
 
 static void cmd_batch_cb(int, short, void *);
+static void cmd_release(struct req *);
 static void cmd_run(struct req_list *);
 static enum cmd_outcome
 	    cmd_exec_one(struct req *, struct store_txn *, int, int64_t);
-static void cmd_exec_read(struct req *, struct store_txn *, int64_t);
+static void cmd_exec_read(struct req *, struct store_txn *, int64_t, int);
 static int  cmd_request_id_ok(const char *);
 static int  cmd_refusal_journaled(enum budget_err);
 static enum cmd_outcome
@@ -175,7 +176,7 @@ req_free(struct req *r)
 static void
 cmd_batch_cb(int fd, short events, void *arg)
 {
-	struct req_list work;
+	struct req_list work, seg;
 	struct req     *r;
 	unsigned        n = 0;
 
@@ -197,29 +198,68 @@ cmd_batch_cb(int fd, short events, void *arg)
 	if (n == 0)
 		return;
 
-	cmd_run(&work);
-
 	/*
-	 * Release the answers. conn_reply_ready may free a connection whose
-	 * peer is gone; that detaches its later requests (r->conn = NULL),
-	 * which are then freed here.
+	 * Run the turn's requests in order, in segments: a slow read ends a
+	 * segment, so that the writes before it are committed before its
+	 * snapshot is taken (reader.c); it then runs on the reader thread
+	 * while the next segment goes on here.
 	 */
-	while ((r = TAILQ_FIRST(&work)) != NULL) {
-		TAILQ_REMOVE(&work, r, batch_entry);
-		r->done = 1;
-		if (r->msg != NULL) {
-			protobuf_c_message_free_unpacked(&r->msg->base, NULL);
-			r->msg = NULL;
+	while (!TAILQ_EMPTY(&work)) {
+		TAILQ_INIT(&seg);
+		while ((r = TAILQ_FIRST(&work)) != NULL &&
+		    !(r->cmd->flags & CMD_SLOW)) {
+			TAILQ_REMOVE(&work, r, batch_entry);
+			TAILQ_INSERT_TAIL(&seg, r, batch_entry);
 		}
-		if (r->on_done != NULL)
-			r->on_done(r);
-		if (r->conn != NULL)
-			conn_reply_ready(r->conn);
-		else
-			req_free(r);
+		if (!TAILQ_EMPTY(&seg)) {
+			cmd_run(&seg);
+			while ((r = TAILQ_FIRST(&seg)) != NULL) {
+				TAILQ_REMOVE(&seg, r, batch_entry);
+				cmd_release(r);
+			}
+		}
+		if ((r = TAILQ_FIRST(&work)) != NULL) {
+			TAILQ_REMOVE(&work, r, batch_entry);
+			reader_submit(r, timestamp_now());
+		}
 	}
 	if (bd->shutting_down)
 		budgetd_maybe_exit();
+}
+
+/*
+ * Release an answer to its connection. conn_reply_ready may free a
+ * connection whose peer is gone; that detaches its later requests
+ * (r->conn = NULL), which are freed when they are released in turn.
+ */
+static void
+cmd_release(struct req *r)
+{
+	r->done = 1;
+	if (r->msg != NULL) {
+		protobuf_c_message_free_unpacked(&r->msg->base, NULL);
+		r->msg = NULL;
+	}
+	if (r->on_done != NULL)
+		r->on_done(r);
+	if (r->conn != NULL)
+		conn_reply_ready(r->conn);
+	else
+		req_free(r);
+}
+
+/* Reader thread: run a slow read in the snapshot taken for it. */
+void
+cmd_exec_slow(struct req *r, struct store_txn *t, int64_t now)
+{
+	cmd_exec_read(r, t, now, 1);
+}
+
+/* Main thread: a slow read is answered. */
+void
+cmd_slow_done(struct req *r)
+{
+	cmd_release(r);
 }
 
 static void
@@ -238,7 +278,7 @@ cmd_run(struct req_list *work)
 	if (!has_write) {
 		store_begin(&t, 0);
 		TAILQ_FOREACH(r, work, batch_entry)
-			cmd_exec_read(r, &t, now);
+			cmd_exec_read(r, &t, now, 0);
 		store_abort(&t);
 		return;
 	}
@@ -266,6 +306,8 @@ cmd_run(struct req_list *work)
 			free(r->reply);
 			r->reply = NULL;
 		}
+		/* LMDB resizes its map only with no transaction open. */
+		reader_drain();
 		if (store_grow() == -1)
 			allow_grow = 0;
 		out = CMD_DONE;
@@ -284,7 +326,7 @@ cmd_run(struct req_list *work)
 		free(r->reply);
 		r->reply = NULL;
 		if (r->cmd->flags & CMD_READONLY)
-			cmd_exec_read(r, &t, now);
+			cmd_exec_read(r, &t, now, 0);
 		else
 			cmd_reply_error(
 			    r, cmd_store_error(err), store_strerror(err));
@@ -301,13 +343,14 @@ cmd_store_error(int err)
 
 /* A read: on the batch's transaction, which it never changes. */
 static void
-cmd_exec_read(struct req *r, struct store_txn *t, int64_t now)
+cmd_exec_read(struct req *r, struct store_txn *t, int64_t now, int worker)
 {
 	Budget__Response resp = BUDGET__RESPONSE__INIT;
 	struct cmd_ctx   ctx;
 	enum budget_err  rc;
 
 	cmd_ctx_init(&ctx, r, &resp, t, now);
+	ctx.worker = worker;
 	if (!(r->cmd->roles & CMD_ROLE(ctx.role)))
 		rc = cmd_fail(&ctx, BUDGET_ERR_PERMISSION_DENIED,
 		    "role %s may not run %s", role_name(ctx.role),
@@ -347,7 +390,7 @@ cmd_exec_one(
 		return (cmd_exec_batch(r, parent, allow_grow, now));
 	if (r->cmd->flags & CMD_READONLY) {
 		store_begin_nested(&child, parent);
-		cmd_exec_read(r, &child, now);
+		cmd_exec_read(r, &child, now, 0);
 		store_abort(&child);
 		return (CMD_DONE);
 	}
@@ -480,6 +523,8 @@ cmd_exec_batch(
 	for (i = 0; i < b->n_ops; i++) {
 		memset(&op, 0, sizeof(op));
 		op.conn = r->conn;
+		op.role = r->role;
+		op.uid = r->uid;
 		op.msg = b->ops[i];
 		op.seq = r->seq;
 		op.cmd = cmd_lookup(op.msg->command_case);
@@ -614,11 +659,12 @@ cmd_ctx_init(struct cmd_ctx *ctx, struct req *r, Budget__Response *resp,
 	ctx->resp = resp;
 	ctx->txn = t;
 	ctx->now = now;
-	/* Internal requests act with the daemon's own authority. */
-	ctx->role = r->cmd->flags & CMD_INTERNAL ? ROLE_ADMIN
-	    : r->conn != NULL                    ? r->conn->role
-						 : ROLE_NONE;
-	ctx->uid = r->conn != NULL ? r->conn->uid : bd->euid;
+	/*
+	 * The caller's role as it was when the request arrived: a request
+	 * whose connection has gone since still runs as its sender.
+	 */
+	ctx->role = r->role;
+	ctx->uid = r->uid;
 	ctx->internal = (r->cmd->flags & CMD_INTERNAL) != 0;
 }
 
@@ -631,7 +677,8 @@ cmd_ctx_free(struct cmd_ctx *ctx)
 		next = c->next;
 		/* Keep one small chunk for the next request: most answers
 		 * fit in it, and the daemon is single-threaded. */
-		if (cmd_spare == NULL && c->cap == CMD_CHUNK_MIN)
+		if (!ctx->worker && cmd_spare == NULL &&
+		    c->cap == CMD_CHUNK_MIN)
 			cmd_spare = c;
 		else
 			free(c);
@@ -675,7 +722,7 @@ cmd_alloc(struct cmd_ctx *ctx, size_t size)
 			cap = CMD_CHUNK_MAX;
 		if (cap < size)
 			cap = size;
-		if (cap == CMD_CHUNK_MIN && cmd_spare != NULL) {
+		if (!ctx->worker && cap == CMD_CHUNK_MIN && cmd_spare != NULL) {
 			c = cmd_spare;
 			cmd_spare = NULL;
 		} else

@@ -13,6 +13,7 @@
 #define CMD_READONLY 0x1 /* never writes: no request id needed */
 #define CMD_INTERNAL 0x2 /* issued by the daemon itself, not a peer */
 #define CMD_BATCH    0x4 /* many ops, each run as a request */
+#define CMD_SLOW     0x8 /* a long read: runs on the reader thread */
 
 /* Role masks for cmd_entry.roles. */
 #define CMD_ROLE(r) (1u << (r))
@@ -63,6 +64,7 @@ struct cmd_ctx {
 	 */
 	struct jentry     jr;
 	int               internal; /* the daemon's own request */
+	int               worker;   /* on the reader thread */
 	struct cmd_chunk *scratch;  /* freed after packing */
 };
 

@@ -226,6 +226,8 @@ conn_request(struct conn *c, Budget__Request *msg)
 	r->conn = c;
 	r->msg = msg;
 	r->cmd = cmd;
+	r->role = c->role;
+	r->uid = c->uid;
 	TAILQ_INSERT_TAIL(&c->reqs, r, conn_entry);
 	c->npending++;
 	cmd_submit(r);

@@ -43,6 +43,8 @@ expiry_cb(int fd, short events, void *arg)
 		return;
 	r = xcalloc(1, sizeof(*r));
 	r->cmd = &cmd_dossier_expire_entry;
+	r->role = ROLE_ADMIN;
+	r->uid = bd->euid;
 	/* An empty Request, allocated the way the decoder would. */
 	r->msg = budget__request__unpack(NULL, 0, NULL);
 	if (r->msg == NULL)
