@@ -69,6 +69,7 @@ static const struct ctl_command ctl_commands[] = {
     {"drawdown", 0, ctl_drawdown, "--contract ID [--svg FILE]"},
     {"verify", 0, ctl_verify, ""},
     {"export", 0, ctl_export, "[--format jsonl|csv] [--since SEQ]"},
+    {"backup", 0, ctl_backup, "PATH"},
 };
 #define NCOMMANDS (sizeof(ctl_commands) / sizeof(ctl_commands[0]))
 

@@ -160,6 +160,7 @@ int ctl_balance(int, char **);
 int ctl_report(int, char **);
 int ctl_drawdown(int, char **);
 int ctl_verify(int, char **);
+int ctl_backup(int, char **);
 int ctl_export(int, char **);
 
 #endif /* BUDGETCTL_H */

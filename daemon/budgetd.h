@@ -486,10 +486,11 @@ void store_cursor_open(struct store_cursor *, struct store_txn *, enum store_db,
 void store_cursor_seek(struct store_cursor *, const void *, size_t);
 int  store_cursor_next(
      struct store_cursor *, struct store_val *, struct store_val *);
-void        store_cursor_close(struct store_cursor *);
-int         store_grow(void);
-void        store_info(struct store_info *);
-uint64_t    store_count(struct store_txn *, enum store_db);
+void     store_cursor_close(struct store_cursor *);
+int      store_grow(void);
+void     store_info(struct store_info *);
+uint64_t store_count(struct store_txn *, enum store_db);
+int      store_copy(const char *, uint64_t *, uint64_t *, uint8_t[32], char **);
 const char *store_strerror(int);
 
 /* ledger.c */

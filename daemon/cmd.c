@@ -66,6 +66,7 @@ static const struct cmd_entry *cmd_table[CMD_TABLE_SIZE] = {
     [BUDGET__REQUEST__COMMAND_REPORT] = &cmd_report_entry,
     [BUDGET__REQUEST__COMMAND_DRAWDOWN] = &cmd_drawdown_entry,
     [BUDGET__REQUEST__COMMAND_BATCH] = &cmd_batch_entry,
+    [BUDGET__REQUEST__COMMAND_BACKUP] = &cmd_backup_entry,
 };
 
 /* What running one request inside a write batch asks of the batch. */

@@ -122,7 +122,7 @@ extern const struct cmd_entry cmd_dossier_reserve_entry,
     cmd_dossier_complete_entry, cmd_dossier_close_entry,
     cmd_dossier_withdraw_entry, cmd_dossier_show_entry;
 extern const struct cmd_entry cmd_verify_entry;
-extern const struct cmd_entry cmd_batch_entry;
+extern const struct cmd_entry cmd_batch_entry, cmd_backup_entry;
 extern const struct cmd_entry cmd_history_entry, cmd_export_entry,
     cmd_balance_entry, cmd_report_entry, cmd_drawdown_entry;
 

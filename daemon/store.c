@@ -573,6 +573,78 @@ store_grow(void)
 	return (0);
 }
 
+/*
+ * A compacted, consistent copy of the environment into dir (created here
+ * with mode 0700; it may exist if empty), made in LMDB's own read
+ * transaction, so writers go on meanwhile. Then the copy is opened
+ * read-only to say what it holds: its size, the last journal entry and
+ * that entry's hash. Safe on the reader thread. Returns 0, or an errno
+ * (EEXIST: dir holds files already) or LMDB code with *cause.
+ */
+int
+store_copy(const char *dir, uint64_t *bytes, uint64_t *seq, uint8_t hash[32],
+    char **cause)
+{
+	MDB_env    *env = NULL;
+	MDB_txn    *txn = NULL;
+	MDB_dbi     meta;
+	MDB_val     k, v;
+	char       *file;
+	struct stat st;
+	int         rc, i;
+
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		rc = errno;
+		xasprintf(cause, "%s: %s", dir, strerror(rc));
+		return (rc);
+	}
+	if ((rc = mdb_env_copy2(store.env, dir, MDB_CP_COMPACT)) != 0) {
+		xasprintf(cause, "%s: %s", dir, mdb_strerror(rc));
+		return (rc);
+	}
+	xasprintf(&file, "%s/data.mdb", dir);
+	rc = stat(file, &st);
+	free(file);
+	if (rc == -1) {
+		rc = errno;
+		xasprintf(cause, "%s/data.mdb: %s", dir, strerror(rc));
+		return (rc);
+	}
+	*bytes = (uint64_t)st.st_size;
+	*seq = 0;
+	memset(hash, 0, 32);
+	if ((rc = mdb_env_create(&env)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(env, STORE_DB__COUNT + 4)) != 0 ||
+	    (rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0600)) != 0 ||
+	    (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "meta", 0, &meta)) != 0)
+		goto fail;
+	k.mv_data = (void *)(uintptr_t) "journal_seq";
+	k.mv_size = 11;
+	if ((rc = mdb_get(txn, meta, &k, &v)) == 0 && v.mv_size == 8) {
+		for (i = 0; i < 8; i++)
+			*seq = *seq << 8 | ((uint8_t *)v.mv_data)[i];
+	} else if (rc != 0 && rc != MDB_NOTFOUND)
+		goto fail;
+	k.mv_data = (void *)(uintptr_t) "head_hash";
+	k.mv_size = 9;
+	if ((rc = mdb_get(txn, meta, &k, &v)) == 0 && v.mv_size == 32)
+		memcpy(hash, v.mv_data, 32);
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		goto fail;
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return (0);
+fail:
+	xasprintf(
+	    cause, "%s: the copy does not open: %s", dir, mdb_strerror(rc));
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (env != NULL)
+		mdb_env_close(env);
+	return (rc != 0 ? rc : EIO);
+}
+
 /* How many records a database holds (0 on error, which is then sticky). */
 uint64_t
 store_count(struct store_txn *t, enum store_db db)

@@ -1,0 +1,139 @@
+/*
+ * test_backup.c: "budgetctl backup PATH" (issue 5): a consistent,
+ * compacted hot copy taken while writes go on; the copy opens with
+ * budgetd -d as it is, verifies, and holds exactly the journal head the
+ * answer names; refusals for a used directory and a path the daemon
+ * cannot write.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fixture.h"
+#include "harness.h"
+
+#define CONTRACT "BK-1"
+#define WRITERS  40
+
+static int
+setup(void **state)
+{
+	struct h_daemon *d = h_daemon_up(NULL);
+
+	fx_rules_load(d);
+	fx_contract_open(d, CONTRACT, "1000000");
+	fx_companies_add(d, 1, WRITERS);
+	*state = d;
+	return (0);
+}
+
+static int
+teardown(void **state)
+{
+	h_daemon_teardown(*state);
+	return (0);
+}
+
+static void
+test_hot_copy_opens_and_verifies(void **state)
+{
+	struct h_daemon  *d = *state, *copy;
+	struct fx_req     w[WRITERS];
+	Budget__Response *resp;
+	json_t           *bk, *st, *v;
+	char              path[H_PATH_MAX], rid[FX_ID_SZ], id[FX_ID_SZ];
+	char              co[FX_RID_SZ];
+	int64_t           before, after, seq;
+	int               fd, i;
+
+	before = fx_journal_seq(d);
+	/* Writes in flight on one connection while the copy is taken. */
+	fd = h_connect(d);
+	for (i = 0; i < WRITERS; i++) {
+		snprintf(rid, sizeof(rid), "bk-%d", i);
+		snprintf(id, sizeof(id), "BK-D-%d", i);
+		fx_rid(1 + (unsigned)i, co);
+		fx_reserve(&w[i], rid, id, co, CONTRACT, "START", 1000000, 0);
+		h_send_request(fd, &w[i].req);
+	}
+	snprintf(path, sizeof(path), "%s/backup-1", d->dir);
+	bk = fx_ctl_json(d, 0, "backup", path, NULL);
+	for (i = 0; i < WRITERS; i++) {
+		resp = h_recv(fd, 20000);
+		assert_null(resp->error);
+		budget__response__free_unpacked(resp, NULL);
+	}
+	close(fd);
+	after = fx_journal_seq(d);
+	assert_int_equal(after, before + WRITERS);
+
+	seq = json_integer_value(json_object_get(bk, "journal_seq"));
+	assert_true(seq >= before && seq <= after);
+	assert_true(json_integer_value(json_object_get(bk, "bytes")) > 0);
+
+	/* The copy is a ledger budgetd opens as it is. */
+	copy = h_daemon_new(NULL);
+	snprintf(copy->datadir, sizeof(copy->datadir), "%s", path);
+	h_daemon_start(copy);
+	st = fx_ctl_json(copy, 0, "status", NULL);
+	assert_int_equal(
+	    json_integer_value(json_object_get(st, "journal_seq")), seq);
+	assert_string_equal(json_string_value(json_object_get(st, "head_hash")),
+	    json_string_value(json_object_get(bk, "head_hash")));
+	v = fx_ctl_json(copy, 0, "verify", NULL);
+	assert_true(json_is_true(json_object_get(v, "ok")));
+	assert_int_equal(
+	    json_integer_value(json_object_get(v, "entries")), seq);
+	json_decref(st);
+	json_decref(v);
+	json_decref(bk);
+	h_daemon_teardown(copy);
+	fx_verify_ok(d);
+}
+
+static void
+test_refusals(void **state)
+{
+	struct h_daemon *d = *state;
+	json_t          *bk;
+	char             path[H_PATH_MAX];
+	int              status;
+
+	snprintf(path, sizeof(path), "%s/backup-2", d->dir);
+	json_decref(fx_ctl_json(d, 0, "backup", path, NULL));
+	/* A directory that holds a copy already. */
+	bk = fx_ctl_json_try(d, &status, "backup", path, NULL);
+	assert_int_equal(status, 1);
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(bk, "error"), "code")),
+	    "already_exists");
+	json_decref(bk);
+	/* A parent that does not exist. */
+	snprintf(path, sizeof(path), "%s/no/such/dir", d->dir);
+	bk = fx_ctl_json_try(d, &status, "backup", path, NULL);
+	assert_int_equal(status, 1);
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(bk, "error"), "code")),
+	    "invalid_argument");
+	json_decref(bk);
+	h_assert_serving(d);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+		test_hot_copy_opens_and_verifies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
