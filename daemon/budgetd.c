@@ -7,6 +7,7 @@
  * budgetd never forks or daemonizes: under systemd it is Type=notify, by
  * hand it runs in the foreground and logs to stderr.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -42,6 +43,7 @@ static void        budgetd_watchdog_cb(int, short, void *);
 static void        budgetd_drain_cb(int, short, void *);
 static void        budgetd_reload(void);
 static void        budgetd_libevent_log(int, const char *);
+static void        budgetd_raise_nofile(void);
 static void budgetd_resolve_paths(struct config *, const char *, const char *);
 
 static __dead void
@@ -61,6 +63,26 @@ budgetd_libevent_log(int severity, const char *msg)
 		log_warnx("libevent: %s", msg);
 	else
 		log_debug("libevent: %s", msg);
+}
+
+/*
+ * Every connection is a descriptor: take the hard limit the system allows
+ * rather than the customary soft 1024, so that max_connections means what
+ * it says. Not being able to is no reason not to start.
+ */
+static void
+budgetd_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("budgetd: raising the descriptor limit");
+	}
+	log_debug("budgetd: %llu descriptors", (unsigned long long)rl.rlim_cur);
 }
 
 /*
@@ -172,6 +194,7 @@ main(int argc, char *argv[])
 		exit(0);
 	}
 
+	budgetd_raise_nofile();
 	bd->euid = geteuid();
 	bd->started_at = timestamp_now();
 	TAILQ_INIT(&bd->conns);
