@@ -73,6 +73,26 @@ cmd_rid_arg(struct cmd_ctx *ctx, const char *s, const char *what,
 	return (BUDGET_OK);
 }
 
+/*
+ * A company named on the wire, looked at on a day (on: a date, empty for
+ * today): the shape of every "show" of a company.
+ */
+enum budget_err
+cmd_company_on(struct cmd_ctx *ctx, const char *s, const char *on,
+    struct company *c, int32_t *day)
+{
+	char            number[LEDGER_RID_SZ];
+	enum budget_err rc;
+	int             st;
+
+	if ((rc = cmd_rid_arg(ctx, s, "enterprise number", number)) ||
+	    (rc = cmd_date_arg(ctx, on, "on", day)))
+		return (rc);
+	if ((st = record_get_company(ctx->txn, number, c)) != STORE_OK)
+		return (cmd_lookup_fail(ctx, st, "company", number));
+	return (BUDGET_OK);
+}
+
 enum budget_err
 cmd_id_arg(struct cmd_ctx *ctx, const char *s, const char *what)
 {

@@ -205,16 +205,11 @@ cmd_company_show_exec(struct cmd_ctx *ctx)
 {
 	const Budget__CompanyShow *a = ctx->msg->company_show;
 	struct company             c;
-	char                       number[LEDGER_RID_SZ];
 	int32_t                    day;
 	enum budget_err            rc;
-	int                        st;
 
-	if ((rc = cmd_rid_arg(ctx, a->number, "enterprise number", number)) ||
-	    (rc = cmd_date_arg(ctx, a->on, "on", &day)))
+	if ((rc = cmd_company_on(ctx, a->number, a->on, &c, &day)))
 		return (rc);
-	if ((st = record_get_company(ctx->txn, number, &c)) != STORE_OK)
-		return (cmd_lookup_fail(ctx, st, "company", number));
 	ctx->resp->result_case = BUDGET__RESPONSE__RESULT_COMPANY;
 	ctx->resp->company = cmd_company_result(ctx, &c, day);
 	return (BUDGET_OK);

@@ -139,17 +139,12 @@ cmd_deminimis_show_exec(struct cmd_ctx *ctx)
 {
 	const Budget__DeminimisShow *a = ctx->msg->deminimis_show;
 	struct company               c;
-	char                         number[LEDGER_RID_SZ];
 	int32_t                      day;
 	enum budget_err              rc;
-	int                          st;
 
-	if ((rc = cmd_rid_arg(ctx, a->number, "enterprise number", number)) ||
-	    (rc = cmd_date_arg(ctx, a->on, "on", &day)))
+	if ((rc = cmd_company_on(ctx, a->number, a->on, &c, &day)))
 		return (rc);
-	if ((st = record_get_company(ctx->txn, number, &c)) != STORE_OK)
-		return (cmd_lookup_fail(ctx, st, "company", number));
-	return (cmd_deminimis_result(ctx, number, day));
+	return (cmd_deminimis_result(ctx, c.number, day));
 }
 
 const struct cmd_entry cmd_deminimis_declare_entry = {

@@ -158,6 +158,25 @@ dossier_reply(struct cmd_ctx *ctx, const struct dossier *d)
 	ctx->resp->dossier = cmd_dossier_result(ctx, d);
 }
 
+/* Journal e as an entry about dossier d (and its company and contract). */
+static void
+dossier_journal(struct cmd_ctx *ctx, struct jentry *e, const struct dossier *d)
+{
+	e->dossier = d->id;
+	e->company = d->company;
+	e->contract = d->contract;
+	cmd_journal(ctx, e);
+}
+
+/* The usual end of a dossier command: journal it, answer with the dossier. */
+static enum budget_err
+dossier_done(struct cmd_ctx *ctx, struct jentry *e, const struct dossier *d)
+{
+	dossier_journal(ctx, e, d);
+	dossier_reply(ctx, d);
+	return (BUDGET_OK);
+}
+
 static enum budget_err
 cmd_dossier_reserve_exec(struct cmd_ctx *ctx)
 {
@@ -250,9 +269,6 @@ cmd_dossier_reserve_exec(struct cmd_ctx *ctx)
 	if ((rc = dossier_dm(ctx, number, day)))
 		return (rc);
 
-	e.dossier = d.id;
-	e.company = d.company;
-	e.contract = d.contract;
 	e.amount = sub;
 	e.date = day;
 	e.package = d.package;
@@ -262,9 +278,7 @@ cmd_dossier_reserve_exec(struct cmd_ctx *ctx)
 	e.expires_at = d.expires_at;
 	e.rule_set = d.rule_set;
 	e.rate_bp = bp;
-	cmd_journal(ctx, &e);
-	dossier_reply(ctx, &d);
-	return (BUDGET_OK);
+	return (dossier_done(ctx, &e, &d));
 }
 
 static enum budget_err
@@ -387,18 +401,13 @@ cmd_dossier_approve_exec(struct cmd_ctx *ctx)
 	if ((rc = dossier_dm(ctx, d.company, day)))
 		return (rc);
 
-	e.dossier = d.id;
-	e.company = d.company;
-	e.contract = d.contract;
 	e.amount = amount;
 	e.date = day;
 	e.grant_id = g.id;
 	e.package = d.package;
 	e.subsidy = d.subsidy;
 	e.reason = ledger_grant_kind_name(g.kind);
-	cmd_journal(ctx, &e);
-	dossier_reply(ctx, &d);
-	return (BUDGET_OK);
+	return (dossier_done(ctx, &e, &d));
 }
 
 static enum budget_err
@@ -494,18 +503,13 @@ cmd_dossier_amend_exec(struct cmd_ctx *ctx)
 	if ((rc = dossier_dm(ctx, d.company, date_today(ctx->now))))
 		return (rc);
 
-	e.dossier = d.id;
-	e.company = d.company;
-	e.contract = d.contract;
 	e.amount = inc;
 	e.package = d.pending_package;
 	e.cost = cost;
 	e.extension_cost = ext;
 	e.subsidy = sub;
 	e.expires_at = d.expires_at;
-	cmd_journal(ctx, &e);
-	dossier_reply(ctx, &d);
-	return (BUDGET_OK);
+	return (dossier_done(ctx, &e, &d));
 }
 
 /*
@@ -554,13 +558,8 @@ cmd_dossier_cancel_exec(struct cmd_ctx *ctx)
 	if ((rc = dossier_parties(ctx, &d, &k, NULL)))
 		return (rc);
 	e.amount = dossier_release(ctx, &d, &k, DS_CANCELLED);
-	e.dossier = d.id;
-	e.company = d.company;
-	e.contract = d.contract;
 	e.reason = a->reason;
-	cmd_journal(ctx, &e);
-	dossier_reply(ctx, &d);
-	return (BUDGET_OK);
+	return (dossier_done(ctx, &e, &d));
 }
 
 /* How many expired reservations one internal request releases. */
@@ -596,11 +595,8 @@ cmd_dossier_expire_exec(struct cmd_ctx *ctx)
 			continue;
 		}
 		e.amount = dossier_release(ctx, &d, &k, DS_EXPIRED);
-		e.dossier = d.id;
-		e.company = d.company;
-		e.contract = d.contract;
 		e.expires_at = at;
-		cmd_journal(ctx, &e);
+		dossier_journal(ctx, &e, &d);
 		log_info(
 		    "expire: dossier %s: reservation of %lld cents released",
 		    d.id, (long long)e.amount);
@@ -637,13 +633,8 @@ cmd_dossier_pay_exec(struct cmd_ctx *ctx)
 	k.committed -= a->amount_cents;
 	k.paid += a->amount_cents;
 	record_put_contract(ctx->txn, &k);
-	e.dossier = d.id;
-	e.company = d.company;
-	e.contract = d.contract;
 	e.amount = a->amount_cents;
-	cmd_journal(ctx, &e);
-	dossier_reply(ctx, &d);
-	return (BUDGET_OK);
+	return (dossier_done(ctx, &e, &d));
 }
 
 static enum budget_err
@@ -661,12 +652,7 @@ cmd_dossier_complete_exec(struct cmd_ctx *ctx)
 		    "an approved dossier without a pending amendment"));
 	d.state = DS_COMPLETED;
 	record_put_dossier(ctx->txn, &d, 0);
-	e.dossier = d.id;
-	e.company = d.company;
-	e.contract = d.contract;
-	cmd_journal(ctx, &e);
-	dossier_reply(ctx, &d);
-	return (BUDGET_OK);
+	return (dossier_done(ctx, &e, &d));
 }
 
 /*
@@ -728,12 +714,7 @@ cmd_dossier_close_exec(struct cmd_ctx *ctx)
 	d.state = DS_CLOSED;
 	record_put_dossier(ctx->txn, &d, 0);
 	record_put_contract(ctx->txn, &k);
-	e.dossier = d.id;
-	e.company = d.company;
-	e.contract = d.contract;
-	cmd_journal(ctx, &e);
-	dossier_reply(ctx, &d);
-	return (BUDGET_OK);
+	return (dossier_done(ctx, &e, &d));
 }
 
 static enum budget_err
@@ -760,13 +741,8 @@ cmd_dossier_withdraw_exec(struct cmd_ctx *ctx)
 	d.state = DS_WITHDRAWN;
 	record_put_dossier(ctx->txn, &d, 0);
 	record_put_contract(ctx->txn, &k);
-	e.dossier = d.id;
-	e.company = d.company;
-	e.contract = d.contract;
 	e.reason = a->reason;
-	cmd_journal(ctx, &e);
-	dossier_reply(ctx, &d);
-	return (BUDGET_OK);
+	return (dossier_done(ctx, &e, &d));
 }
 
 static enum budget_err

@@ -86,6 +86,8 @@ enum budget_err cmd_not_future(struct cmd_ctx *, int32_t, const char *);
 enum budget_err
 cmd_rid_arg(struct cmd_ctx *, const char *, const char *, char[LEDGER_RID_SZ]);
 enum budget_err cmd_id_arg(struct cmd_ctx *, const char *, const char *);
+enum budget_err cmd_company_on(
+    struct cmd_ctx *, const char *, const char *, struct company *, int32_t *);
 enum budget_err cmd_text_arg(struct cmd_ctx *, const char *, const char *);
 enum budget_err cmd_amount_arg(struct cmd_ctx *, int64_t, const char *);
 enum budget_err
