@@ -118,11 +118,27 @@ struct req {
  * A transaction. err is sticky: once set, every store_* call on this txn is
  * a no-op and store_commit aborts. Callers check err once, at the end.
  */
+/*
+ * The journal's head as a transaction sees it: loaded from the meta
+ * database once, moved by every append, written back once by
+ * journal_flush() before the top-level commit. A nested transaction works
+ * on a copy and hands it back on commit, so an aborted command's entries
+ * never move the head.
+ */
+struct store_jhead {
+	int      loaded;
+	int      dirty; /* appended to: write at the top-level commit */
+	uint64_t seq;
+	int64_t  time;
+	uint8_t  hash[32];
+};
+
 struct store_txn {
-	void             *txn; /* MDB_txn * (opaque outside store.c) */
-	int               err; /* 0 or enum store_err */
-	int               rw;
-	struct store_txn *parent;
+	void              *txn; /* MDB_txn * (opaque outside store.c) */
+	int                err; /* 0 or enum store_err */
+	int                rw;
+	struct store_txn  *parent;
+	struct store_jhead jh;
 };
 
 enum store_err {
@@ -605,11 +621,15 @@ void expiry_start(void);
 void expiry_stop(void);
 
 /* journal.c */
-char *journal_canonical(const struct Budgetstore__JournalEntry *, size_t *);
-void  journal_fields(const struct Budgetstore__JournalEntry *,
-     void (*)(const char *, const char *, int, void *), void *);
-void  journal_hash(const uint8_t[32], const void *, size_t, uint8_t[32]);
-void  journal_head(struct store_txn *, uint64_t *, uint8_t[32]);
-void  journal_append(struct store_txn *, struct jentry *);
+char  *journal_canonical(const struct Budgetstore__JournalEntry *, size_t *);
+void   journal_fields(const struct Budgetstore__JournalEntry *,
+      void (*)(const char *, const char *, int, void *), void *);
+void   journal_hash(const uint8_t[32], const void *, size_t, uint8_t[32]);
+void   budget_sha256(const void *const *, const size_t *, size_t, uint8_t[32]);
+void   journal_head(struct store_txn *, uint64_t *, uint8_t[32]);
+void   journal_append(struct store_txn *, struct jentry *);
+void   journal_flush(struct store_txn *);
+size_t journal_check_index(struct store_txn *,
+    const struct Budgetstore__JournalEntry *, const char **);
 
 #endif /* BUDGETD_H */

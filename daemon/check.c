@@ -279,9 +279,10 @@ check_chain(struct check_state *cs)
 	Budgetstore__JournalEntry *m;
 	uint8_t                    prev[32], h[32], head[32];
 	char                       why[512];
+	const char                *missing;
 	uint64_t                   expect = 1, seq;
 	char                      *canon;
-	size_t                     clen;
+	size_t                     clen, indexed = 0;
 
 	memset(prev, 0, sizeof(prev));
 	store_cursor_open(&cur, cs->t, STORE_DB_JOURNAL, NULL, 0);
@@ -313,6 +314,13 @@ check_chain(struct check_state *cs)
 			break;
 		}
 		memcpy(prev, h, 32);
+		/* history and balance --as-of read the index: it must hold. */
+		indexed += journal_check_index(cs->t, m, &missing);
+		if (missing != NULL)
+			check_problem(r,
+			    "journal entry %llu is missing from the history "
+			    "of %s",
+			    (unsigned long long)seq, missing);
 		/* I-3: what the entry did, done again from scratch. */
 		if (replay_apply(cs->rp, m, why, sizeof(why)) == -1)
 			check_problem(r, "%s", why);
@@ -331,6 +339,16 @@ check_chain(struct check_state *cs)
 		    (unsigned long long)seq, (unsigned long long)r->entries);
 		r->first_bad_seq = r->entries + 1;
 	}
+	if (r->first_bad_seq == 0 &&
+	    store_count(cs->t, STORE_DB_HISTORY) != indexed)
+		check_problem(r,
+		    "the history index holds %llu entries, the journal calls "
+		    "for %zu",
+		    (unsigned long long)store_count(cs->t, STORE_DB_HISTORY),
+		    indexed);
+	/* Report the journal's size, not how far the chain held. */
+	if (seq > r->entries)
+		r->entries = seq;
 }
 
 /*

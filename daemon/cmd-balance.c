@@ -54,6 +54,13 @@ balance_walk(struct cmd_ctx *ctx, char type, const char *id, uint64_t upto,
 }
 
 static void
+balance_none_cb(const Budgetstore__JournalEntry *m, void *arg)
+{
+	(void)m;
+	(void)arg;
+}
+
+static void
 balance_contract_cb(const Budgetstore__JournalEntry *m, void *arg)
 {
 	replay_contract_effect(m, arg);
@@ -157,6 +164,17 @@ cmd_balance_exec(struct cmd_ctx *ctx)
 	} else {
 		if ((rc = cmd_rid_arg(ctx, a->company, "company", number)))
 			return (rc);
+		/* The company itself must have been added by then. */
+		if (balance_walk(ctx, 'C', number, upto, at, balance_none_cb,
+			NULL, &lastseq, &lasttime) == 0) {
+			if (ctx->txn->err != 0)
+				return (cmd_lookup_fail(
+				    ctx, ctx->txn->err, "company", number));
+			return (cmd_fail(ctx, BUDGET_ERR_NOT_FOUND,
+			    "company %s was not added yet then", number));
+		}
+		lastseq = 0;
+		lasttime = 0;
 		if (undertaking_on(ctx->txn, number, UNDERTAKING_ANY_DAY, &u))
 			return (cmd_lookup_fail(
 			    ctx, ctx->txn->err, "company", number));

@@ -143,7 +143,7 @@ cmd_history_exec(struct cmd_ctx *ctx)
 	uint64_t                      seq, last = 0;
 	size_t                        nsrc, i;
 	enum budget_err               rc;
-	int                           given, st;
+	int                           given, st, exists = 1;
 
 	given = (*a->dossier != '\0') + (*a->company != '\0') +
 	    (*a->contract != '\0');
@@ -168,9 +168,12 @@ cmd_history_exec(struct cmd_ctx *ctx)
 
 		if ((rc = cmd_id_arg(ctx, a->dossier, "dossier id")))
 			return (rc);
-		if ((st = record_get_dossier(ctx->txn, a->dossier, &d)))
+		/* A dossier only ever refused has a history, not a record. */
+		st = record_get_dossier(ctx->txn, a->dossier, &d);
+		if (st != STORE_OK && st != STORE_NOTFOUND)
 			return (
 			    cmd_lookup_fail(ctx, st, "dossier", a->dossier));
+		exists = st == STORE_OK;
 		type = 'D';
 		id = a->dossier;
 	} else if (*a->contract != '\0') {
@@ -253,6 +256,8 @@ cmd_history_exec(struct cmd_ctx *ctx)
 	if (ctx->txn->err != 0)
 		return (cmd_fail(ctx, BUDGET_ERR_STORAGE_ERROR, "%s",
 		    store_strerror(ctx->txn->err)));
+	if (!exists && a->after == 0 && page->n_entries == 0 && page->next == 0)
+		return (cmd_lookup_fail(ctx, STORE_NOTFOUND, "dossier", id));
 	return (BUDGET_OK);
 }
 

@@ -5,9 +5,8 @@
  * under a name already loaded is refused.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-
-#include <openssl/evp.h>
 
 #include "budget/date.h"
 #include "cmd.h"
@@ -109,7 +108,6 @@ cmd_rules_load_exec(struct cmd_ctx *ctx)
 	struct rules_conflict    cf;
 	Budget__RuleBook        *res;
 	uint8_t                  digest[32];
-	unsigned int             dlen = sizeof(digest);
 	char                    *cause = NULL;
 	size_t                   i;
 	enum budget_err          rc = BUDGET_OK;
@@ -128,9 +126,12 @@ cmd_rules_load_exec(struct cmd_ctx *ctx)
 		free(cause);
 		return (rc);
 	}
-	if (EVP_Digest(a->text, strlen(a->text), digest, &dlen, EVP_sha256(),
-		NULL) != 1)
-		fatalx("rules: SHA-256 failed");
+	{
+		const void *part = a->text;
+		size_t      len = strlen(a->text);
+
+		budget_sha256(&part, &len, 1, digest);
+	}
 
 	res = cmd_rulebook_new(ctx, rb.nsets, rb.nregimes);
 	res->digest = cmd_hex(ctx, digest, sizeof(digest));

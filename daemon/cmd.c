@@ -297,6 +297,7 @@ cmd_run(struct req_list *work)
 			 * writes the pages out, at commit: then grow and
 			 * rerun like any other MAP_FULL.
 			 */
+			journal_flush(&t);
 			err = store_commit(&t);
 			if (err != STORE_FULL || !allow_grow)
 				break;
@@ -435,11 +436,20 @@ cmd_exec_one(
 run:
 	store_begin_nested(&child, parent);
 	cmd_ctx_init(&ctx, r, &resp, &child, now);
-	if (!(r->cmd->roles & CMD_ROLE(ctx.role)))
+	if (!(r->cmd->roles & CMD_ROLE(ctx.role))) {
+		/*
+		 * The refusal is journaled with what was asked (dossier,
+		 * contract, amount), which only the command knows how to read
+		 * from the request: let it run, then throw away everything
+		 * it did, whatever it answered.
+		 */
+		if (child.err == 0)
+			(void)r->cmd->exec(&ctx);
+		child.err = 0;
 		rc = cmd_fail(&ctx, BUDGET_ERR_PERMISSION_DENIED,
 		    "role %s may not run %s", role_name(ctx.role),
 		    r->cmd->name);
-	else if (child.err != 0)
+	} else if (child.err != 0)
 		rc = BUDGET_OK; /* handled below as a store error */
 	else
 		rc = r->cmd->exec(&ctx);
@@ -624,11 +634,11 @@ cmd_digest(const Budget__Request *msg, uint8_t out[32])
 {
 	const ProtobufCFieldDescriptor *f;
 	const ProtobufCMessage         *sub = NULL;
-	uint8_t                        *buf = NULL;
+	uint8_t                         small[512], *buf = small;
 	size_t                          len = 0;
 	uint32_t                        be;
-	unsigned int                    dlen = 32;
-	EVP_MD_CTX                     *md;
+	const void                     *parts[2];
+	size_t                          lens[2];
 
 	f = protobuf_c_message_descriptor_get_field(
 	    &budget__request__descriptor, (unsigned)msg->command_case);
@@ -637,18 +647,18 @@ cmd_digest(const Budget__Request *msg, uint8_t out[32])
 			*)((const char *)msg + f->offset);
 	if (sub != NULL) {
 		len = protobuf_c_message_get_packed_size(sub);
-		buf = xmalloc(len > 0 ? len : 1);
+		if (len > sizeof(small))
+			buf = xmalloc(len);
 		protobuf_c_message_pack(sub, buf);
 	}
 	be = htonl((uint32_t)msg->command_case);
-	if ((md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(md, &be, sizeof(be)) != 1 ||
-	    (len > 0 && EVP_DigestUpdate(md, buf, len) != 1) ||
-	    EVP_DigestFinal_ex(md, out, &dlen) != 1)
-		fatalx("cmd: SHA-256 failed");
-	EVP_MD_CTX_free(md);
-	free(buf);
+	parts[0] = &be;
+	lens[0] = sizeof(be);
+	parts[1] = buf;
+	lens[1] = len;
+	budget_sha256(parts, lens, 2, out);
+	if (buf != small)
+		free(buf);
 }
 
 static void

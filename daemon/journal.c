@@ -14,6 +14,7 @@
  * An entry is written in the same transaction as the change it records,
  * so the journal and the balances can never disagree about what happened.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,25 @@ canon_kind_of(const char *name)
 	return (CANON_PLAIN);
 }
 
+/* Decimal digits of v into buf (at least 21 bytes); snprintf is slow. */
+static char *
+canon_u64(uint64_t v, char *buf, size_t len)
+{
+	char   tmp[24];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	if (n + 1 > len)
+		fatalx("journal: no room for a number");
+	for (i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	buf[n] = '\0';
+	return (buf);
+}
+
 /*
  * One scalar as text into buf; *number says whether it is an integer (as
  * opposed to a string, a date or a time).
@@ -124,7 +144,10 @@ canon_scalar(const ProtobufCFieldDescriptor *f, const void *p, char *buf,
 		return (date_format((int32_t)v, buf, len));
 	default:
 		*number = 1;
-		snprintf(buf, len, "%lld", (long long)v);
+		if (v >= 0)
+			return (canon_u64((uint64_t)v, buf, len));
+		buf[0] = '-';
+		canon_u64((uint64_t)0 - (uint64_t)v, buf + 1, len - 1);
 		return (buf);
 	}
 }
@@ -231,56 +254,163 @@ journal_canonical(const Budgetstore__JournalEntry *m, size_t *lenp)
 	return (c.buf);
 }
 
+/*
+ * SHA-256 of the concatenation of n parts. OpenSSL 3 looks the algorithm
+ * up by name on every EVP_DigestInit_ex(EVP_sha256()) (a provider fetch);
+ * fetch it once, and keep one context per thread.
+ */
+static pthread_once_t            sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD                   *sha256_md;
+static _Thread_local EVP_MD_CTX *sha256_ctx;
+
+static void
+sha256_init(void)
+{
+	if ((sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+		fatalx("journal: OpenSSL has no SHA-256");
+}
+
+void
+budget_sha256(
+    const void *const *parts, const size_t *lens, size_t n, uint8_t out[32])
+{
+	unsigned int dlen = 32;
+	size_t       i;
+
+	pthread_once(&sha256_once, sha256_init);
+	if (sha256_ctx == NULL && (sha256_ctx = EVP_MD_CTX_new()) == NULL)
+		fatalx("journal: EVP_MD_CTX_new");
+	if (EVP_DigestInit_ex(sha256_ctx, sha256_md, NULL) != 1)
+		fatalx("journal: SHA-256 failed");
+	for (i = 0; i < n; i++) {
+		if (lens[i] > 0 &&
+		    EVP_DigestUpdate(sha256_ctx, parts[i], lens[i]) != 1)
+			fatalx("journal: SHA-256 failed");
+	}
+	if (EVP_DigestFinal_ex(sha256_ctx, out, &dlen) != 1)
+		fatalx("journal: SHA-256 failed");
+}
+
 /* SHA-256(prev || data). */
 void
 journal_hash(
     const uint8_t prev[32], const void *data, size_t len, uint8_t out[32])
 {
-	EVP_MD_CTX  *md;
-	unsigned int dlen = 32;
+	const void *parts[2] = {prev, data};
+	size_t      lens[2] = {32, len};
 
-	if ((md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(md, prev, 32) != 1 ||
-	    EVP_DigestUpdate(md, data, len) != 1 ||
-	    EVP_DigestFinal_ex(md, out, &dlen) != 1)
-		fatalx("journal: SHA-256 failed");
-	EVP_MD_CTX_free(md);
+	budget_sha256(parts, lens, 2, out);
+}
+
+/* Read the head from the meta database into t's copy, once. */
+static void
+journal_load(struct store_txn *t)
+{
+	struct store_val v;
+
+	if (t->jh.loaded)
+		return;
+	t->jh.seq = store_get_u64(t, STORE_DB_META, "journal_seq");
+	t->jh.time = (int64_t)store_get_u64(t, STORE_DB_META, "journal_time");
+	memset(t->jh.hash, 0, 32);
+	if (store_get(t, STORE_DB_META, "head_hash", 9, &v) == STORE_OK) {
+		if (v.len == 32)
+			memcpy(t->jh.hash, v.data, 32);
+		else
+			t->err = STORE_CORRUPT;
+		free(v.data);
+	}
+	if (t->err == 0)
+		t->jh.loaded = 1;
 }
 
 /* The last sequence number and the head hash (zeros when empty). */
 void
 journal_head(struct store_txn *t, uint64_t *seq, uint8_t hash[32])
 {
-	struct store_val v;
-
-	*seq = store_get_u64(t, STORE_DB_META, "journal_seq");
-	memset(hash, 0, 32);
-	if (store_get(t, STORE_DB_META, "head_hash", 9, &v) == STORE_OK) {
-		if (v.len == 32)
-			memcpy(hash, v.data, 32);
-		else
-			t->err = STORE_CORRUPT;
-		free(v.data);
-	}
+	journal_load(t);
+	*seq = t->jh.seq;
+	memcpy(hash, t->jh.hash, 32);
 }
 
-static void
-journal_index(struct store_txn *t, char type, const char *id, uint64_t seq)
+/*
+ * Write the head into the meta database if entries were appended: once
+ * per top-level transaction, just before it commits (store_commit refuses
+ * to commit an unflushed head).
+ */
+void
+journal_flush(struct store_txn *t)
 {
-	uint8_t k[1 + LEDGER_ID_MAX + 1 + 8];
-	size_t  len;
-
-	if (id == NULL || *id == '\0')
+	if (!t->jh.dirty)
 		return;
-	len = strlen(id);
+	store_put_u64(t, STORE_DB_META, "journal_seq", t->jh.seq);
+	store_put_u64(t, STORE_DB_META, "journal_time", (uint64_t)t->jh.time);
+	store_put(t, STORE_DB_META, "head_hash", 9, t->jh.hash, 32);
+	t->jh.dirty = 0;
+}
+
+/* The history index key of entry seq under (type, id); its length. */
+static size_t
+journal_index_key(uint8_t *k, char type, const char *id, uint64_t seq)
+{
+	size_t len = strlen(id);
+
 	if (len > LEDGER_ID_MAX)
 		fatalx("journal_index: id of %zu bytes", len);
 	k[0] = (uint8_t)type;
 	memcpy(k + 1, id, len);
 	k[1 + len] = '\0';
 	record_be64(k + 2 + len, seq);
-	store_put(t, STORE_DB_HISTORY, k, 2 + len + 8, "", 0);
+	return (2 + len + 8);
+}
+
+static void
+journal_index(struct store_txn *t, char type, const char *id, uint64_t seq)
+{
+	uint8_t k[1 + LEDGER_ID_MAX + 1 + 8];
+
+	if (id == NULL || *id == '\0')
+		return;
+	store_put(
+	    t, STORE_DB_HISTORY, k, journal_index_key(k, type, id, seq), "", 0);
+}
+
+/*
+ * verify: how many history index keys entry m must have (returned) and
+ * whether they are all there (*missing names the first absent one).
+ */
+size_t
+journal_check_index(struct store_txn       *t,
+    const struct Budgetstore__JournalEntry *m, const char **missing)
+{
+	const struct {
+		char        type;
+		const char *id;
+	} keys[] = {
+	    {HIST_DOSSIER, m->dossier},
+	    {HIST_CONTRACT, m->contract},
+	    {HIST_COMPANY, m->company},
+	    {HIST_COMPANY,
+		strcmp(m->company2, m->company) != 0 ? m->company2 : ""},
+	};
+	struct store_val v;
+	uint8_t          k[1 + LEDGER_ID_MAX + 1 + 8];
+	size_t           i, n = 0;
+
+	*missing = NULL;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (keys[i].id == NULL || *keys[i].id == '\0' ||
+		    strlen(keys[i].id) > LEDGER_ID_MAX)
+			continue;
+		n++;
+		if (store_get(t, STORE_DB_HISTORY, k,
+			journal_index_key(k, keys[i].type, keys[i].id, m->seq),
+			&v) == STORE_OK)
+			free(v.data);
+		else if (*missing == NULL)
+			*missing = keys[i].id;
+	}
+	return (n);
 }
 
 static void
@@ -336,21 +466,22 @@ journal_append(struct store_txn *t, struct jentry *e)
 {
 	Budgetstore__JournalEntry m;
 	uint8_t                   prev[32], key[8], *buf;
-	uint64_t                  seq, last;
+	uint64_t                  seq;
 	char                     *canon;
 	size_t                    clen, len;
 
-	journal_head(t, &seq, prev);
-	last = store_get_u64(t, STORE_DB_META, "journal_time");
+	journal_load(t);
 	if (t->err != 0)
 		return;
+	seq = t->jh.seq;
+	memcpy(prev, t->jh.hash, 32);
 	/*
 	 * The journal's clock never runs backwards, whatever the host's
 	 * does: entries in sequence order are in time order, so a time range
 	 * maps to a sequence range.
 	 */
-	if (e->time < (int64_t)last)
-		e->time = (int64_t)last;
+	if (e->time < t->jh.time)
+		e->time = t->jh.time;
 	e->seq = seq + 1;
 	journal_to_msg(e, &m);
 	canon = journal_canonical(&m, &clen);
@@ -372,7 +503,8 @@ journal_append(struct store_txn *t, struct jentry *e)
 	if (e->company2 == NULL || e->company == NULL ||
 	    strcmp(e->company2, e->company) != 0)
 		journal_index(t, HIST_COMPANY, e->company2, e->seq);
-	store_put_u64(t, STORE_DB_META, "journal_seq", e->seq);
-	store_put_u64(t, STORE_DB_META, "journal_time", (uint64_t)e->time);
-	store_put(t, STORE_DB_META, "head_hash", 9, e->hash, 32);
+	t->jh.seq = e->seq;
+	t->jh.time = e->time;
+	memcpy(t->jh.hash, e->hash, 32);
+	t->jh.dirty = 1;
 }

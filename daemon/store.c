@@ -299,6 +299,7 @@ store_begin_nested(struct store_txn *child, struct store_txn *parent)
 	memset(child, 0, sizeof(*child));
 	child->rw = 1;
 	child->parent = parent;
+	child->jh = parent->jh;
 	if (parent->err != 0) {
 		child->err = parent->err;
 		return;
@@ -323,10 +324,15 @@ store_commit(struct store_txn *t)
 		t->txn = NULL;
 		return (t->err);
 	}
+	/* Appends must reach the meta database before the last commit. */
+	if (t->parent == NULL && t->jh.dirty)
+		fatalx("store: committing a journal head not flushed");
 	rc = mdb_txn_commit(t->txn);
 	t->txn = NULL;
 	if (rc != 0)
 		t->err = store_err_from_mdb(rc, "commit");
+	else if (t->parent != NULL)
+		t->parent->jh = t->jh;
 	else if (t->rw && t->parent == NULL)
 		store_check_usage();
 	return (t->err);

@@ -1,0 +1,130 @@
+/*
+ * audit.h: what the auditor's tests (test_audit.c, test_report.c,
+ * test_tamper.c, test_regress_audit.c) share beside fixture.h: budgetctl
+ * runs whose output goes to a file, the programs that check that output
+ * from outside budgetd (python3 with scripts/verify-journal, the csv
+ * module, an XML parser), a strict RFC 4180 reader, the journal as status
+ * shows it, and journal times as numbers.
+ *
+ * Like the harness, every au_ function fails the current cmocka test when
+ * something it cannot recover from goes wrong, saying what it was doing.
+ */
+#ifndef BUDGET_AUDIT_H
+#define BUDGET_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fixture.h"
+
+#ifndef BUDGET_VERIFY_JOURNAL
+#error "BUDGET_VERIFY_JOURNAL must be defined by the build"
+#endif
+#ifndef BUDGET_PYTHON3
+#error "BUDGET_PYTHON3 must be defined by the build (\"\" when none)"
+#endif
+
+/*
+ * budgetctl -s SOCK --json ARGS... (NULL-terminated), like fx_ctl_json
+ * and fx_ctl_json_try, but run without LeakSanitizer's check at exit in
+ * sanitizer builds (most of a short budgetctl's life there): for the
+ * hundreds of reads these tests make. Leaks in budgetctl are the other
+ * tests' business, and these tests still run each command at least once
+ * through fx_ctl_json; the daemon keeps its check.
+ */
+json_t *au_ctl_json(const struct h_daemon *d, int status, ...);
+json_t *au_ctl_json_try(const struct h_daemon *d, int *status, ...);
+
+/* h_run without LeakSanitizer's exit check (as au_ctl_json). */
+int au_run(struct h_proc *p, const char *const argv[]);
+
+/* status --json: journal_seq (au_ctl_json). */
+int64_t au_seq(const struct h_daemon *d);
+
+/* The journal as status --json shows it. */
+struct au_head {
+	int64_t seq;
+	char    hash[65];
+};
+
+/* status --json: journal_seq and head_hash. */
+void au_head(const struct h_daemon *d, struct au_head *h);
+
+/* DIR/name of the daemon's directory, into buf (H_PATH_MAX + 64). */
+#define AU_PATH_SZ (H_PATH_MAX + 64)
+void au_path(const struct h_daemon *d, const char *name, char buf[AU_PATH_SZ]);
+
+/* Write len bytes to path (created or truncated); fails the test. */
+void au_write_file(const char *path, const char *buf, size_t len);
+
+/* A whole file, NUL-terminated (free it); *lenp its length if not NULL. */
+char *au_read_file(const char *path, size_t *lenp);
+
+/*
+ * budgetctl -s SOCK ARGS... (NULL-terminated; quiet as au_ctl_json), its
+ * stdout written to path. Returns the exit status; stderr is kept in *err
+ * when not NULL (free it).
+ */
+int au_ctl_to_file(const struct h_daemon *d, const char *path, char **err, ...);
+
+/*
+ * Skip the current test when there is no python3 (BUDGET_PYTHON3 ""):
+ * the outside checks need it.
+ */
+void au_need_python(void);
+
+/*
+ * python3 ARGS... (NULL-terminated): the process, waited for (free it
+ * with h_proc_free). Returns its exit status.
+ */
+int au_python(struct h_proc *p, ...);
+
+/*
+ * scripts/verify-journal FILE [--prev HEX] (prev NULL: from the start):
+ * its JSON verdict (json_decref it); *status gets its exit status.
+ */
+json_t *au_verify_journal(const char *file, const char *prev, int *status);
+
+/*
+ * export [--since SEQ] (since 0: all) --format jsonl into path, then
+ * scripts/verify-journal on it; the verdict must be ok, with entries and
+ * head_hash equal to expect_entries and expect_head.
+ */
+void
+au_export_verified(const struct h_daemon *d, const char *path, int64_t since,
+    const char *prev, int64_t expect_entries, const char *expect_head);
+
+/*
+ * The lines of a JSON-lines file, each parsed (an array; json_decref it).
+ * Fails the test on a line that is not one JSON object.
+ */
+json_t *au_jsonl(const char *path);
+
+/*
+ * A strict RFC 4180 reader: records end in CRLF (the last one too), a
+ * field is either plain (no quote, comma, CR or LF) or quoted with inner
+ * quotes doubled. Returns an array of arrays of strings (json_decref it),
+ * or NULL with *why set when the text is not RFC 4180.
+ */
+json_t *au_csv_parse(const char *text, size_t len, const char **why);
+
+/*
+ * Python's csv module reading the file (strict): its records as an array
+ * of arrays of strings, for comparison with au_csv_parse.
+ */
+json_t *au_csv_python(const char *path);
+
+/* The file parses as XML (python3 xml.dom.minidom); its root's name. */
+void au_xml_root(const char *path, char *root, size_t size);
+
+/*
+ * A journal time "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" as microseconds since the
+ * epoch, and back.
+ */
+int64_t     au_time_us(const char *s);
+const char *au_time_str(int64_t us, char *buf, size_t size);
+
+/* The integer a JSON value holds, or a decimal string (export fields). */
+int64_t au_int(json_t *v);
+
+#endif /* BUDGET_AUDIT_H */
