@@ -569,8 +569,11 @@ void record_put_regime(struct store_txn *, const struct dm_regime *);
 int  record_get_regime(struct store_txn *, const char *, struct dm_regime *);
 int  record_each_rule(
      struct store_txn *, char, int (*)(const void *, void *), void *);
-int record_ruleset_on(struct store_txn *, int32_t, struct ruleset *);
-int record_regime_on(struct store_txn *, int32_t, struct dm_regime *);
+int  record_ruleset_on(struct store_txn *, int32_t, struct ruleset *);
+int  record_regime_on(struct store_txn *, int32_t, struct dm_regime *);
+void record_rules_owner(void);
+void record_rules_changed(void);
+void record_rules_settle(void);
 
 /* deminimis.c */
 void undertaking_init(struct undertaking *);

@@ -113,6 +113,7 @@ cmd_rules_load_exec(struct cmd_ctx *ctx)
 	enum budget_err          rc = BUDGET_OK;
 	int                      st, added = 0;
 
+	record_rules_changed();
 	if (!ledger_utf8_ok(a->text, RULES_TEXT_MAX, 1))
 		return (cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT,
 		    "a rules file is 1 byte to %d KiB of UTF-8 text",

@@ -30,6 +30,8 @@
 
 /* Requests per batch; the rest waits for the next turn. */
 #define CMD_BATCH_MAX     4096
+/* Ops in one write turn, all batches together (see cmd_batch_cb). */
+#define CMD_TURN_OPS_MAX  8192
 /* Ops in one batch (TigerBeetle's number: answers stay a few MiB). */
 #define CMD_BATCH_OPS_MAX 8190
 /* Oneof field numbers of Request.command are below this. */
@@ -108,6 +110,8 @@ static enum budget_err cmd_store_error(int);
 void
 cmd_init(void)
 {
+	/* The thread that runs batches may cache the rules (record.c). */
+	record_rules_owner();
 	TAILQ_INIT(&batch.queue);
 	batch.ev = event_new(bd->base, -1, 0, cmd_batch_cb, NULL);
 	if (batch.ev == NULL)
@@ -180,17 +184,27 @@ cmd_batch_cb(int fd, short events, void *arg)
 	struct req_list work, seg;
 	struct req     *r;
 	unsigned        n = 0;
+	size_t          ops = 0;
 
 	(void)fd;
 	(void)events;
 	(void)arg;
 	batch.scheduled = 0;
 	TAILQ_INIT(&work);
-	while (n < CMD_BATCH_MAX && (r = TAILQ_FIRST(&batch.queue)) != NULL) {
+	/*
+	 * Requests, and ops counting each batch's ops: a turn is one write
+	 * transaction, and LMDB keeps the dirty-page list of the largest it
+	 * has seen, so a turn of many big batches would cost memory for good.
+	 */
+	while (n < CMD_BATCH_MAX && ops < CMD_TURN_OPS_MAX &&
+	    (r = TAILQ_FIRST(&batch.queue)) != NULL) {
 		TAILQ_REMOVE(&batch.queue, r, batch_entry);
 		TAILQ_INSERT_TAIL(&work, r, batch_entry);
 		batch.n--;
 		n++;
+		ops += r->msg != NULL && r->cmd->flags & CMD_BATCH
+		    ? r->msg->batch->n_ops
+		    : 1;
 	}
 	if (batch.n > 0 && !batch.scheduled) {
 		batch.scheduled = 1;
@@ -224,6 +238,12 @@ cmd_batch_cb(int fd, short events, void *arg)
 			reader_submit(r, timestamp_now());
 		}
 	}
+	/*
+	 * A long turn: let timeouts armed next be measured from now, not
+	 * from the time libevent cached before this callback started.
+	 */
+	event_base_update_cache_time(bd->base);
+	record_rules_settle();
 	if (bd->shutting_down)
 		budgetd_maybe_exit();
 }

@@ -6,6 +6,7 @@
  * store's convention: a failed read or write sets the transaction's sticky
  * error; STORE_NOTFOUND is returned, never sticky.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -879,6 +880,85 @@ record_latest_cb(const void *p, void *arg)
 }
 
 /*
+ * Rule sets and regimes never change once loaded, and every reservation
+ * asks for them (a regime once per day the de-minimis check looks at), so
+ * the main thread keeps them in memory. rules load drops the cache when it
+ * runs and again when its batch ends (record_rules_settle), so that a
+ * batch that did not commit leaves nothing of its sets behind. Other
+ * threads read the store.
+ */
+static struct {
+	int               valid;
+	int               touched; /* a rules load ran in this batch */
+	int               owned;
+	pthread_t         owner;
+	struct ruleset   *sets;
+	size_t            nsets;
+	struct dm_regime *regimes;
+	size_t            nregimes;
+} rules_cache;
+
+void
+record_rules_owner(void)
+{
+	rules_cache.owner = pthread_self();
+	rules_cache.owned = 1;
+}
+
+void
+record_rules_changed(void)
+{
+	rules_cache.valid = 0;
+	rules_cache.touched = 1;
+}
+
+void
+record_rules_settle(void)
+{
+	if (rules_cache.touched)
+		rules_cache.valid = 0;
+	rules_cache.touched = 0;
+}
+
+static int
+record_cache_set_cb(const void *p, void *arg)
+{
+	(void)arg;
+	rules_cache.sets = xreallocarray(
+	    rules_cache.sets, rules_cache.nsets + 1, sizeof(*rules_cache.sets));
+	rules_cache.sets[rules_cache.nsets++] = *(const struct ruleset *)p;
+	return (0);
+}
+
+static int
+record_cache_regime_cb(const void *p, void *arg)
+{
+	(void)arg;
+	rules_cache.regimes = xreallocarray(rules_cache.regimes,
+	    rules_cache.nregimes + 1, sizeof(*rules_cache.regimes));
+	rules_cache.regimes[rules_cache.nregimes++] =
+	    *(const struct dm_regime *)p;
+	return (0);
+}
+
+/* 1 when the cache may serve this thread (filling it if need be). */
+static int
+record_rules_cached(struct store_txn *t)
+{
+	if (!rules_cache.owned ||
+	    !pthread_equal(pthread_self(), rules_cache.owner))
+		return (0);
+	if (rules_cache.valid)
+		return (1);
+	rules_cache.nsets = rules_cache.nregimes = 0;
+	if (record_each_rule(t, 'S', record_cache_set_cb, NULL) != 0 ||
+	    record_each_rule(t, 'R', record_cache_regime_cb, NULL) != 0)
+		return (0);
+	rules_cache.valid = 1;
+	return (1);
+}
+
+/*
  * The rule set (or regime) in force on day: the latest whose from date is
  * on or before it. STORE_OK, STORE_NOTFOUND or a store error.
  */
@@ -886,8 +966,12 @@ int
 record_ruleset_on(struct store_txn *t, int32_t day, struct ruleset *rs)
 {
 	struct record_latest l = {day, 0, rs, 'S'};
+	size_t               i;
 
-	if (record_each_rule(t, 'S', record_latest_cb, &l) != 0)
+	if (record_rules_cached(t)) {
+		for (i = 0; i < rules_cache.nsets; i++)
+			record_latest_cb(&rules_cache.sets[i], &l);
+	} else if (record_each_rule(t, 'S', record_latest_cb, &l) != 0)
 		return (t->err);
 	return (l.found ? STORE_OK : STORE_NOTFOUND);
 }
@@ -896,8 +980,12 @@ int
 record_regime_on(struct store_txn *t, int32_t day, struct dm_regime *r)
 {
 	struct record_latest l = {day, 0, r, 'R'};
+	size_t               i;
 
-	if (record_each_rule(t, 'R', record_latest_cb, &l) != 0)
+	if (record_rules_cached(t)) {
+		for (i = 0; i < rules_cache.nregimes; i++)
+			record_latest_cb(&rules_cache.regimes[i], &l);
+	} else if (record_each_rule(t, 'R', record_latest_cb, &l) != 0)
 		return (t->err);
 	return (l.found ? STORE_OK : STORE_NOTFOUND);
 }

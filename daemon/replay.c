@@ -6,12 +6,13 @@
  * replays one contract's or one undertaking's entries up to a moment.
  *
  * The state is compact (amounts and states, not whole records) and kept in
- * glibc's hsearch_r tables, sized from the store's record counts: a replay
+ * hash tables of our own: glibc's hsearch_r hashes only the first bytes of
+ * a key, so ids that share a prefix ("CS-2026-...") made verify quadratic.
+ * Each table holds at most what the store's record counts say: a replay
  * that finds more entities than the store holds reports it rather than
  * growing without bound.
  */
 #include <errno.h>
-#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,14 +26,27 @@ struct rp_arena {
 	struct rp_arena *next;
 };
 
+/* Open addressing, linear probing, the whole key hashed (FNV-1a). */
+struct rp_slot {
+	uint64_t    hash;
+	const char *key; /* NULL: empty */
+	void       *val;
+};
+
+struct rp_table {
+	struct rp_slot *slot;
+	size_t          cap; /* a power of two */
+	size_t          n;
+};
+
 struct replay {
-	struct hsearch_data contracts, dossiers, grants, companies;
-	size_t              ncontracts, ndossiers, ngrants, ncompanies;
-	size_t              maxc, maxd, maxg, maxco;
-	struct rp_arena    *arena;
-	struct link        *links;
-	size_t              nlinks, caplinks;
-	/* For walking what hsearch cannot: every grant and dossier made. */
+	struct rp_table  contracts, dossiers, grants, companies;
+	size_t           ncontracts, ndossiers, ngrants, ncompanies;
+	size_t           maxc, maxd, maxg, maxco;
+	struct rp_arena *arena;
+	struct link     *links;
+	size_t           nlinks, caplinks;
+	/* For walking the tables in order: every grant and dossier made. */
 	struct rp_grant   **glist;
 	struct rp_dossier **dlist;
 	size_t              capglist, capdlist;
@@ -72,30 +86,73 @@ rp_strdup(struct replay *rp, const char *s)
 	return (p);
 }
 
+static uint64_t
+rp_hash(const char *s)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= UINT64_C(1099511628211);
+	}
+	return (h);
+}
+
+/* The slot holding key, or the empty slot where it would go. */
+static struct rp_slot *
+rp_probe(struct rp_table *t, const char *key, uint64_t h)
+{
+	size_t i = (size_t)h & (t->cap - 1);
+
+	while (t->slot[i].key != NULL &&
+	    (t->slot[i].hash != h || strcmp(t->slot[i].key, key) != 0))
+		i = (i + 1) & (t->cap - 1);
+	return (&t->slot[i]);
+}
+
+/* Keep the table at most 70% full: probes stay short. */
+static void
+rp_grow(struct rp_table *t)
+{
+	struct rp_table old = *t;
+	size_t          i;
+
+	t->cap = old.cap ? old.cap * 2 : 64;
+	t->slot = xcalloc(t->cap, sizeof(*t->slot));
+	for (i = 0; i < old.cap; i++) {
+		if (old.slot[i].key != NULL)
+			*rp_probe(t, old.slot[i].key, old.slot[i].hash) =
+			    old.slot[i];
+	}
+	free(old.slot);
+}
+
 /*
  * Find key in tab; with size > 0, create a zeroed value of that size when
- * missing (NULL when the table is full).
+ * missing (NULL when the table holds max entries already).
  */
 static void *
-rp_lookup(struct replay *rp, struct hsearch_data *tab, size_t *count,
-    size_t max, const char *key, size_t size, int *created)
+rp_lookup(struct replay *rp, struct rp_table *tab, size_t *count, size_t max,
+    const char *key, size_t size, int *created)
 {
-	ENTRY e, *found = NULL;
+	struct rp_slot *sl;
+	uint64_t        h = rp_hash(key);
 
 	*created = 0;
-	e.key = (char *)(uintptr_t)key;
-	e.data = NULL;
-	if (hsearch_r(e, FIND, &found, tab) != 0 && found != NULL)
-		return (found->data);
+	if (tab->cap > 0 && (sl = rp_probe(tab, key, h))->key != NULL)
+		return (sl->val);
 	if (size == 0 || *count >= max)
 		return (NULL);
-	e.key = rp_strdup(rp, key);
-	e.data = rp_alloc(rp, size);
-	if (hsearch_r(e, ENTER, &found, tab) == 0)
-		return (NULL);
+	if ((tab->n + 1) * 10 > tab->cap * 7)
+		rp_grow(tab);
+	sl = rp_probe(tab, key, h);
+	sl->hash = h;
+	sl->key = rp_strdup(rp, key);
+	sl->val = rp_alloc(rp, size);
+	tab->n++;
 	(*count)++;
 	*created = 1;
-	return (found->data);
+	return (sl->val);
 }
 
 /*
@@ -111,12 +168,6 @@ replay_new(size_t contracts, size_t dossiers, size_t grants, size_t companies)
 	rp->maxd = dossiers + 16;
 	rp->maxg = grants + 16;
 	rp->maxco = companies + 16;
-	/* hsearch wants room to spare: 4/3 of the most it will hold. */
-	if (!hcreate_r(rp->maxc * 4 / 3 + 8, &rp->contracts) ||
-	    !hcreate_r(rp->maxd * 4 / 3 + 8, &rp->dossiers) ||
-	    !hcreate_r(rp->maxg * 4 / 3 + 8, &rp->grants) ||
-	    !hcreate_r(rp->maxco * 4 / 3 + 8, &rp->companies))
-		fatal("replay: hcreate_r");
 	return (rp);
 }
 
@@ -137,10 +188,10 @@ replay_free(struct replay *rp)
 
 	if (rp == NULL)
 		return;
-	hdestroy_r(&rp->contracts);
-	hdestroy_r(&rp->dossiers);
-	hdestroy_r(&rp->grants);
-	hdestroy_r(&rp->companies);
+	free(rp->contracts.slot);
+	free(rp->dossiers.slot);
+	free(rp->grants.slot);
+	free(rp->companies.slot);
 	for (a = rp->arena; a != NULL; a = next) {
 		next = a->next;
 		free(a->buf);
