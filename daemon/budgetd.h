@@ -386,6 +386,15 @@ struct store_cursor {
 	int               started;
 };
 
+/* What the company index says of a dossier (record.c). */
+struct dossier_summary {
+	char               id[LEDGER_ID_MAX + 1];
+	char               company[LEDGER_RID_SZ];
+	enum dossier_state state;
+	int32_t            first_decision;
+	int64_t            pending;
+};
+
 /* A single undertaking: company numbers, the first one the starting point. */
 struct undertaking {
 	char (*m)[LEDGER_RID_SZ];
@@ -558,8 +567,9 @@ int      record_get_dossier(struct store_txn *, const char *, struct dossier *);
 void     record_put_dossier(struct store_txn *, const struct dossier *, int);
 int      record_each_dossier(
 	 struct store_txn *, int (*)(const struct dossier *, void *), void *);
-int  record_each_company_dossier(struct store_txn *, const char *,
-     int (*)(const struct dossier *, void *), void *);
+int  record_each_company_summary(struct store_txn *, const char *,
+     int (*)(const struct dossier_summary *, void *), void *);
+int  record_summary_ok(struct store_txn *, const struct dossier *);
 void record_expiry_add(struct store_txn *, int64_t, const char *);
 void record_expiry_del(struct store_txn *, int64_t, const char *);
 int  record_expiry_first(struct store_txn *, int64_t *, char *);

@@ -193,6 +193,11 @@ check_dossier_cb(const struct dossier *d, void *arg)
 	if (record_get_company(cs->t, d->company, &c) != STORE_OK)
 		check_problem(r, "dossier %s: company %s does not exist", d->id,
 		    d->company);
+	if (!record_summary_ok(cs->t, d))
+		check_problem(r,
+		    "dossier %s: the company index does not "
+		    "summarise it",
+		    d->id);
 	return (0);
 }
 

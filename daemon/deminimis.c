@@ -152,7 +152,7 @@ struct dm_pend {
 };
 
 static int
-dm_pending_cb(const struct dossier *d, void *arg)
+dm_pending_cb(const struct dossier_summary *d, void *arg)
 {
 	struct dm_pend *p = arg;
 
@@ -172,7 +172,7 @@ dm_pending(
 	size_t         i;
 
 	for (i = 0; i < g->n && t->err == 0; i++)
-		record_each_company_dossier(t, g->m[i], dm_pending_cb, &p);
+		record_each_company_summary(t, g->m[i], dm_pending_cb, &p);
 	if (p.overflow)
 		t->err = STORE_CORRUPT;
 	return (p.sum);
@@ -365,7 +365,7 @@ struct excl_walk {
 };
 
 static int
-excl_cb(const struct dossier *d, void *arg)
+excl_cb(const struct dossier_summary *d, void *arg)
 {
 	struct excl_walk *w = arg;
 	char              d1[DATE_BUFSZ], rid[RID_BUFSZ];
@@ -413,7 +413,7 @@ excl_check(struct store_txn *t, const char *company, int32_t day,
 		return (BUDGET_ERR_STORAGE_ERROR);
 	}
 	for (i = 0; i < g.n && !w.hit && t->err == 0; i++)
-		record_each_company_dossier(t, g.m[i], excl_cb, &w);
+		record_each_company_summary(t, g.m[i], excl_cb, &w);
 	undertaking_free(&g);
 	if (t->err != 0)
 		return (BUDGET_ERR_STORAGE_ERROR);

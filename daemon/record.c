@@ -13,6 +13,8 @@
 #include "budgetd.h"
 #include "store.pb-c.h"
 
+static void record_summary_pack(const struct dossier *, uint8_t *);
+
 /* Copy a decoded string into a fixed field; -1 when it does not fit. */
 static int
 record_str(char *dst, size_t dstsz, const char *src)
@@ -252,8 +254,9 @@ record_each_company(
 /* links --------------------------------------------------------------- */
 
 /* a(10) b(10) since(4) */
-#define LINK_KEY_LEN (2 * RID_DIGITS + 4)
-#define RID_DIGITS   10
+#define LINK_KEY_LEN       (2 * RID_DIGITS + 4)
+#define RID_DIGITS         10
+#define RECORD_SUMMARY_LEN 13
 
 static void
 record_link_key(uint8_t *k, const char *a, const char *b, int32_t since)
@@ -500,6 +503,7 @@ record_put_dossier(struct store_txn *t, const struct dossier *d, int isnew)
 	Budgetstore__Dossier m = BUDGETSTORE__DOSSIER__INIT;
 	uint64_t             grants[LEDGER_GRANTS_MAX];
 	uint8_t              k[RID_DIGITS + LEDGER_ID_MAX];
+	uint8_t              sum[RECORD_SUMMARY_LEN];
 	size_t               i, idlen = strlen(d->id);
 
 	m.id = PB_STR(d->id);
@@ -528,12 +532,83 @@ record_put_dossier(struct store_txn *t, const struct dossier *d, int isnew)
 	m.pending_extension_cost = d->pending_extension_cost;
 	m.pending_subsidy = d->pending_subsidy;
 	record_put_msg(t, STORE_DB_DOSSIERS, d->id, idlen, &m.base);
-	if (isnew) {
-		memcpy(k, d->company, RID_DIGITS);
-		memcpy(k + RID_DIGITS, d->id, idlen);
-		store_put(
-		    t, STORE_DB_COMPANY_DOSSIERS, k, RID_DIGITS + idlen, "", 0);
+	(void)isnew;
+	memcpy(k, d->company, RID_DIGITS);
+	memcpy(k + RID_DIGITS, d->id, idlen);
+	record_summary_pack(d, sum);
+	store_put(t, STORE_DB_COMPANY_DOSSIERS, k, RID_DIGITS + idlen, sum,
+	    sizeof(sum));
+}
+
+/*
+ * The company index holds each dossier's summary: what the exclusion rule
+ * and the pending-reservation sum need, without unpacking the dossier.
+ * state (1), first decision (4), pending (8), big-endian.
+ */
+static void
+record_summary_pack(const struct dossier *d, uint8_t *p)
+{
+	p[0] = (uint8_t)d->state;
+	record_be32(p + 1, (uint32_t)d->first_decision);
+	record_be64(p + 5, (uint64_t)d->pending);
+}
+
+/*
+ * Every dossier of one company as its summary, from the company index.
+ * cb gets a summary valid during the call; return non-zero to stop.
+ */
+int
+record_each_company_summary(struct store_txn *t, const char *company,
+    int (*cb)(const struct dossier_summary *, void *), void *arg)
+{
+	struct store_cursor    cur;
+	struct store_val       k, v;
+	struct dossier_summary s;
+	const uint8_t         *p;
+	int                    stop = 0;
+
+	store_cursor_open(
+	    &cur, t, STORE_DB_COMPANY_DOSSIERS, company, RID_DIGITS);
+	while (!stop && store_cursor_next(&cur, &k, &v)) {
+		if (k.len <= RID_DIGITS || k.len > RID_DIGITS + LEDGER_ID_MAX ||
+		    v.len != RECORD_SUMMARY_LEN ||
+		    ((const uint8_t *)v.data)[0] > DS_WITHDRAWN) {
+			t->err = STORE_CORRUPT;
+			break;
+		}
+		memcpy(s.id, (const uint8_t *)k.data + RID_DIGITS,
+		    k.len - RID_DIGITS);
+		s.id[k.len - RID_DIGITS] = '\0';
+		memcpy(s.company, company, RID_DIGITS);
+		s.company[RID_DIGITS] = '\0';
+		p = v.data;
+		s.state = (enum dossier_state)p[0];
+		s.first_decision = (int32_t)record_get_be32(p + 1);
+		s.pending = (int64_t)record_get_be64(p + 5);
+		stop = cb(&s, arg);
 	}
+	store_cursor_close(&cur);
+	return (t->err);
+}
+
+/* verify: whether the company index summarises dossier d correctly. */
+int
+record_summary_ok(struct store_txn *t, const struct dossier *d)
+{
+	struct store_val v;
+	uint8_t k[RID_DIGITS + LEDGER_ID_MAX], want[RECORD_SUMMARY_LEN];
+	size_t  idlen = strlen(d->id);
+	int     ok;
+
+	memcpy(k, d->company, RID_DIGITS);
+	memcpy(k + RID_DIGITS, d->id, idlen);
+	if (store_get(t, STORE_DB_COMPANY_DOSSIERS, k, RID_DIGITS + idlen,
+		&v) != STORE_OK)
+		return (0);
+	record_summary_pack(d, want);
+	ok = v.len == sizeof(want) && memcmp(v.data, want, sizeof(want)) == 0;
+	free(v.data);
+	return (ok);
 }
 
 static int
@@ -566,43 +641,6 @@ record_each_dossier(
 	while (store_cursor_next(&cur, &k, &v)) {
 		if (record_each_dossier_cb(t, &v, cb, arg))
 			break;
-	}
-	store_cursor_close(&cur);
-	return (t->err);
-}
-
-/* The dossiers of one company, through the company index. */
-int
-record_each_company_dossier(struct store_txn *t, const char *company,
-    int (*cb)(const struct dossier *, void *), void         *arg)
-{
-	struct store_cursor cur;
-	struct store_val    k, v;
-	char                id[LEDGER_ID_MAX + 1];
-	struct dossier      d;
-	int                 rc, stop = 0;
-
-	store_cursor_open(
-	    &cur, t, STORE_DB_COMPANY_DOSSIERS, company, RID_DIGITS);
-	while (!stop && store_cursor_next(&cur, &k, &v)) {
-		if (k.len <= RID_DIGITS || k.len > RID_DIGITS + LEDGER_ID_MAX) {
-			t->err = STORE_CORRUPT;
-			break;
-		}
-		memcpy(id, (const uint8_t *)k.data + RID_DIGITS,
-		    k.len - RID_DIGITS);
-		id[k.len - RID_DIGITS] = '\0';
-		/*
-		 * A second lookup through the same transaction while the
-		 * cursor is open is fine in LMDB (read-only use).
-		 */
-		rc = record_get_dossier(t, id, &d);
-		if (rc != STORE_OK) {
-			if (rc == STORE_NOTFOUND)
-				t->err = STORE_CORRUPT;
-			break;
-		}
-		stop = cb(&d, arg);
 	}
 	store_cursor_close(&cur);
 	return (t->err);
