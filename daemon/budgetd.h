@@ -384,6 +384,17 @@ struct store_cursor {
 	uint8_t           prefix[LEDGER_ID_MAX + 16];
 	size_t            plen;
 	int               started;
+	int               dup; /* walking one key's duplicates */
+	uint8_t           from[16];
+	size_t            flen;
+};
+
+/* A walk of one entity's journal entries (journal.c), by entity type. */
+#define HIST_DOSSIER  'D'
+#define HIST_COMPANY  'C'
+#define HIST_CONTRACT 'K'
+struct history_cursor {
+	struct store_cursor cur;
 };
 
 /* What the company index says of a dossier (record.c). */
@@ -511,9 +522,15 @@ void store_cursor_open(struct store_cursor *, struct store_txn *, enum store_db,
 void store_cursor_seek(struct store_cursor *, const void *, size_t);
 int  store_cursor_next(
      struct store_cursor *, struct store_val *, struct store_val *);
-void     store_cursor_close(struct store_cursor *);
-int      store_grow(void);
-void     store_info(struct store_info *);
+void store_cursor_close(struct store_cursor *);
+void store_cursor_open_dup(struct store_cursor *, struct store_txn *,
+    enum store_db, const void *, size_t, const void *, size_t);
+void store_append_dup(struct store_txn *, enum store_db, const void *, size_t,
+    const void *, size_t);
+int  store_get_both(struct store_txn *, enum store_db, const void *, size_t,
+     const void *, size_t);
+int  store_grow(void);
+void store_info(struct store_info *);
 uint64_t store_count(struct store_txn *, enum store_db);
 int      store_copy(const char *, uint64_t *, uint64_t *, uint8_t[32], char **);
 const char *store_strerror(int);
@@ -634,15 +651,19 @@ void expiry_start(void);
 void expiry_stop(void);
 
 /* journal.c */
-char  *journal_canonical(const struct Budgetstore__JournalEntry *, size_t *);
-void   journal_fields(const struct Budgetstore__JournalEntry *,
-      void (*)(const char *, const char *, int, void *), void *);
-void   journal_hash(const uint8_t[32], const void *, size_t, uint8_t[32]);
-void   budget_sha256(const void *const *, const size_t *, size_t, uint8_t[32]);
-void   journal_head(struct store_txn *, uint64_t *, uint8_t[32]);
-void   journal_append(struct store_txn *, struct jentry *);
-void   journal_flush(struct store_txn *);
-size_t journal_check_index(struct store_txn *,
-    const struct Budgetstore__JournalEntry *, const char **);
+char *journal_canonical(const struct Budgetstore__JournalEntry *, size_t *);
+void  journal_fields(const struct Budgetstore__JournalEntry *,
+     void (*)(const char *, const char *, int, void *), void *);
+void  journal_hash(const uint8_t[32], const void *, size_t, uint8_t[32]);
+void  budget_sha256(const void *const *, const size_t *, size_t, uint8_t[32]);
+void  journal_head(struct store_txn *, uint64_t *, uint8_t[32]);
+void  journal_append(struct store_txn *, struct jentry *);
+void  journal_flush(struct store_txn *);
+void  history_open(
+     struct history_cursor *, struct store_txn *, char, const char *, uint64_t);
+uint64_t history_next(struct history_cursor *);
+void     history_close(struct history_cursor *);
+size_t   journal_check_index(struct store_txn *,
+      const struct Budgetstore__JournalEntry *, const char **);
 
 #endif /* BUDGETD_H */

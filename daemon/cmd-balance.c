@@ -19,20 +19,13 @@ balance_walk(struct cmd_ctx *ctx, char type, const char *id, uint64_t upto,
     int64_t at, void (*cb)(const Budgetstore__JournalEntry *, void *),
     void *arg, uint64_t *lastseq, int64_t *lasttime)
 {
-	struct store_cursor        cur;
-	struct store_val           k, v;
+	struct history_cursor      cur;
 	Budgetstore__JournalEntry *m;
-	uint8_t                    prefix[1 + LEDGER_ID_MAX + 1];
-	size_t                     len = strlen(id);
 	uint64_t                   seq;
 	int                        n = 0;
 
-	prefix[0] = (uint8_t)type;
-	memcpy(prefix + 1, id, len);
-	prefix[1 + len] = '\0';
-	store_cursor_open(&cur, ctx->txn, STORE_DB_HISTORY, prefix, len + 2);
-	while (store_cursor_next(&cur, &k, &v)) {
-		seq = record_get_be64((const uint8_t *)k.data + k.len - 8);
+	history_open(&cur, ctx->txn, type, id, 0);
+	while ((seq = history_next(&cur)) != 0) {
 		if (seq > upto)
 			break;
 		if ((m = cmd_journal_get(ctx, seq)) == NULL)
@@ -49,7 +42,7 @@ balance_walk(struct cmd_ctx *ctx, char type, const char *id, uint64_t upto,
 		budgetstore__journal_entry__free_unpacked(m, NULL);
 		n++;
 	}
-	store_cursor_close(&cur);
+	history_close(&cur);
 	return (n);
 }
 
@@ -148,7 +141,7 @@ cmd_balance_exec(struct cmd_ctx *ctx)
 			    cmd_lookup_fail(ctx, st, "contract", a->contract));
 		memset(&c, 0, sizeof(c));
 		snprintf(c.id, sizeof(c.id), "%s", a->contract);
-		if (balance_walk(ctx, 'K', a->contract, upto, at,
+		if (balance_walk(ctx, HIST_CONTRACT, a->contract, upto, at,
 			balance_contract_cb, &c, &lastseq, &lasttime) == 0)
 			return (cmd_fail(ctx, BUDGET_ERR_NOT_FOUND,
 			    "contract %s was not open yet then", a->contract));
@@ -165,8 +158,8 @@ cmd_balance_exec(struct cmd_ctx *ctx)
 		if ((rc = cmd_rid_arg(ctx, a->company, "company", number)))
 			return (rc);
 		/* The company itself must have been added by then. */
-		if (balance_walk(ctx, 'C', number, upto, at, balance_none_cb,
-			NULL, &lastseq, &lasttime) == 0) {
+		if (balance_walk(ctx, HIST_COMPANY, number, upto, at,
+			balance_none_cb, NULL, &lastseq, &lasttime) == 0) {
 			if (ctx->txn->err != 0)
 				return (cmd_lookup_fail(
 				    ctx, ctx->txn->err, "company", number));
@@ -180,7 +173,7 @@ cmd_balance_exec(struct cmd_ctx *ctx)
 			    ctx, ctx->txn->err, "company", number));
 		memset(&bc, 0, sizeof(bc));
 		for (i = 0; i < u.n; i++)
-			balance_walk(ctx, 'C', u.m[i], upto, at,
+			balance_walk(ctx, HIST_COMPANY, u.m[i], upto, at,
 			    balance_collect_cb, &bc, &lastseq, &lasttime);
 		undertaking_free(&u);
 		if (lastseq == 0) {

@@ -46,11 +46,9 @@ cmd_drawdown_exec(struct cmd_ctx *ctx)
 	const Budget__DrawdownRequest *a = ctx->msg->drawdown;
 	Budget__DrawdownResult        *res;
 	Budgetstore__JournalEntry     *m;
-	struct store_cursor            cur;
-	struct store_val               k, v;
+	struct history_cursor          cur;
+	uint64_t                       seq;
 	struct contract                now, c;
-	uint8_t                        prefix[1 + LEDGER_ID_MAX + 1];
-	size_t                         len;
 	int                            month = -1, mo, st;
 	enum budget_err                rc;
 
@@ -65,15 +63,9 @@ cmd_drawdown_exec(struct cmd_ctx *ctx)
 	    cmd_alloc(ctx, DRAWDOWN_MONTHS_MAX * sizeof(*res->points));
 
 	memset(&c, 0, sizeof(c));
-	len = strlen(a->contract);
-	prefix[0] = 'K';
-	memcpy(prefix + 1, a->contract, len);
-	prefix[1 + len] = '\0';
-	store_cursor_open(&cur, ctx->txn, STORE_DB_HISTORY, prefix, len + 2);
-	while (store_cursor_next(&cur, &k, &v)) {
-		m = cmd_journal_get(
-		    ctx, record_get_be64((const uint8_t *)k.data + k.len - 8));
-		if (m == NULL)
+	history_open(&cur, ctx->txn, HIST_CONTRACT, a->contract, 0);
+	while ((seq = history_next(&cur)) != 0) {
+		if ((m = cmd_journal_get(ctx, seq)) == NULL)
 			break;
 		mo = drawdown_month(m->time);
 		/* Close the months before this entry's. */
@@ -85,7 +77,7 @@ cmd_drawdown_exec(struct cmd_ctx *ctx)
 		replay_contract_effect(m, &c);
 		budgetstore__journal_entry__free_unpacked(m, NULL);
 	}
-	store_cursor_close(&cur);
+	history_close(&cur);
 	if (ctx->txn->err != 0)
 		return (cmd_fail(ctx, BUDGET_ERR_STORAGE_ERROR, "%s",
 		    store_strerror(ctx->txn->err)));

@@ -95,35 +95,21 @@ cmd_page_new(struct cmd_ctx *ctx, size_t cap)
 
 /* One entity's index: type, id and the cursor walking it. */
 struct hist_src {
-	struct store_cursor cur;
-	uint64_t            seq; /* the entry it points at; 0: done */
+	struct history_cursor cur;
+	uint64_t              seq; /* the entry it points at; 0: done */
 };
 
 static void
 hist_next(struct hist_src *h)
 {
-	struct store_val k, v;
-
-	if (!store_cursor_next(&h->cur, &k, &v) || k.len < 8) {
-		h->seq = 0;
-		return;
-	}
-	h->seq = record_get_be64((const uint8_t *)k.data + k.len - 8);
+	h->seq = history_next(&h->cur);
 }
 
 static void
 hist_open(struct cmd_ctx *ctx, struct hist_src *h, char type, const char *id,
     uint64_t after)
 {
-	uint8_t prefix[1 + LEDGER_ID_MAX + 1 + 8];
-	size_t  len = strlen(id);
-
-	prefix[0] = (uint8_t)type;
-	memcpy(prefix + 1, id, len);
-	prefix[1 + len] = '\0';
-	store_cursor_open(&h->cur, ctx->txn, STORE_DB_HISTORY, prefix, len + 2);
-	record_be64(prefix + 2 + len, after + 1);
-	store_cursor_seek(&h->cur, prefix, len + 10);
+	history_open(&h->cur, ctx->txn, type, id, after);
 	hist_next(h);
 }
 
@@ -174,7 +160,7 @@ cmd_history_exec(struct cmd_ctx *ctx)
 			return (
 			    cmd_lookup_fail(ctx, st, "dossier", a->dossier));
 		exists = st == STORE_OK;
-		type = 'D';
+		type = HIST_DOSSIER;
 		id = a->dossier;
 	} else if (*a->contract != '\0') {
 		struct contract k;
@@ -184,7 +170,7 @@ cmd_history_exec(struct cmd_ctx *ctx)
 		if ((st = record_get_contract(ctx->txn, a->contract, &k)))
 			return (
 			    cmd_lookup_fail(ctx, st, "contract", a->contract));
-		type = 'K';
+		type = HIST_CONTRACT;
 		id = a->contract;
 	} else {
 		struct company c;
@@ -197,17 +183,17 @@ cmd_history_exec(struct cmd_ctx *ctx)
 		if (undertaking_on(ctx->txn, number, UNDERTAKING_ANY_DAY, &u))
 			return (cmd_lookup_fail(
 			    ctx, ctx->txn->err, "company", number));
-		type = 'C';
+		type = HIST_COMPANY;
 		id = number;
 	}
 
-	nsrc = type == 'C' ? u.n : 1;
+	nsrc = type == HIST_COMPANY ? u.n : 1;
 	src = cmd_alloc(ctx, nsrc * sizeof(*src));
 	for (i = 0; i < nsrc; i++)
-		hist_open(
-		    ctx, &src[i], type, type == 'C' ? u.m[i] : id, a->after);
+		hist_open(ctx, &src[i], type,
+		    type == HIST_COMPANY ? u.m[i] : id, a->after);
 	page = cmd_page_new(ctx, limit);
-	if (type == 'C') {
+	if (type == HIST_COMPANY) {
 		page->companies = cmd_alloc(ctx, u.n * sizeof(char *));
 		for (i = 0; i < u.n; i++)
 			page->companies[i] = cmd_strdup(ctx, u.m[i]);
@@ -252,7 +238,7 @@ cmd_history_exec(struct cmd_ctx *ctx)
 		budgetstore__journal_entry__free_unpacked(m, NULL);
 	}
 	for (i = 0; i < nsrc; i++)
-		store_cursor_close(&src[i].cur);
+		history_close(&src[i].cur);
 	if (ctx->txn->err != 0)
 		return (cmd_fail(ctx, BUDGET_ERR_STORAGE_ERROR, "%s",
 		    store_strerror(ctx->txn->err)));

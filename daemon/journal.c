@@ -25,11 +25,6 @@
 #include "budgetd.h"
 #include "store.pb-c.h"
 
-/* History index entity types. */
-#define HIST_DOSSIER  'D'
-#define HIST_COMPANY  'C'
-#define HIST_CONTRACT 'K'
-
 struct canon {
 	char  *buf;
 	size_t len, cap;
@@ -349,9 +344,14 @@ journal_flush(struct store_txn *t)
 	t->jh.dirty = 0;
 }
 
-/* The history index key of entry seq under (type, id); its length. */
+/*
+ * The history index: key type + id + NUL ('D' dossier, 'K' contract, 'C'
+ * company), its entries' sequence numbers as big-endian duplicates in
+ * order. One entity's history is one key's duplicates: reading it costs
+ * in proportion to that entity's entries, not the journal's.
+ */
 static size_t
-journal_index_key(uint8_t *k, char type, const char *id, uint64_t seq)
+journal_index_key(uint8_t *k, char type, const char *id)
 {
 	size_t len = strlen(id);
 
@@ -360,23 +360,23 @@ journal_index_key(uint8_t *k, char type, const char *id, uint64_t seq)
 	k[0] = (uint8_t)type;
 	memcpy(k + 1, id, len);
 	k[1 + len] = '\0';
-	record_be64(k + 2 + len, seq);
-	return (2 + len + 8);
+	return (2 + len);
 }
 
 static void
 journal_index(struct store_txn *t, char type, const char *id, uint64_t seq)
 {
-	uint8_t k[1 + LEDGER_ID_MAX + 1 + 8];
+	uint8_t k[1 + LEDGER_ID_MAX + 1], v[8];
 
 	if (id == NULL || *id == '\0')
 		return;
-	store_put(
-	    t, STORE_DB_HISTORY, k, journal_index_key(k, type, id, seq), "", 0);
+	record_be64(v, seq);
+	store_append_dup(t, STORE_DB_HISTORY, k, journal_index_key(k, type, id),
+	    v, sizeof(v));
 }
 
 /*
- * verify: how many history index keys entry m must have (returned) and
+ * verify: how many history index entries entry m must have (returned) and
  * whether they are all there (*missing names the first absent one).
  */
 size_t
@@ -393,24 +393,56 @@ journal_check_index(struct store_txn       *t,
 	    {HIST_COMPANY,
 		strcmp(m->company2, m->company) != 0 ? m->company2 : ""},
 	};
-	struct store_val v;
-	uint8_t          k[1 + LEDGER_ID_MAX + 1 + 8];
-	size_t           i, n = 0;
+	uint8_t k[1 + LEDGER_ID_MAX + 1], v[8];
+	size_t  i, n = 0;
 
 	*missing = NULL;
+	record_be64(v, m->seq);
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		if (keys[i].id == NULL || *keys[i].id == '\0' ||
 		    strlen(keys[i].id) > LEDGER_ID_MAX)
 			continue;
 		n++;
-		if (store_get(t, STORE_DB_HISTORY, k,
-			journal_index_key(k, keys[i].type, keys[i].id, m->seq),
-			&v) == STORE_OK)
-			free(v.data);
-		else if (*missing == NULL)
+		if (store_get_both(t, STORE_DB_HISTORY, k,
+			journal_index_key(k, keys[i].type, keys[i].id), v,
+			sizeof(v)) != STORE_OK &&
+		    *missing == NULL)
 			*missing = keys[i].id;
 	}
 	return (n);
+}
+
+/* Walk the entries of entity (type, id) with a sequence number > after. */
+void
+history_open(struct history_cursor *h, struct store_txn *t, char type,
+    const char *id, uint64_t after)
+{
+	uint8_t k[1 + LEDGER_ID_MAX + 1], v[8];
+
+	record_be64(v, after + 1);
+	store_cursor_open_dup(&h->cur, t, STORE_DB_HISTORY, k,
+	    journal_index_key(k, type, id), v, sizeof(v));
+}
+
+/* The next entry's sequence number, or 0 when there is none. */
+uint64_t
+history_next(struct history_cursor *h)
+{
+	struct store_val k, v;
+
+	if (!store_cursor_next(&h->cur, &k, &v))
+		return (0);
+	if (v.len != 8) {
+		h->cur.t->err = STORE_CORRUPT;
+		return (0);
+	}
+	return (record_get_be64(v.data));
+}
+
+void
+history_close(struct history_cursor *h)
+{
+	store_cursor_close(&h->cur);
 }
 
 static void

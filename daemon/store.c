@@ -22,10 +22,16 @@
 #include "budgetd.h"
 
 /* Bumped whenever the on-disk layout changes; see store_migrate(). */
-#define STORE_SCHEMA 1
+#define STORE_SCHEMA 2
 
 /* Warn once the map is this full (percent). */
 #define STORE_WARN_PCT 80
+
+/* The history index: one key per entity, its entries' seqs as sorted
+ * fixed-size duplicates, appended in order (MDB_APPENDDUP). */
+static const unsigned store_db_flags[STORE_DB__COUNT] = {
+    [STORE_DB_HISTORY] = MDB_DUPSORT | MDB_DUPFIXED,
+};
 
 static const char *store_db_names[STORE_DB__COUNT] = {
     [STORE_DB_META] = "meta",
@@ -193,14 +199,12 @@ store_init_dbs(char **cause)
 		xasprintf(cause, "mdb_txn_begin: %s", mdb_strerror(rc));
 		return (-1);
 	}
-	for (i = 0; i < STORE_DB__COUNT; i++) {
-		rc = mdb_dbi_open(
-		    txn, store_db_names[i], MDB_CREATE, &store.dbi[i]);
-		if (rc != 0) {
-			xasprintf(cause, "database %s: %s", store_db_names[i],
-			    mdb_strerror(rc));
-			goto fail;
-		}
+	/* The schema first: an old layout may not even open the others. */
+	rc = mdb_dbi_open(txn, store_db_names[STORE_DB_META], MDB_CREATE,
+	    &store.dbi[STORE_DB_META]);
+	if (rc != 0) {
+		xasprintf(cause, "database meta: %s", mdb_strerror(rc));
+		goto fail;
 	}
 	k.mv_data = (void *)(uintptr_t) "schema";
 	k.mv_size = 6;
@@ -219,12 +223,31 @@ store_init_dbs(char **cause)
 			    (unsigned long long)schema, STORE_SCHEMA);
 			goto fail;
 		}
+		if (schema < STORE_SCHEMA) {
+			/* Schema 1 was a pre-release layout: none in use. */
+			xasprintf(cause,
+			    "data has schema %llu, a pre-release layout "
+			    "this budgetd (schema %d) does not read",
+			    (unsigned long long)schema, STORE_SCHEMA);
+			goto fail;
+		}
 	} else if (rc != MDB_NOTFOUND) {
 		xasprintf(cause, "reading schema: %s", mdb_strerror(rc));
 		goto fail;
 	}
-	if (schema < STORE_SCHEMA) {
-		/* A new ledger (no older schema exists to migrate from yet). */
+	for (i = 0; i < STORE_DB__COUNT; i++) {
+		if (i == STORE_DB_META)
+			continue;
+		rc = mdb_dbi_open(txn, store_db_names[i],
+		    MDB_CREATE | store_db_flags[i], &store.dbi[i]);
+		if (rc != 0) {
+			xasprintf(cause, "database %s: %s", store_db_names[i],
+			    mdb_strerror(rc));
+			goto fail;
+		}
+	}
+	if (schema == 0) {
+		/* A new ledger. */
 		schema = STORE_SCHEMA;
 		for (i = 0; i < 8; i++)
 			be[i] = (uint8_t)(schema >> (56 - 8 * i));
@@ -427,6 +450,52 @@ store_append(struct store_txn *t, enum store_db db, const void *key,
 		t->err = store_err_from_mdb(rc, "append");
 }
 
+/* Append val as key's last duplicate (a DUPSORT database, in order). */
+void
+store_append_dup(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen, const void *val, size_t vlen)
+{
+	MDB_val k, v;
+	int     rc;
+
+	if (t->err != 0)
+		return;
+	k.mv_data = (void *)(uintptr_t)key;
+	k.mv_size = klen;
+	v.mv_data = (void *)(uintptr_t)val;
+	v.mv_size = vlen;
+	if ((rc = mdb_put(t->txn, store.dbi[db], &k, &v, MDB_APPENDDUP)) != 0)
+		t->err = store_err_from_mdb(rc, "append dup");
+}
+
+/* Whether key holds the duplicate val: STORE_OK or STORE_NOTFOUND. */
+int
+store_get_both(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen, const void *val, size_t vlen)
+{
+	MDB_cursor *cur;
+	MDB_val     k, v;
+	int         rc;
+
+	if (t->err != 0)
+		return (t->err);
+	if ((rc = mdb_cursor_open(t->txn, store.dbi[db], &cur)) != 0) {
+		t->err = store_err_from_mdb(rc, "cursor open");
+		return (t->err);
+	}
+	k.mv_data = (void *)(uintptr_t)key;
+	k.mv_size = klen;
+	v.mv_data = (void *)(uintptr_t)val;
+	v.mv_size = vlen;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH);
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		return (STORE_NOTFOUND);
+	if (rc != 0)
+		t->err = store_err_from_mdb(rc, "get both");
+	return (rc == 0 ? STORE_OK : t->err);
+}
+
 uint64_t
 store_get_u64(struct store_txn *t, enum store_db db, const char *key)
 {
@@ -486,6 +555,24 @@ store_cursor_open(struct store_cursor *c, struct store_txn *t, enum store_db db,
 	c->cur = cur;
 }
 
+/*
+ * Walk the duplicates of exactly key in a DUPSORT database, from the
+ * first that is >= from on: store_cursor_next then hands them out as its
+ * value (the key stays key).
+ */
+void
+store_cursor_open_dup(struct store_cursor *c, struct store_txn *t,
+    enum store_db db, const void *key, size_t klen, const void *from,
+    size_t flen)
+{
+	store_cursor_open(c, t, db, key, klen);
+	if (flen > sizeof(c->from))
+		fatalx("store_cursor_open_dup: from of %zu bytes", flen);
+	memcpy(c->from, from, flen);
+	c->flen = flen;
+	c->dup = 1;
+}
+
 /* The next call to store_cursor_next returns the first key >= key. */
 void
 store_cursor_seek(struct store_cursor *c, const void *key, size_t klen)
@@ -513,7 +600,16 @@ store_cursor_next(
 
 	if (c->cur == NULL || c->t->err != 0 || c->started == 3)
 		return (0);
-	if (c->started == 0) {
+	if (c->dup) {
+		if (c->started == 0) {
+			k.mv_data = c->prefix;
+			k.mv_size = c->plen;
+			v.mv_data = c->from;
+			v.mv_size = c->flen;
+			rc = mdb_cursor_get(c->cur, &k, &v, MDB_GET_BOTH_RANGE);
+		} else
+			rc = mdb_cursor_get(c->cur, &k, &v, MDB_NEXT_DUP);
+	} else if (c->started == 0) {
 		k.mv_data = c->prefix;
 		k.mv_size = c->plen;
 		rc = c->plen > 0 ? mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE)

@@ -238,7 +238,7 @@ child_wait(pid_t pid)
 	return (WEXITSTATUS(status));
 }
 
-/* A new store: schema 1, both databases usable; put, get, del. */
+/* A new store: schema 2, both databases usable; put, get, del. */
 static void
 test_put_get_del(void **state)
 {
@@ -248,7 +248,7 @@ test_put_get_del(void **state)
 
 	open_or_fail(dir, 1 * MIB, 4 * MIB);
 	store_info(&si);
-	assert_int_equal(si.schema, 1);
+	assert_int_equal(si.schema, 2);
 	assert_int_equal(si.map_size, 1 * MIB);
 	assert_true(si.map_used > 0 && si.map_used <= si.map_size);
 
@@ -673,13 +673,13 @@ test_schema_newer(void **state)
 {
 	const char      *dir = *state;
 	struct store_txn t;
-	const uint8_t    two[8] = {0, 0, 0, 0, 0, 0, 0, 2};
+	const uint8_t    three[8] = {0, 0, 0, 0, 0, 0, 0, 3};
 	char            *cause = NULL;
 	int              k;
 
 	open_or_fail(dir, 1 * MIB, 1 * MIB);
 	store_begin(&t, 1);
-	store_put(&t, STORE_DB_META, "schema", 6, two, sizeof(two));
+	store_put(&t, STORE_DB_META, "schema", 6, three, sizeof(three));
 	assert_int_equal(store_commit(&t), 0);
 	store_close();
 
@@ -692,6 +692,28 @@ test_schema_newer(void **state)
 			fail_msg("cause: %s", cause);
 		free(cause);
 	}
+}
+
+/* Schema 1, a pre-release layout, is refused with a clear reason. */
+static void
+test_schema_older(void **state)
+{
+	const char      *dir = *state;
+	struct store_txn t;
+	const uint8_t    one[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+	char            *cause = NULL;
+
+	open_or_fail(dir, 1 * MIB, 1 * MIB);
+	store_begin(&t, 1);
+	store_put(&t, STORE_DB_META, "schema", 6, one, sizeof(one));
+	assert_int_equal(store_commit(&t), 0);
+	store_close();
+
+	assert_int_equal(store_open(dir, 1 * MIB, 1 * MIB, &cause), -1);
+	assert_non_null(cause);
+	if (strstr(cause, "pre-release") == NULL)
+		fail_msg("cause: %s", cause);
+	free(cause);
 }
 
 /* A schema value that is not 8 bytes does not decode: refused. */
@@ -723,19 +745,19 @@ test_schema_current(void **state)
 	struct store_txn  t;
 	struct store_val  sv;
 	struct store_info si;
-	const uint8_t     one[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+	const uint8_t     two[8] = {0, 0, 0, 0, 0, 0, 0, 2};
 
 	open_or_fail(dir, 1 * MIB, 1 * MIB);
 	store_close();
 	open_or_fail(dir, 1 * MIB, 1 * MIB);
 	store_info(&si);
-	assert_int_equal(si.schema, 1);
+	assert_int_equal(si.schema, 2);
 	store_begin(&t, 0);
 	assert_int_equal(
 	    store_get(&t, STORE_DB_META, "schema", 6, &sv), STORE_OK);
 	store_abort(&t);
 	assert_int_equal(sv.len, 8);
-	assert_memory_equal(sv.data, one, 8);
+	assert_memory_equal(sv.data, two, 8);
 	free(sv.data);
 }
 
@@ -779,6 +801,8 @@ main(void)
 		test_schema_newer, dir_setup, dir_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_schema_garbage, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_schema_older, dir_setup, dir_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_schema_current, dir_setup, dir_teardown),
 	    cmocka_unit_test(test_strerror),
