@@ -373,9 +373,11 @@ struct jentry {
 	const char     *command;
 	uint8_t         hash[32]; /* set by journal_append */
 };
-#define JFLAG_MAATWERK 0x1
-#define JFLAG_NIS2     0x2
-#define JFLAG_FLEMISH  0x4
+/* store.proto's `bytes hash = 36`: the one field the canonical form omits. */
+#define BUDGETSTORE_JOURNAL_HASH_FIELD 36
+#define JFLAG_MAATWERK                 0x1
+#define JFLAG_NIS2                     0x2
+#define JFLAG_FLEMISH                  0x4
 
 /* A cursor over the keys of one database that start with a prefix. */
 struct store_cursor {
