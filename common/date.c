@@ -105,14 +105,48 @@ date_parse(const char *s, int32_t *days, const char **why)
 	return (0);
 }
 
+/*
+ * v as exactly n decimal digits at p. Dates and times are formatted for
+ * every journal entry hashed, verified or exported: snprintf's parsing of
+ * its format was the largest part of that.
+ */
+static char *
+put_digits(char *p, unsigned v, int n)
+{
+	int i;
+
+	for (i = n - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return (p + n);
+}
+
+/* "YYYY-MM-DD" at p, or NULL when the year has not four digits. */
+static char *
+put_date(char *p, int y, unsigned m, unsigned d)
+{
+	if (y < 0 || y > 9999)
+		return (NULL);
+	p = put_digits(p, (unsigned)y, 4);
+	*p++ = '-';
+	p = put_digits(p, m, 2);
+	*p++ = '-';
+	return (put_digits(p, d, 2));
+}
+
 char *
 date_format(int32_t days, char *buf, size_t len)
 {
 	int      y;
 	unsigned m, d;
+	char    *p;
 
 	date_to_civil(days, &y, &m, &d);
-	snprintf(buf, len, "%04d-%02u-%02u", y, m, d);
+	if (len >= DATE_BUFSZ && (p = put_date(buf, y, m, d)) != NULL)
+		*p = '\0';
+	else
+		snprintf(buf, len, "%04d-%02u-%02u", y, m, d);
 	return (buf);
 }
 
@@ -186,6 +220,7 @@ timestamp_format(int64_t us, char *buf, size_t len)
 	int32_t  day;
 	int      y;
 	unsigned m, d, sod;
+	char    *p;
 
 	if (rem < 0) {
 		rem += 1000000;
@@ -194,8 +229,20 @@ timestamp_format(int64_t us, char *buf, size_t len)
 	day = (int32_t)(s >= 0 ? s / 86400 : -((-s + 86399) / 86400));
 	sod = (unsigned)(s - (int64_t)day * 86400);
 	date_to_civil(day, &y, &m, &d);
-	snprintf(buf, len, "%04d-%02u-%02uT%02u:%02u:%02u.%06lldZ", y, m, d,
-	    sod / 3600, sod / 60 % 60, sod % 60, (long long)rem);
+	if (len >= TIMESTAMP_BUFSZ && (p = put_date(buf, y, m, d)) != NULL) {
+		*p++ = 'T';
+		p = put_digits(p, sod / 3600, 2);
+		*p++ = ':';
+		p = put_digits(p, sod / 60 % 60, 2);
+		*p++ = ':';
+		p = put_digits(p, sod % 60, 2);
+		*p++ = '.';
+		p = put_digits(p, (unsigned)rem, 6);
+		*p++ = 'Z';
+		*p = '\0';
+	} else
+		snprintf(buf, len, "%04d-%02u-%02uT%02u:%02u:%02u.%06lldZ", y,
+		    m, d, sod / 3600, sod / 60 % 60, sod % 60, (long long)rem);
 	return (buf);
 }
 
