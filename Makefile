@@ -7,7 +7,8 @@
 #   make install   install binaries, unit file and rules (PREFIX=/usr/local)
 #   make asan      build and test with AddressSanitizer + UBSan (build-asan/)
 #   make format    clang-format every C file; check-format only checks
-#   make bench     run the benchmarks (bench/)
+#   make bench     run the write benchmarks (bench/, docs/benchmarks.md)
+#   make bench-audit  time export, history, report, verify on 1M dossiers
 
 BUILD	?= build
 PREFIX	?= /usr/local
@@ -19,7 +20,7 @@ C_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
 	find daemon client common proto include tests bench -name '*.[ch]')
 
 .PHONY: all deps configure build test demo install asan format check-format \
-	bench clean
+	bench bench-audit clean
 
 all: build
 
@@ -54,6 +55,9 @@ check-format:
 
 bench: build
 	@scripts/bench $(BUILD)
+
+bench-audit: build
+	@scripts/bench-audit $(BUILD)
 
 clean:
 	rm -rf build build-asan build-ci

@@ -1555,11 +1555,10 @@ pool_put(uint32_t c)
 /*
  * Dossier rec's id: "00012345-RUNID". Keys in order of rec, so that a
  * run's dossiers go into the ledger's B-trees one after the other, as a
- * programme's numbered dossiers do. The number leads because budgetd's
- * verify keeps dossiers in glibc hsearch tables, whose hash looks at only
- * the first eight bytes of a key: ids that share those (CS-2026-0001,
- * CS-2026-0002, ...) make verify quadratic. --prefixed-ids sends such ids
- * ("RUNID-12345"), to show it.
+ * programme's numbered dossiers do. --prefixed-ids sends ids that share a
+ * long prefix ("RUNID-12345"), as a programme's own numbering does
+ * (CS-2026-0001, CS-2026-0002, ...): verify's tables must hash them as
+ * well as any others (glibc's hsearch, which it once used, did not).
  */
 static void
 dossier_id(uint32_t rec, char *out, size_t len)
