@@ -74,11 +74,16 @@ cmd_rulebook_new(struct cmd_ctx *ctx, size_t nsets, size_t nregimes)
 	return (r);
 }
 
+/*
+ * What cmd_rules_conflict_cb looks for and finds. The clash is a copy: the
+ * rule set or regime it names lives in record_each_rule's frame, gone by
+ * the time the refusal is formatted.
+ */
 struct rules_conflict {
-	int32_t     from;
-	const char *name;
-	char        kind;
-	const char *clash;
+	int32_t     from;                     /* the new one's first day */
+	const char *name;                     /* the new one's name */
+	char        kind;                     /* 'S' rule set, 'R' regime */
+	char        clash[LEDGER_ID_MAX + 1]; /* a loaded one that clashes */
 };
 
 static int
@@ -91,7 +96,7 @@ cmd_rules_conflict_cb(const void *p, void *arg)
 					  : ((const struct dm_regime *)p)->from;
 
 	if (from == c->from && strcmp(name, c->name) != 0) {
-		c->clash = name;
+		snprintf(c->clash, sizeof(c->clash), "%s", name);
 		return (1);
 	}
 	return (0);
@@ -154,9 +159,9 @@ cmd_rules_load_exec(struct cmd_ctx *ctx)
 			rc = cmd_lookup_fail(ctx, st, "rule set", rs->name);
 			break;
 		}
-		cf = (struct rules_conflict){rs->from, rs->name, 'S', NULL};
+		cf = (struct rules_conflict){rs->from, rs->name, 'S', ""};
 		record_each_rule(ctx->txn, 'S', cmd_rules_conflict_cb, &cf);
-		if (cf.clash != NULL) {
+		if (cf.clash[0] != '\0') {
 			rc = cmd_fail(ctx, BUDGET_ERR_ALREADY_EXISTS,
 			    "rule set %s starts on the same day as the loaded "
 			    "rule set %s",
@@ -183,9 +188,9 @@ cmd_rules_load_exec(struct cmd_ctx *ctx)
 			rc = cmd_lookup_fail(ctx, st, "regime", rg->name);
 			break;
 		}
-		cf = (struct rules_conflict){rg->from, rg->name, 'R', NULL};
+		cf = (struct rules_conflict){rg->from, rg->name, 'R', ""};
 		record_each_rule(ctx->txn, 'R', cmd_rules_conflict_cb, &cf);
-		if (cf.clash != NULL) {
+		if (cf.clash[0] != '\0') {
 			rc = cmd_fail(ctx, BUDGET_ERR_ALREADY_EXISTS,
 			    "regime %s starts on the same day as the loaded "
 			    "regime %s",
