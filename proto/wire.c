@@ -22,12 +22,22 @@
  */
 #define WIRE_ALLOC_FACTOR 8u
 
+/*
+ * protobuf-c unpacks an embedded message by recursion, with no depth limit:
+ * a batch of a batch of a batch ... 6,000 deep (under 50 KB) overflows an
+ * 8 MiB stack. What budgetd sends or accepts nests 6 deep at most.
+ */
+#define WIRE_DEPTH_MAX 32u
+
 struct wire_budget {
 	size_t left;
 };
 
 static void *wire_alloc(void *, size_t);
 static void  wire_free(void *, void *);
+static int wire_varint(const uint8_t **, const uint8_t *, unsigned, uint64_t *);
+static int wire_nesting_ok(
+    const ProtobufCMessageDescriptor *, const uint8_t *, size_t, unsigned);
 
 static void *
 wire_alloc(void *data, size_t size)
@@ -47,6 +57,78 @@ wire_free(void *data, void *p)
 	free(p);
 }
 
+/*
+ * A varint of at most max (10 or fewer) bytes at *p, bits past 64
+ * dropped; -1 when it is longer or runs past end.
+ */
+static int
+wire_varint(const uint8_t **p, const uint8_t *end, unsigned max, uint64_t *v)
+{
+	unsigned i;
+
+	*v = 0;
+	for (i = 0; i < max && *p < end; i++) {
+		*v |= (uint64_t)(**p & 0x7f) << (7 * i);
+		if ((*(*p)++ & 0x80) == 0)
+			return (0);
+	}
+	return (-1);
+}
+
+/*
+ * Whether the message of type d in p[0..len) nests embedded messages at
+ * most WIRE_DEPTH_MAX deep (depth is this message's). It walks tags and
+ * lengths as protobuf-c does, and where it stops on bytes it cannot read,
+ * protobuf-c refuses them too, before it goes down a level.
+ */
+static int
+wire_nesting_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p,
+    size_t len, unsigned depth)
+{
+	const ProtobufCFieldDescriptor *f;
+	const uint8_t                  *end = p + len;
+	uint64_t                        tag, n;
+
+	if (depth > WIRE_DEPTH_MAX)
+		return (0);
+	while (p < end) {
+		/*
+		 * Tags and lengths as protobuf-c reads them: 5 bytes at most,
+		 * and what does not fit in 32 bits dropped.
+		 */
+		if (wire_varint(&p, end, 5, &tag) == -1)
+			return (1);
+		switch (tag & 7) {
+		case 0:
+			if (wire_varint(&p, end, 10, &n) == -1)
+				return (1);
+			break;
+		case 1:
+		case 5:
+			n = (tag & 7) == 1 ? 8 : 4;
+			if (n > (size_t)(end - p))
+				return (1);
+			p += n;
+			break;
+		case 2:
+			if (wire_varint(&p, end, 5, &n) == -1 ||
+			    (uint32_t)n > (size_t)(end - p))
+				return (1);
+			n = (uint32_t)n;
+			f = protobuf_c_message_descriptor_get_field(
+			    d, (uint32_t)(tag >> 3));
+			if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+			    !wire_nesting_ok(f->descriptor, p, n, depth + 1))
+				return (0);
+			p += n;
+			break;
+		default:
+			return (1); /* groups: protobuf-c refuses them */
+		}
+	}
+	return (1);
+}
+
 ProtobufCMessage *
 wire_unpack(const ProtobufCMessageDescriptor *d, size_t max, size_t len,
     const uint8_t *data)
@@ -59,6 +141,8 @@ wire_unpack(const ProtobufCMessageDescriptor *d, size_t max, size_t len,
 	alloc.alloc = wire_alloc;
 	alloc.free = wire_free;
 	alloc.allocator_data = &budget;
+	if (!wire_nesting_ok(d, data, len, 1))
+		return (NULL);
 	return (protobuf_c_message_unpack(d, &alloc, len, data));
 }
 
