@@ -508,6 +508,7 @@ int      store_open(const char *, uint64_t, uint64_t, char **);
 void     store_close(void);
 void     store_begin(struct store_txn *, int);
 void     store_begin_nested(struct store_txn *, struct store_txn *);
+uint64_t store_snapshot(struct store_txn *);
 int      store_commit(struct store_txn *);
 void     store_abort(struct store_txn *);
 int      store_get(struct store_txn *, enum store_db, const void *, size_t,
@@ -667,5 +668,8 @@ uint64_t history_next(struct history_cursor *);
 void     history_close(struct history_cursor *);
 size_t   journal_check_index(struct store_txn *,
       const struct Budgetstore__JournalEntry *, const char **);
+size_t   journal_index_sum(
+      const struct Budgetstore__JournalEntry *, uint64_t, uint64_t *);
+size_t history_index_sum(struct store_txn *, uint64_t, uint64_t *);
 
 #endif /* BUDGETD_H */

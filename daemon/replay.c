@@ -127,6 +127,18 @@ rp_grow(struct rp_table *t)
 	free(old.slot);
 }
 
+/* Make an empty tab big enough for n entries at most 70% full. */
+static void
+rp_presize(struct rp_table *t, size_t n)
+{
+	size_t cap = 64;
+
+	while (cap * 7 < n * 10)
+		cap *= 2;
+	t->slot = xcalloc(cap, sizeof(*t->slot));
+	t->cap = cap;
+}
+
 /*
  * Find key in tab; with size > 0, create a zeroed value of that size when
  * missing (NULL when the table holds max entries already).
@@ -138,17 +150,25 @@ rp_lookup(struct replay *rp, struct rp_table *tab, size_t *count, size_t max,
 	struct rp_slot *sl;
 	uint64_t        h = rp_hash(key);
 
+	size_t klen;
+
 	*created = 0;
 	if (tab->cap > 0 && (sl = rp_probe(tab, key, h))->key != NULL)
 		return (sl->val);
 	if (size == 0 || *count >= max)
 		return (NULL);
+	/* A whole journal's replay: room for all at once, no rehashing. */
+	if (tab->cap == 0 && !rp->partial)
+		rp_presize(tab, max);
 	if ((tab->n + 1) * 10 > tab->cap * 7)
 		rp_grow(tab);
 	sl = rp_probe(tab, key, h);
 	sl->hash = h;
-	sl->key = rp_strdup(rp, key);
-	sl->val = rp_alloc(rp, size);
+	/* The key right after the value: one cache miss finds both. */
+	size = (size + 7) & ~(size_t)7;
+	klen = strlen(key) + 1;
+	sl->val = rp_alloc(rp, size + klen);
+	sl->key = memcpy((char *)sl->val + size, key, klen);
 	tab->n++;
 	(*count)++;
 	*created = 1;
@@ -245,10 +265,16 @@ rp_dossier(struct replay *rp, const char *id, int create, int *created)
 static struct rp_grant *
 rp_grant(struct replay *rp, uint64_t id, int create, int *created)
 {
-	char key[24];
+	char  key[24];
+	char *p = key + sizeof(key) - 1;
 
-	snprintf(key, sizeof(key), "%llu", (unsigned long long)id);
-	return (rp_lookup(rp, &rp->grants, &rp->ngrants, rp->maxg, key,
+	/* Decimal, without snprintf: a grant is looked up per payment. */
+	*p = '\0';
+	do {
+		*--p = (char)('0' + id % 10);
+		id /= 10;
+	} while (id != 0);
+	return (rp_lookup(rp, &rp->grants, &rp->ngrants, rp->maxg, p,
 	    create ? sizeof(struct rp_grant) : 0, created));
 }
 

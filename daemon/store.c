@@ -10,6 +10,7 @@
  */
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +27,13 @@
 
 /* Warn once the map is this full (percent). */
 #define STORE_WARN_PCT 80
+
+/*
+ * A filesystem with less room than this is full (store_disk_full). A short
+ * write stops only when no block is left; the slack allows for block
+ * granularity and for files others removed since.
+ */
+#define STORE_DISK_LOW (1024 * 1024)
 
 /* The history index: one key per entity, its entries' seqs as sorted
  * fixed-size duplicates, appended in order (MDB_APPENDDUP). */
@@ -59,6 +67,7 @@ static struct {
 } store = {.lockfd = -1};
 
 static int  store_err_from_mdb(int, const char *);
+static int  store_disk_full(void);
 static int  store_init_dbs(char **);
 static void store_check_usage(void);
 
@@ -80,6 +89,14 @@ store_err_from_mdb(int rc, const char *what)
 	case EDQUOT:
 		log_warnx("store: %s: %s", what, mdb_strerror(rc));
 		return (STORE_FULL);
+	case EIO:
+		/*
+		 * LMDB reports a write the filesystem cut short as EIO
+		 * (mdb_page_flush: "short write, filesystem full?"): on a
+		 * filesystem with no room left, that is a full disk.
+		 */
+		log_warnx("store: %s: %s", what, mdb_strerror(rc));
+		return (store_disk_full() ? STORE_FULL : STORE_IO);
 	case MDB_TXN_FULL:
 		log_warnx("store: %s: %s", what, mdb_strerror(rc));
 		return (STORE_LIMIT);
@@ -92,6 +109,21 @@ store_err_from_mdb(int rc, const char *what)
 		log_warnx("store: %s: %s", what, mdb_strerror(rc));
 		return (STORE_IO);
 	}
+}
+
+/* 1 when the filesystem holding the ledger has (next to) no room left. */
+static int
+store_disk_full(void)
+{
+	struct statvfs sv;
+	int            fd, saved = errno;
+
+	if (store.env == NULL || mdb_env_get_fd(store.env, &fd) != 0 ||
+	    fstatvfs(fd, &sv) == -1) {
+		errno = saved;
+		return (0);
+	}
+	return ((uint64_t)sv.f_bavail * sv.f_frsize < STORE_DISK_LOW);
 }
 
 const char *
@@ -311,6 +343,16 @@ store_begin(struct store_txn *t, int rw)
 		return;
 	}
 	t->txn = txn;
+}
+
+/*
+ * Which commit a read transaction sees: two transactions with the same
+ * snapshot read the same ledger, whichever threads they run on.
+ */
+uint64_t
+store_snapshot(struct store_txn *t)
+{
+	return (t->txn != NULL ? (uint64_t)mdb_txn_id(t->txn) : 0);
 }
 
 void

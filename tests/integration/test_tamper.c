@@ -4,8 +4,9 @@
  * stopped, the test opens DIR/data/data.mdb itself through liblmdb (test
  * code only; budgetd's own store.c stays the one place that includes
  * <lmdb.h> in the daemon), changes one journal entry (a byte of a string,
- * an amount, the encoding), drops one, swaps two, or changes a stored
- * contract's balances; then starts budgetd again and asks verify.
+ * an amount, the encoding), drops one, swaps two, changes a stored
+ * contract's balances or the history index; then starts budgetd again and
+ * asks verify.
  *
  * What must follow: verify --json says ok:false, names the first bad
  * journal entry in first_bad_seq and exits 1; an export of the tampered
@@ -653,6 +654,87 @@ test_tamper_dossier(void **state)
 	expect_restored(d, &h);
 }
 
+/* One item of the history index: (D, id) -> seq; add or remove it. */
+static void
+history_item(
+    const struct h_daemon *d, const char *dossier, uint64_t seq, int add)
+{
+	struct tdb t;
+	uint8_t    key[64], v[8];
+	size_t     klen = strlen(dossier) + 2;
+	MDB_val    k = {klen, key}, val = {sizeof(v), v};
+
+	key[0] = 'D';
+	memcpy(key + 1, dossier, klen - 1);
+	seq_key(seq, v);
+	tdb_open(d, "history", &t);
+	if (add)
+		tdb_check(mdb_put(t.txn, t.dbi, &k, &val, 0), "mdb_put");
+	else
+		tdb_check(mdb_del(t.txn, t.dbi, &k, &val), "mdb_del");
+	tdb_close(&t);
+}
+
+/*
+ * The history index behind history and balance --as-of, changed with the
+ * journal intact: an item dropped, an item moved to another entry (the
+ * same count: only an item-by-item look finds it), an item added. verify
+ * names the entry whose item is missing, or says the index holds more
+ * than the journal calls for; the chain itself is not in question.
+ */
+static void
+test_tamper_history(void **state)
+{
+	struct au_head   h;
+	struct h_daemon *d = tamper_ledger(state, &h);
+	uint64_t         approve = entry_of_kind(d, "dossier_approve");
+	uint64_t         cancel = entry_of_kind(d, "dossier_cancel");
+	char             want[64];
+	json_t          *v;
+
+	snprintf(want, sizeof(want), "journal entry %llu ",
+	    (unsigned long long)approve);
+
+	/* Dropped: D1's history no longer shows its approval. */
+	assert_int_equal(h_daemon_stop(d), 0);
+	history_item(d, "D1", approve, 0);
+	h_daemon_start(d);
+	v = expect_broken(d, 0);
+	if (!has_problem(v, want, "history of D1")) {
+		dump_verify(v);
+		h_fail("verify does not name entry %llu missing from D1's "
+		       "history",
+		    (unsigned long long)approve);
+	}
+	json_decref(v);
+
+	/* Moved: as many items as before, one of them wrong. */
+	assert_int_equal(h_daemon_stop(d), 0);
+	history_item(d, "D1", cancel, 1);
+	h_daemon_start(d);
+	v = expect_broken(d, 0);
+	if (!has_problem(v, want, "history of D1")) {
+		dump_verify(v);
+		h_fail("verify misses an index item moved to another entry");
+	}
+	json_decref(v);
+
+	/* Added: one item more than the journal calls for. */
+	assert_int_equal(h_daemon_stop(d), 0);
+	history_item(d, "D1", approve, 1);
+	h_daemon_start(d);
+	v = expect_broken(d, 0);
+	if (!has_problem(v, "history index holds", "calls for")) {
+		dump_verify(v);
+		h_fail("verify misses an index item no entry calls for");
+	}
+	json_decref(v);
+
+	assert_int_equal(h_daemon_stop(d), 0);
+	history_item(d, "D1", cancel, 0);
+	expect_restored(d, &h);
+}
+
 int
 main(void)
 {
@@ -665,6 +747,7 @@ main(void)
 	    T(test_tamper_reorder),
 	    T(test_tamper_balance),
 	    T(test_tamper_dossier),
+	    T(test_tamper_history),
 	};
 #undef T
 
