@@ -3,7 +3,8 @@
  * include/budget/protocol.h): the length checks done before anything is
  * buffered, partial and back-to-back frames on an evbuffer, payloads that
  * do not decode or decode as the wrong message, the allocation cap of
- * wire_unpack, wire_encode's refusal of oversized messages, and the
+ * wire_unpack and its nesting limit, wire_encode's refusal of oversized
+ * messages, and the
  * blocking fd variants over a socketpair (short reads, EINTR, peer close).
  */
 #include <sys/socket.h>
@@ -40,6 +41,8 @@ static void             put_header(struct evbuffer *, uint32_t);
 static void             write_header(int, uint32_t);
 static Budget__Request *decode_req(struct evbuffer *, size_t, int *);
 static void             make_pair(int[2]);
+static void             test_prepend(uint8_t *, size_t *, uint64_t, int);
+static uint8_t         *test_nested_batch(unsigned, size_t *);
 
 static volatile sig_atomic_t test_alarms;
 
@@ -492,6 +495,99 @@ test_unpack_alloc_cap(void **state)
 	free(p);
 }
 
+/* Put a varint, or one or two raw bytes, in front of p[*at]. */
+static void
+test_prepend(uint8_t *p, size_t *at, uint64_t v, int raw)
+{
+	uint8_t tmp[10];
+	size_t  n = 0;
+
+	if (raw) {
+		if (v > 0xff)
+			tmp[n++] = (uint8_t)(v >> 8);
+		tmp[n++] = (uint8_t)v;
+	} else {
+		for (; v >= 0x80; v >>= 7)
+			tmp[n++] = (uint8_t)(v | 0x80);
+		tmp[n++] = (uint8_t)v;
+	}
+	assert_true(n <= *at);
+	*at -= n;
+	memcpy(p + *at, tmp, n);
+}
+
+/*
+ * A Request whose batch holds one op, a Request whose batch holds one op,
+ * ... levels deep, the innermost a bare version. Built from the inside
+ * out: each level is the tag of Request.batch (45, length-delimited: ea
+ * 02), its length, the tag of BatchRequest.ops (1: 0a), its length and
+ * the level below.
+ */
+static uint8_t *
+test_nested_batch(unsigned levels, size_t *lenp)
+{
+	size_t   cap = 16 + (size_t)levels * 16, at = cap, end = cap, inner;
+	uint8_t *p = malloc(cap);
+
+	assert_non_null(p);
+	test_prepend(p, &at, 0x0801, 1); /* version = 1 */
+	while (levels-- > 0) {
+		inner = end - at;
+		test_prepend(p, &at, inner, 0);
+		test_prepend(p, &at, 0x0a, 1);
+		inner = end - at;
+		test_prepend(p, &at, inner, 0);
+		test_prepend(p, &at, 0xea02, 1);
+	}
+	*lenp = end - at;
+	memmove(p, p + at, *lenp);
+	return (p);
+}
+
+/*
+ * protobuf-c recurses once per embedded message with no limit of its own:
+ * wire_unpack refuses more than 32 levels, so that a small frame of
+ * batches in batches cannot overflow the stack (fuzz regress
+ * wire/stack-overflow-nested-batch). 15 batches are 31 levels, 16 are 33.
+ */
+static void
+test_unpack_nesting(void **state)
+{
+	static const unsigned levels[] = {1, 15, 16, 10000};
+	ProtobufCMessage     *m;
+	Budget__Request      *r;
+	uint8_t              *p;
+	size_t                len, i, depth;
+
+	(void)state;
+	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		p = test_nested_batch(levels[i], &len);
+		/* What the builder made is what protobuf-c reads. */
+		if (levels[i] < 100) {
+			m = protobuf_c_message_unpack(
+			    &budget__request__descriptor, NULL, len, p);
+			assert_non_null(m);
+			for (depth = 0, r = (Budget__Request *)m;
+			     r->command_case == BUDGET__REQUEST__COMMAND_BATCH;
+			     depth++) {
+				assert_int_equal(r->batch->n_ops, 1);
+				r = r->batch->ops[0];
+			}
+			assert_int_equal(depth, levels[i]);
+			assert_int_equal(r->version, 1);
+			protobuf_c_message_free_unpacked(m, NULL);
+		}
+		m = wire_unpack(
+		    &budget__request__descriptor, BUDGET_FRAME_MAX, len, p);
+		if (levels[i] <= 15) {
+			assert_non_null(m);
+			protobuf_c_message_free_unpacked(m, NULL);
+		} else
+			assert_null(m);
+		free(p);
+	}
+}
+
 /* Too large to encode: refused, and the buffer is left exactly as it was. */
 static void
 test_encode_too_large(void **state)
@@ -818,6 +914,7 @@ main(void)
 	    cmocka_unit_test(test_decode_garbage),
 	    cmocka_unit_test(test_decode_wrong_message),
 	    cmocka_unit_test(test_unpack_alloc_cap),
+	    cmocka_unit_test(test_unpack_nesting),
 	    cmocka_unit_test(test_encode_too_large),
 	    cmocka_unit_test(test_encode_layout),
 	    cmocka_unit_test(test_round_trip),
