@@ -4,7 +4,9 @@
  * (scripts/bench-audit fills one with a million dossiers):
  *
  *  - export: the whole journal, page after page of the largest page the
- *    daemon serves, decoded here; entries per second;
+ *    daemon serves, each entry decoded here; entries per second. Pages of
+ *    stored entries, as budgetctl export asks for them; with --views,
+ *    pages of canonical fields, as history sends them;
  *  - history: one dossier's entries, for dossiers picked at random from
  *    what export saw; latency per request at p50/p99/max;
  *  - report --by year,province (or --by): time per report;
@@ -35,6 +37,7 @@
 
 #include "budget.pb-c.h"
 #include "budget/protocol.h"
+#include "store.pb-c.h"
 
 #define AB_EXIT_OK     0
 #define AB_EXIT_FAILED 1
@@ -54,7 +57,8 @@ static struct {
 	unsigned    reports;
 	unsigned    verifies;
 	pid_t       daemon;
-} opt = {NULL, "year,province", 1000, 5, 3, 0};
+	int         views;
+} opt = {NULL, "year,province", 1000, 5, 3, 0, 0};
 
 static int fd = -1;
 
@@ -80,7 +84,8 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: audit-bench -s SOCKET [--by DIMS] [--histories N]\n"
-	    "                   [--reports N] [--verifies N] [--pid PID]\n");
+	    "                   [--reports N] [--verifies N] [--pid PID]\n"
+	    "                   [--views]\n");
 	exit(AB_EXIT_USAGE);
 }
 
@@ -168,20 +173,12 @@ cmp_u64(const void *a, const void *b)
 
 /* Note a dossier id the first time export shows its reservation. */
 static void
-note_dossier(const Budget__JournalEntryView *e)
+note_dossier(const char *kind, const char *id, const char *error)
 {
-	const char *kind = NULL, *id = NULL;
-	size_t      i;
-
-	for (i = 0; i < e->n_fields; i++) {
-		if (strcmp(e->fields[i]->name, "kind") == 0)
-			kind = e->fields[i]->value;
-		else if (strcmp(e->fields[i]->name, "dossier") == 0)
-			id = e->fields[i]->value;
-		else if (strcmp(e->fields[i]->name, "error") == 0)
-			return; /* a refusal: the dossier may not exist */
-	}
-	if (kind == NULL || id == NULL || strcmp(kind, "dossier_reserve") != 0)
+	/* A refusal's dossier may not exist. */
+	if (kind == NULL || id == NULL || *id == '\0' ||
+	    strcmp(kind, "dossier_reserve") != 0 ||
+	    (error != NULL && *error != '\0'))
 		return;
 	if (nids == ids_cap) {
 		ids_cap = ids_cap ? ids_cap * 2 : 4096;
@@ -190,6 +187,35 @@ note_dossier(const Budget__JournalEntryView *e)
 	}
 	if ((ids[nids++] = strdup(id)) == NULL)
 		ab_fatalx(AB_EXIT_IO, "out of memory");
+}
+
+static void
+note_view(const Budget__JournalEntryView *e)
+{
+	const char *kind = NULL, *id = NULL, *error = NULL;
+	size_t      i;
+
+	for (i = 0; i < e->n_fields; i++) {
+		if (strcmp(e->fields[i]->name, "kind") == 0)
+			kind = e->fields[i]->value;
+		else if (strcmp(e->fields[i]->name, "dossier") == 0)
+			id = e->fields[i]->value;
+		else if (strcmp(e->fields[i]->name, "error") == 0)
+			error = e->fields[i]->value;
+	}
+	note_dossier(kind, id, error);
+}
+
+static void
+note_raw(const ProtobufCBinaryData *b)
+{
+	Budgetstore__JournalEntry *m;
+
+	if ((m = budgetstore__journal_entry__unpack(NULL, b->len, b->data)) ==
+	    NULL)
+		ab_fatalx(AB_EXIT_IO, "export: an entry does not decode");
+	note_dossier(m->kind, m->dossier, m->error);
+	budgetstore__journal_entry__free_unpacked(m, NULL);
 }
 
 static void
@@ -205,6 +231,7 @@ bench_export(void)
 	req.export = &ex;
 	ex.since = 1;
 	ex.limit = AB_EXPORT_PAGE;
+	ex.raw = !opt.views;
 	cpu0 = daemon_cpu_us();
 	t0 = mono_us();
 	for (;;) {
@@ -214,17 +241,21 @@ bench_export(void)
 		entries += resp->journal->n_entries;
 		bytes += budget__response__get_packed_size(resp);
 		pages++;
+		entries += resp->journal->n_raw;
 		for (i = 0; i < resp->journal->n_entries; i++)
-			note_dossier(resp->journal->entries[i]);
+			note_view(resp->journal->entries[i]);
+		for (i = 0; i < resp->journal->n_raw; i++)
+			note_raw(&resp->journal->raw[i]);
 		ex.since = resp->journal->next;
 		budget__response__free_unpacked(resp, NULL);
 		if (ex.since == 0)
 			break;
 	}
 	t = mono_us() - t0;
-	printf("export: entries=%" PRIu64 " pages=%" PRIu64 " MiB=%.1f "
+	printf("export (%s): entries=%" PRIu64 " pages=%" PRIu64 " MiB=%.1f "
 	       "s=%.3f entries_per_s=%.0f daemon_cpu_s=%.3f\n",
-	    entries, pages, (double)bytes / (1024.0 * 1024.0), (double)t / 1e6,
+	    opt.views ? "fields" : "stored entries", entries, pages,
+	    (double)bytes / (1024.0 * 1024.0), (double)t / 1e6,
 	    t ? (double)entries * 1e6 / (double)t : 0.0,
 	    (double)(daemon_cpu_us() - cpu0) / 1e6);
 }
@@ -365,6 +396,7 @@ main(int argc, char **argv)
 	    {"reports", required_argument, NULL, 'r'},
 	    {"verifies", required_argument, NULL, 'v'},
 	    {"pid", required_argument, NULL, 'p'},
+	    {"views", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -374,13 +406,17 @@ main(int argc, char **argv)
 	int                ch;
 
 	while ((ch = getopt_long(
-		    argc, argv, "s:b:H:r:v:p:h", longopts, NULL)) != -1) {
+		    argc, argv, "s:b:H:r:v:p:Vh", longopts, NULL)) != -1) {
 		if (ch == 's') {
 			opt.socket = optarg;
 			continue;
 		}
 		if (ch == 'b') {
 			opt.by = optarg;
+			continue;
+		}
+		if (ch == 'V') {
+			opt.views = 1;
 			continue;
 		}
 		if (ch == 'h' || ch == '?')

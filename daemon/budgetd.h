@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "budget/canon.h"
 #include "budget/errors.h"
 #include "log.h"
 
@@ -373,11 +374,9 @@ struct jentry {
 	const char     *command;
 	uint8_t         hash[32]; /* set by journal_append */
 };
-/* store.proto's `bytes hash = 36`: the one field the canonical form omits. */
-#define BUDGETSTORE_JOURNAL_HASH_FIELD 36
-#define JFLAG_MAATWERK                 0x1
-#define JFLAG_NIS2                     0x2
-#define JFLAG_FLEMISH                  0x4
+#define JFLAG_MAATWERK 0x1
+#define JFLAG_NIS2     0x2
+#define JFLAG_FLEMISH  0x4
 
 /* A cursor over the keys of one database that start with a prefix. */
 struct store_cursor {
@@ -654,16 +653,11 @@ void expiry_start(void);
 void expiry_stop(void);
 
 /* journal.c */
-char *journal_canonical(const struct Budgetstore__JournalEntry *, size_t *);
-void  journal_fields(const struct Budgetstore__JournalEntry *,
-     void (*)(const char *, const char *, int, void *), void *);
-void  journal_hash(const uint8_t[32], const void *, size_t, uint8_t[32]);
-void  budget_sha256(const void *const *, const size_t *, size_t, uint8_t[32]);
-void  journal_head(struct store_txn *, uint64_t *, uint8_t[32]);
-void  journal_append(struct store_txn *, struct jentry *);
-void  journal_flush(struct store_txn *);
-void  history_open(
-     struct history_cursor *, struct store_txn *, char, const char *, uint64_t);
+void journal_head(struct store_txn *, uint64_t *, uint8_t[32]);
+void journal_append(struct store_txn *, struct jentry *);
+void journal_flush(struct store_txn *);
+void history_open(
+    struct history_cursor *, struct store_txn *, char, const char *, uint64_t);
 uint64_t history_next(struct history_cursor *);
 void     history_close(struct history_cursor *);
 size_t   journal_check_index(struct store_txn *,

@@ -266,7 +266,9 @@ cmd_export_exec(struct cmd_ctx *ctx)
 	if (limit > EXPORT_LIMIT_MAX)
 		return (cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT,
 		    "limit is at most %d entries a page", EXPORT_LIMIT_MAX));
-	page = cmd_page_new(ctx, limit);
+	page = cmd_page_new(ctx, a->raw ? 0 : limit);
+	if (a->raw)
+		page->raw = cmd_alloc(ctx, limit * sizeof(*page->raw));
 	since = a->since == 0 ? 1 : a->since;
 	until = a->until == 0 || a->until > page->head_seq ? page->head_seq
 							   : a->until;
@@ -282,9 +284,16 @@ cmd_export_exec(struct cmd_ctx *ctx)
 		seq = k.len == 8 ? record_get_be64(k.data) : 0;
 		if (seq == 0 || seq > until)
 			break;
-		if (page->n_entries == limit) {
+		if (page->n_entries + page->n_raw == limit) {
 			page->next = seq;
 			break;
+		}
+		if (a->raw) {
+			/* Copied: the stored bytes live as long as the txn. */
+			page->raw[page->n_raw].data = cmd_alloc(ctx, v.len);
+			memcpy(page->raw[page->n_raw].data, v.data, v.len);
+			page->raw[page->n_raw++].len = v.len;
+			continue;
 		}
 		m = budgetstore__journal_entry__unpack(NULL, v.len, v.data);
 		if (m == NULL) {
