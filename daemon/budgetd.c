@@ -204,6 +204,8 @@ main(int argc, char *argv[])
 	if (store_open(conf->datadir, conf->map_size, conf->map_max, &cause) ==
 	    -1)
 		fatalx("store: %s", cause);
+	if (upgrade_ledger(&cause) == -1)
+		fatalx("store: %s", cause);
 	if ((bd->base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	cmd_init();

@@ -169,6 +169,14 @@ enum store_db {
 };
 
 /* A value read from the store: always a private copy, free with free(). */
+/*
+ * The on-disk layout: bumped whenever it changes, with a step in upgrade.c
+ * from the one before. Ledgers older than STORE_SCHEMA_OLDEST predate the
+ * first release and are refused.
+ */
+#define STORE_SCHEMA        3
+#define STORE_SCHEMA_OLDEST 2
+
 struct store_val {
 	void  *data;
 	size_t len;
@@ -405,6 +413,14 @@ struct dossier_summary {
 	enum dossier_state state;
 	int32_t            first_decision;
 	int64_t            pending;
+	int64_t            paid;
+};
+
+/* A walk of a database that follows another in key order (record.c). */
+struct record_follow {
+	struct store_cursor cur;
+	struct store_val    k, v;
+	int                 state; /* 0 not started, 1 on k/v, 2 at the end */
 };
 
 /* A single undertaking: company numbers, the first one the starting point. */
@@ -508,6 +524,8 @@ void     store_close(void);
 void     store_begin(struct store_txn *, int);
 void     store_begin_nested(struct store_txn *, struct store_txn *);
 uint64_t store_snapshot(struct store_txn *);
+uint64_t store_schema(void);
+void     store_set_schema(struct store_txn *, uint64_t);
 int      store_commit(struct store_txn *);
 void     store_abort(struct store_txn *);
 int      store_get(struct store_txn *, enum store_db, const void *, size_t,
@@ -586,9 +604,18 @@ int      record_get_dossier(struct store_txn *, const char *, struct dossier *);
 void     record_put_dossier(struct store_txn *, const struct dossier *, int);
 int      record_each_dossier(
 	 struct store_txn *, int (*)(const struct dossier *, void *), void *);
-int  record_each_company_summary(struct store_txn *, const char *,
-     int (*)(const struct dossier_summary *, void *), void *);
-int  record_summary_ok(struct store_txn *, const struct dossier *);
+int    record_each_company_summary(struct store_txn *, const char *,
+       int (*)(const struct dossier_summary *, void *), void *);
+int    record_summary_ok(struct store_txn *, const struct dossier *);
+int    record_summary_decode(const struct store_val *, const struct store_val *,
+       struct dossier_summary *);
+size_t record_rebuild_summaries(struct store_txn *);
+int    record_company_decode(const struct store_val *, struct company *);
+void
+record_follow_open(struct record_follow *, struct store_txn *, enum store_db);
+int  record_follow_seek(struct record_follow *, const void *, size_t);
+int  record_follow_next(struct record_follow *);
+void record_follow_close(struct record_follow *);
 void record_expiry_add(struct store_txn *, int64_t, const char *);
 void record_expiry_del(struct store_txn *, int64_t, const char *);
 int  record_expiry_first(struct store_txn *, int64_t *, char *);
@@ -647,6 +674,9 @@ unsigned reader_inflight(void);
 /* check.c */
 void check_ledger(struct store_txn *, struct check_report *);
 void check_report_free(struct check_report *);
+
+/* upgrade.c */
+int upgrade_ledger(char **);
 
 /* expiry.c */
 void expiry_start(void);

@@ -13,14 +13,19 @@
  * in both years' rows but once in the total (seed 004: 321 companies,
  * 350 company-years). Declared external aid is not a grant event here.
  *
- * One pass over the grants (grouped by company, so companies and dossiers
- * get small numbers without a map), then two sorts per measure.
+ * One pass over the grants, grouped by company: each company's events
+ * are added to their rows when the walk leaves it, so memory holds the
+ * rows and one company, however long the programme has run. The
+ * companies and their dossiers' summaries (what was paid) are read along
+ * the same walk, their databases being in the same company order: a step
+ * along a leaf page per company instead of two searches from the root.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "budget/date.h"
+#include "budget/rid.h"
 #include "cmd.h"
 
 enum report_dim {
@@ -54,12 +59,18 @@ struct report_dict {
 	size_t n;
 };
 
+/* One grant event of the company being walked. */
 struct report_ev {
 	uint64_t row;
-	uint32_t company;
-	uint32_t dossier;
+	size_t   dossier; /* index into report.dos */
 	int64_t  granted;
-	int64_t  paid; /* the dossier's, counted once per dossier */
+};
+
+/* A row's measures as they add up. */
+struct report_acc {
+	uint64_t row;
+	uint64_t dossiers, events, companies;
+	int64_t  granted, paid;
 };
 
 struct report {
@@ -68,22 +79,28 @@ struct report {
 	size_t             nby;
 	int32_t            from, to;
 	struct report_dict dict[DIM__COUNT];
-	struct report_ev  *ev;
-	size_t             nev, capev;
 	struct contract   *contracts; /* a small cache */
 	size_t             ncontracts;
-	/* the company being walked and its dossiers */
-	char           company[LEDGER_RID_SZ];
-	struct company co;
-	uint32_t       company_no, ncompanies;
+	/* the rows: accumulators, and an open-addressing index on row */
+	struct report_acc *acc;
+	size_t             nacc, capacc;
+	size_t            *slot; /* index + 1 into acc; 0: empty */
+	size_t             capslot;
+	struct report_acc  total;
+	/* the company being walked: its events and its dossiers */
+	char                 company[LEDGER_RID_SZ];
+	struct company       co;
+	struct record_follow companies, summaries;
+	struct report_ev    *ev;
+	size_t               nev, capev;
 	struct {
-		char     id[LEDGER_ID_MAX + 1];
-		uint32_t no;
-		int64_t  paid;
+		char    id[LEDGER_ID_MAX + 1];
+		int64_t paid;
 	} * dos;
-	size_t   ndos, capdos;
-	uint32_t ndossiers;
-	int      overflow;
+	size_t ndos, capdos;
+	int    year;
+	char   yearstr[8];
+	int    overflow;
 };
 
 /* The small number of a dimension's value, added when new. */
@@ -122,6 +139,132 @@ report_contract(struct report *rp, const char *id)
 	return (&rp->contracts[rp->ncontracts++]);
 }
 
+/* Note one of the company's dossiers: a small number, what was paid. */
+static void
+report_dossier(struct report *rp, const char *id, int64_t paid)
+{
+	if (rp->ndos == rp->capdos) {
+		rp->capdos = rp->capdos ? rp->capdos * 2 : 8;
+		rp->dos = xreallocarray(rp->dos, rp->capdos, sizeof(*rp->dos));
+	}
+	snprintf(rp->dos[rp->ndos].id, sizeof(rp->dos[0].id), "%s", id);
+	rp->dos[rp->ndos].paid = paid;
+	rp->ndos++;
+}
+
+/* The accumulator of row, added when new. */
+static struct report_acc *
+report_acc(struct report *rp, uint64_t row)
+{
+	size_t i, j, mask;
+
+	if ((rp->nacc + 1) * 2 > rp->capslot) {
+		free(rp->slot);
+		rp->capslot = rp->capslot ? rp->capslot * 2 : 64;
+		rp->slot = xcalloc(rp->capslot, sizeof(*rp->slot));
+		mask = rp->capslot - 1;
+		for (j = 0; j < rp->nacc; j++) {
+			i = (size_t)(rp->acc[j].row *
+				    UINT64_C(0x9e3779b97f4a7c15) >>
+				32) &
+			    mask;
+			while (rp->slot[i] != 0)
+				i = (i + 1) & mask;
+			rp->slot[i] = j + 1;
+		}
+	}
+	mask = rp->capslot - 1;
+	i = (size_t)(row * UINT64_C(0x9e3779b97f4a7c15) >> 32) & mask;
+	for (; rp->slot[i] != 0; i = (i + 1) & mask)
+		if (rp->acc[rp->slot[i] - 1].row == row)
+			return (&rp->acc[rp->slot[i] - 1]);
+	if (rp->nacc == rp->capacc) {
+		rp->capacc = rp->capacc ? rp->capacc * 2 : 64;
+		rp->acc = xreallocarray(rp->acc, rp->capacc, sizeof(*rp->acc));
+	}
+	memset(&rp->acc[rp->nacc], 0, sizeof(rp->acc[0]));
+	rp->acc[rp->nacc].row = row;
+	rp->slot[i] = ++rp->nacc;
+	return (&rp->acc[rp->nacc - 1]);
+}
+
+/*
+ * Add the walked company's events to their rows and the total. All of a
+ * company's events are in hand (its grants come together), so counting
+ * it once per row, and each dossier once per row and once in the total,
+ * needs only a look at the events before.
+ */
+static void
+report_flush(struct report *rp)
+{
+	struct report_acc *a;
+	struct report_ev  *e;
+	size_t             i, j;
+	int                row_seen, dossier_seen, anywhere;
+
+	for (i = 0; i < rp->nev; i++) {
+		e = &rp->ev[i];
+		a = report_acc(rp, e->row);
+		row_seen = dossier_seen = anywhere = 0;
+		for (j = 0; j < i; j++) {
+			if (rp->ev[j].row == e->row) {
+				row_seen = 1;
+				if (rp->ev[j].dossier == e->dossier)
+					dossier_seen = 1;
+			}
+			if (rp->ev[j].dossier == e->dossier)
+				anywhere = 1;
+		}
+		a->events++;
+		a->granted += e->granted;
+		if (!row_seen)
+			a->companies++;
+		if (!dossier_seen) {
+			a->dossiers++;
+			a->paid += rp->dos[e->dossier].paid;
+		}
+		if (!anywhere) {
+			rp->total.dossiers++;
+			rp->total.paid += rp->dos[e->dossier].paid;
+		}
+		rp->total.events++;
+		rp->total.granted += e->granted;
+	}
+	if (rp->nev > 0)
+		rp->total.companies++;
+	rp->nev = 0;
+}
+
+/* rp->company's record and its dossiers' summaries, along the walk. */
+static int
+report_company(struct report *rp)
+{
+	struct store_txn      *t = rp->ctx->txn;
+	struct dossier_summary s;
+	int                    more;
+
+	if (!record_follow_seek(&rp->companies, rp->company, RID_LEN) ||
+	    rp->companies.k.len != RID_LEN ||
+	    memcmp(rp->companies.k.data, rp->company, RID_LEN) != 0 ||
+	    record_company_decode(&rp->companies.v, &rp->co) == -1) {
+		if (t->err == 0)
+			t->err = STORE_CORRUPT; /* a grant of no company */
+		return (-1);
+	}
+	rp->ndos = 0;
+	for (more = record_follow_seek(&rp->summaries, rp->company, RID_LEN);
+	     more && memcmp(rp->summaries.k.data, rp->company, RID_LEN) == 0;
+	     more = record_follow_next(&rp->summaries)) {
+		if (record_summary_decode(
+			&rp->summaries.k, &rp->summaries.v, &s) == -1) {
+			t->err = STORE_CORRUPT;
+			return (-1);
+		}
+		report_dossier(rp, s.id, s.paid);
+	}
+	return (t->err != 0 ? -1 : 0);
+}
+
 static int
 report_grant_cb(const struct grant *g, void *arg)
 {
@@ -130,37 +273,28 @@ report_grant_cb(const struct grant *g, void *arg)
 	struct report_ev      *e;
 	struct dossier         d;
 	const char            *v;
-	char                   year[8];
 	uint64_t               row = 0;
 	size_t                 i, di;
 
 	if (g->kind == GRANT_DECLARED || g->kind == GRANT_NONE ||
 	    g->date < rp->from || g->date > rp->to)
 		return (0);
-	/* Grants come grouped by company: a new one gets a new number. */
+	/* Grants come grouped by company: a new one ends the last. */
 	if (strcmp(g->company, rp->company) != 0) {
+		report_flush(rp);
 		memcpy(rp->company, g->company, sizeof(rp->company));
-		if (record_get_company(rp->ctx->txn, g->company, &rp->co))
+		if (report_company(rp) == -1)
 			return (1);
-		rp->company_no = rp->ncompanies++;
-		rp->ndos = 0;
 	}
 	for (i = 0; i < rp->ndos; i++) {
 		if (strcmp(rp->dos[i].id, g->dossier) == 0)
 			break;
 	}
 	if (i == rp->ndos) {
+		/* Not in the company's index: the dossier says. */
 		if (record_get_dossier(rp->ctx->txn, g->dossier, &d))
 			return (1);
-		if (rp->ndos == rp->capdos) {
-			rp->capdos = rp->capdos ? rp->capdos * 2 : 8;
-			rp->dos = xreallocarray(
-			    rp->dos, rp->capdos, sizeof(*rp->dos));
-		}
-		snprintf(rp->dos[i].id, sizeof(rp->dos[i].id), "%s", d.id);
-		rp->dos[i].no = rp->ndossiers++;
-		rp->dos[i].paid = d.paid;
-		rp->ndos++;
+		report_dossier(rp, d.id, d.paid);
 	}
 	di = i;
 	if ((k = report_contract(rp, g->contract)) == NULL)
@@ -169,8 +303,12 @@ report_grant_cb(const struct grant *g, void *arg)
 	for (i = 0; i < rp->nby; i++) {
 		switch (rp->by[i]) {
 		case DIM_YEAR:
-			snprintf(year, sizeof(year), "%d", date_year(g->date));
-			v = year;
+			if (date_year(g->date) != rp->year || !*rp->yearstr) {
+				rp->year = date_year(g->date);
+				snprintf(rp->yearstr, sizeof(rp->yearstr), "%d",
+				    rp->year);
+			}
+			v = rp->yearstr;
 			break;
 		case DIM_PROVINCE:
 			v = ledger_province(rp->co.postcode, NULL);
@@ -203,31 +341,19 @@ report_grant_cb(const struct grant *g, void *arg)
 	}
 	e = &rp->ev[rp->nev++];
 	e->row = row;
-	e->company = rp->company_no;
-	e->dossier = rp->dos[di].no;
-	e->paid = rp->dos[di].paid;
+	e->dossier = di;
 	e->granted = g->effective;
 	return (0);
 }
 
-static int
-report_cmp_company(const void *a, const void *b)
+static void
+report_measures(Budget__ReportRow *r, const struct report_acc *a)
 {
-	const struct report_ev *x = a, *y = b;
-
-	if (x->row != y->row)
-		return (x->row < y->row ? -1 : 1);
-	return (x->company < y->company ? -1 : x->company > y->company);
-}
-
-static int
-report_cmp_dossier(const void *a, const void *b)
-{
-	const struct report_ev *x = a, *y = b;
-
-	if (x->row != y->row)
-		return (x->row < y->row ? -1 : 1);
-	return (x->dossier < y->dossier ? -1 : x->dossier > y->dossier);
+	r->dossiers = a->dossiers;
+	r->grant_events = a->events;
+	r->companies = a->companies;
+	r->granted_cents = a->granted;
+	r->paid_cents = a->paid;
 }
 
 static Budget__ReportRow *
@@ -264,8 +390,7 @@ cmd_report_exec(struct cmd_ctx *ctx)
 	Budget__ReportResult        *res;
 	Budget__ReportRow           *row = NULL, *total;
 	struct report                rp;
-	uint8_t                     *seen;
-	size_t                       i, j, nrows = 0;
+	size_t                       i, j;
 	int                          d;
 	enum budget_err              rc;
 
@@ -301,16 +426,21 @@ cmd_report_exec(struct cmd_ctx *ctx)
 	    (*a->to != '\0' && (rc = cmd_date_arg(ctx, a->to, "to", &rp.to))))
 		return (rc);
 
+	record_follow_open(&rp.companies, ctx->txn, STORE_DB_COMPANIES);
+	record_follow_open(&rp.summaries, ctx->txn, STORE_DB_COMPANY_DOSSIERS);
 	record_each_grant(ctx->txn, NULL, report_grant_cb, &rp);
+	report_flush(&rp);
+	record_follow_close(&rp.companies);
+	record_follow_close(&rp.summaries);
 	free(rp.contracts);
 	free(rp.dos);
-	if (ctx->txn->err != 0) {
-		free(rp.ev);
-		return (cmd_fail(ctx, BUDGET_ERR_STORAGE_ERROR, "%s",
-		    store_strerror(ctx->txn->err)));
-	}
-	if (rp.overflow) {
-		free(rp.ev);
+	free(rp.ev);
+	free(rp.slot);
+	if (ctx->txn->err != 0 || rp.overflow) {
+		free(rp.acc);
+		if (ctx->txn->err != 0)
+			return (cmd_fail(ctx, BUDGET_ERR_STORAGE_ERROR, "%s",
+			    store_strerror(ctx->txn->err)));
 		return (cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT,
 		    "a dimension has more than %d values; report by fewer or "
 		    "coarser dimensions",
@@ -322,56 +452,23 @@ cmd_report_exec(struct cmd_ctx *ctx)
 	res->by = cmd_alloc(ctx, rp.nby * sizeof(char *));
 	for (i = 0; i < rp.nby; i++)
 		res->by[res->n_by++] = PB_STR(report_dims[rp.by[i]]);
-	res->rows = cmd_alloc(ctx, (rp.nev + 1) * sizeof(*res->rows));
+	res->rows = cmd_alloc(ctx, (rp.nacc + 1) * sizeof(*res->rows));
+	for (i = 0; i < rp.nacc; i++) {
+		row = report_row_new(ctx, rp.nby);
+		for (j = 0; j < rp.nby; j++) {
+			unsigned v =
+			    (unsigned)(rp.acc[i].row >> (8 * (rp.nby - 1 - j)) &
+				0xff);
+
+			row->keys[j] = rp.dict[rp.by[j]].v[v];
+		}
+		row->n_keys = rp.nby;
+		report_measures(row, &rp.acc[i]);
+		res->rows[res->n_rows++] = row;
+	}
+	free(rp.acc);
 	total = report_row_new(ctx, 0);
-
-	/* Companies, events and grants per row. */
-	if (rp.nev > 1)
-		qsort(rp.ev, rp.nev, sizeof(*rp.ev), report_cmp_company);
-	for (i = 0; i < rp.nev; i++) {
-		if (i == 0 || rp.ev[i].row != rp.ev[i - 1].row) {
-			row = report_row_new(ctx, rp.nby);
-			for (j = 0; j < rp.nby; j++) {
-				unsigned v = (unsigned)(rp.ev[i].row >>
-					(8 * (rp.nby - 1 - j)) &
-				    0xff);
-
-				row->keys[j] = rp.dict[rp.by[j]].v[v];
-			}
-			row->n_keys = rp.nby;
-			res->rows[nrows++] = row;
-		}
-		if (i == 0 || rp.ev[i].row != rp.ev[i - 1].row ||
-		    rp.ev[i].company != rp.ev[i - 1].company)
-			row->companies++;
-		row->grant_events++;
-		row->granted_cents += rp.ev[i].granted;
-		total->grant_events++;
-		total->granted_cents += rp.ev[i].granted;
-	}
-	res->n_rows = nrows;
-	total->companies = rp.ncompanies;
-
-	/* Dossiers and payments per row, each dossier once. */
-	if (rp.nev > 1)
-		qsort(rp.ev, rp.nev, sizeof(*rp.ev), report_cmp_dossier);
-	seen = xcalloc(rp.ndossiers + 1, 1);
-	for (i = 0, j = 0; i < rp.nev; i++) {
-		if (i > 0 && rp.ev[i].row != rp.ev[i - 1].row)
-			j++;
-		if (i == 0 || rp.ev[i].row != rp.ev[i - 1].row ||
-		    rp.ev[i].dossier != rp.ev[i - 1].dossier) {
-			res->rows[j]->dossiers++;
-			res->rows[j]->paid_cents += rp.ev[i].paid;
-			if (!seen[rp.ev[i].dossier]) {
-				seen[rp.ev[i].dossier] = 1;
-				total->dossiers++;
-				total->paid_cents += rp.ev[i].paid;
-			}
-		}
-	}
-	free(seen);
-	free(rp.ev);
+	report_measures(total, &rp.total);
 	report_sort_nby = rp.nby;
 	if (res->n_rows > 1)
 		qsort(

@@ -14,6 +14,7 @@
 #include "store.pb-c.h"
 
 static void record_summary_pack(const struct dossier *, uint8_t *);
+static void record_put_summary(struct store_txn *, const struct dossier *);
 
 /* Copy a decoded string into a fixed field; -1 when it does not fit. */
 static int
@@ -251,12 +252,91 @@ record_each_company(
 	return (t->err);
 }
 
+/* A company from its stored bytes; -1 when they do not decode. */
+int
+record_company_decode(const struct store_val *v, struct company *c)
+{
+	Budgetstore__Company *m;
+	int                   rc;
+
+	if ((m = budgetstore__company__unpack(NULL, v->len, v->data)) == NULL)
+		return (-1);
+	rc = record_company_from(c, m);
+	budgetstore__company__free_unpacked(m, NULL);
+	return (rc);
+}
+
+/* follow -------------------------------------------------------------- */
+
+/*
+ * A walk of one database that follows another walk in the same key order
+ * (a merge join): the report walks the grants by company and follows the
+ * companies and the company index with it. Moving to the next key wanted
+ * is then a step or two along the leaf pages, not a search from the root.
+ */
+void
+record_follow_open(
+    struct record_follow *f, struct store_txn *t, enum store_db db)
+{
+	memset(f, 0, sizeof(*f));
+	store_cursor_open(&f->cur, t, db, NULL, 0);
+}
+
+void
+record_follow_close(struct record_follow *f)
+{
+	store_cursor_close(&f->cur);
+}
+
+/* LMDB's order: bytes, then the shorter key first. */
+static int
+record_follow_cmp(const struct store_val *k, const void *key, size_t klen)
+{
+	size_t n = k->len < klen ? k->len : klen;
+	int    c = memcmp(k->data, key, n);
+
+	if (c != 0)
+		return (c);
+	return (k->len < klen ? -1 : k->len > klen);
+}
+
+/* Onto the next key; 0 at the end. */
+int
+record_follow_next(struct record_follow *f)
+{
+	if (f->state == 2)
+		return (0);
+	f->state = store_cursor_next(&f->cur, &f->k, &f->v) ? 1 : 2;
+	return (f->state == 1);
+}
+
+/* Onto the first key >= key, f->k and f->v; 0 when there is none. */
+int
+record_follow_seek(struct record_follow *f, const void *key, size_t klen)
+{
+	int i;
+
+	if (f->state == 1 && record_follow_cmp(&f->k, key, klen) >= 0)
+		return (1);
+	/* Near: a few steps. Far, or not started: one search. */
+	for (i = 0; f->state == 1 && i < 8; i++) {
+		if (!record_follow_next(f))
+			return (0);
+		if (record_follow_cmp(&f->k, key, klen) >= 0)
+			return (1);
+	}
+	if (f->state == 2)
+		return (0);
+	store_cursor_seek(&f->cur, key, klen);
+	return (record_follow_next(f));
+}
+
 /* links --------------------------------------------------------------- */
 
 /* a(10) b(10) since(4) */
 #define LINK_KEY_LEN       (2 * RID_DIGITS + 4)
 #define RID_DIGITS         10
-#define RECORD_SUMMARY_LEN 13
+#define RECORD_SUMMARY_LEN 21
 
 static void
 record_link_key(uint8_t *k, const char *a, const char *b, int32_t since)
@@ -502,8 +582,6 @@ record_put_dossier(struct store_txn *t, const struct dossier *d, int isnew)
 {
 	Budgetstore__Dossier m = BUDGETSTORE__DOSSIER__INIT;
 	uint64_t             grants[LEDGER_GRANTS_MAX];
-	uint8_t              k[RID_DIGITS + LEDGER_ID_MAX];
-	uint8_t              sum[RECORD_SUMMARY_LEN];
 	size_t               i, idlen = strlen(d->id);
 
 	m.id = PB_STR(d->id);
@@ -533,6 +611,16 @@ record_put_dossier(struct store_txn *t, const struct dossier *d, int isnew)
 	m.pending_subsidy = d->pending_subsidy;
 	record_put_msg(t, STORE_DB_DOSSIERS, d->id, idlen, &m.base);
 	(void)isnew;
+	record_put_summary(t, d);
+}
+
+static void
+record_put_summary(struct store_txn *t, const struct dossier *d)
+{
+	uint8_t k[RID_DIGITS + LEDGER_ID_MAX];
+	uint8_t sum[RECORD_SUMMARY_LEN];
+	size_t  idlen = strlen(d->id);
+
 	memcpy(k, d->company, RID_DIGITS);
 	memcpy(k + RID_DIGITS, d->id, idlen);
 	record_summary_pack(d, sum);
@@ -541,9 +629,10 @@ record_put_dossier(struct store_txn *t, const struct dossier *d, int isnew)
 }
 
 /*
- * The company index holds each dossier's summary: what the exclusion rule
- * and the pending-reservation sum need, without unpacking the dossier.
- * state (1), first decision (4), pending (8), big-endian.
+ * The company index holds each dossier's summary: what the exclusion rule,
+ * the pending-reservation sum and the report need, without unpacking the
+ * dossier. state (1), first decision (4), pending (8), paid (8; since
+ * schema 3), big-endian.
  */
 static void
 record_summary_pack(const struct dossier *d, uint8_t *p)
@@ -551,6 +640,60 @@ record_summary_pack(const struct dossier *d, uint8_t *p)
 	p[0] = (uint8_t)d->state;
 	record_be32(p + 1, (uint32_t)d->first_decision);
 	record_be64(p + 5, (uint64_t)d->pending);
+	record_be64(p + 13, (uint64_t)d->paid);
+}
+
+/*
+ * One entry of the company index as a summary; -1 when it is not one.
+ * s->company is the first RID_DIGITS bytes of the key.
+ */
+int
+record_summary_decode(const struct store_val *k, const struct store_val *v,
+    struct dossier_summary *s)
+{
+	const uint8_t *p = v->data;
+
+	if (k->len <= RID_DIGITS || k->len > RID_DIGITS + LEDGER_ID_MAX ||
+	    v->len != RECORD_SUMMARY_LEN || p[0] > DS_WITHDRAWN)
+		return (-1);
+	memcpy(
+	    s->id, (const uint8_t *)k->data + RID_DIGITS, k->len - RID_DIGITS);
+	s->id[k->len - RID_DIGITS] = '\0';
+	memcpy(s->company, k->data, RID_DIGITS);
+	s->company[RID_DIGITS] = '\0';
+	s->state = (enum dossier_state)p[0];
+	s->first_decision = (int32_t)record_get_be32(p + 1);
+	s->pending = (int64_t)record_get_be64(p + 5);
+	s->paid = (int64_t)record_get_be64(p + 13);
+	return (0);
+}
+
+struct record_rebuild {
+	struct store_txn *t;
+	size_t            n;
+};
+
+static int
+record_rebuild_cb(const struct dossier *d, void *arg)
+{
+	struct record_rebuild *rb = arg;
+
+	record_put_summary(rb->t, d);
+	rb->n++;
+	return (rb->t->err != 0);
+}
+
+/*
+ * upgrade.c, schema 2 to 3: write every dossier's summary again, now with
+ * what was paid. Returns how many.
+ */
+size_t
+record_rebuild_summaries(struct store_txn *t)
+{
+	struct record_rebuild rb = {t, 0};
+
+	record_each_dossier(t, record_rebuild_cb, &rb);
+	return (rb.n);
 }
 
 /*
@@ -564,27 +707,15 @@ record_each_company_summary(struct store_txn *t, const char *company,
 	struct store_cursor    cur;
 	struct store_val       k, v;
 	struct dossier_summary s;
-	const uint8_t         *p;
 	int                    stop = 0;
 
 	store_cursor_open(
 	    &cur, t, STORE_DB_COMPANY_DOSSIERS, company, RID_DIGITS);
 	while (!stop && store_cursor_next(&cur, &k, &v)) {
-		if (k.len <= RID_DIGITS || k.len > RID_DIGITS + LEDGER_ID_MAX ||
-		    v.len != RECORD_SUMMARY_LEN ||
-		    ((const uint8_t *)v.data)[0] > DS_WITHDRAWN) {
+		if (record_summary_decode(&k, &v, &s) == -1) {
 			t->err = STORE_CORRUPT;
 			break;
 		}
-		memcpy(s.id, (const uint8_t *)k.data + RID_DIGITS,
-		    k.len - RID_DIGITS);
-		s.id[k.len - RID_DIGITS] = '\0';
-		memcpy(s.company, company, RID_DIGITS);
-		s.company[RID_DIGITS] = '\0';
-		p = v.data;
-		s.state = (enum dossier_state)p[0];
-		s.first_decision = (int32_t)record_get_be32(p + 1);
-		s.pending = (int64_t)record_get_be64(p + 5);
 		stop = cb(&s, arg);
 	}
 	store_cursor_close(&cur);

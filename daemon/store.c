@@ -22,9 +22,6 @@
 
 #include "budgetd.h"
 
-/* Bumped whenever the on-disk layout changes; see store_migrate(). */
-#define STORE_SCHEMA 2
-
 /* Warn once the map is this full (percent). */
 #define STORE_WARN_PCT 80
 
@@ -255,7 +252,7 @@ store_init_dbs(char **cause)
 			    (unsigned long long)schema, STORE_SCHEMA);
 			goto fail;
 		}
-		if (schema < STORE_SCHEMA) {
+		if (schema < STORE_SCHEMA_OLDEST) {
 			/* Schema 1 was a pre-release layout: none in use. */
 			xasprintf(cause,
 			    "data has schema %llu, a pre-release layout "
@@ -263,6 +260,7 @@ store_init_dbs(char **cause)
 			    (unsigned long long)schema, STORE_SCHEMA);
 			goto fail;
 		}
+		/* Older but known: upgrade.c converts it before serving. */
 	} else if (rc != MDB_NOTFOUND) {
 		xasprintf(cause, "reading schema: %s", mdb_strerror(rc));
 		goto fail;
@@ -343,6 +341,26 @@ store_begin(struct store_txn *t, int rw)
 		return;
 	}
 	t->txn = txn;
+}
+
+/* The layout the ledger has now (upgrade.c brings it to STORE_SCHEMA). */
+uint64_t
+store_schema(void)
+{
+	return (store.schema);
+}
+
+/*
+ * Record that t converts the ledger to schema. Only upgrade.c does, at
+ * start, before any client: a commit that then fails stops budgetd, so
+ * the version kept in memory is set at once.
+ */
+void
+store_set_schema(struct store_txn *t, uint64_t schema)
+{
+	store_put_u64(t, STORE_DB_META, "schema", schema);
+	if (t->err == 0)
+		store.schema = schema;
 }
 
 /*
@@ -701,6 +719,14 @@ store_grow(void)
 
 	if (store.map_size >= store.map_max)
 		return (-1);
+	/*
+	 * A full disk is STORE_FULL too, but a bigger map needs the same
+	 * room on it: growing would only rerun the batch until map_max.
+	 */
+	if (store_disk_full()) {
+		log_warnx("store: the filesystem is full; not growing the map");
+		return (-1);
+	}
 	next = store.map_size * 2;
 	if (next > store.map_max || next < store.map_size)
 		next = store.map_max;

@@ -238,7 +238,7 @@ child_wait(pid_t pid)
 	return (WEXITSTATUS(status));
 }
 
-/* A new store: schema 2, both databases usable; put, get, del. */
+/* A new store: this build's schema, databases usable; put, get, del. */
 static void
 test_put_get_del(void **state)
 {
@@ -248,7 +248,7 @@ test_put_get_del(void **state)
 
 	open_or_fail(dir, 1 * MIB, 4 * MIB);
 	store_info(&si);
-	assert_int_equal(si.schema, 2);
+	assert_int_equal(si.schema, STORE_SCHEMA);
 	assert_int_equal(si.map_size, 1 * MIB);
 	assert_true(si.map_used > 0 && si.map_used <= si.map_size);
 
@@ -673,13 +673,13 @@ test_schema_newer(void **state)
 {
 	const char      *dir = *state;
 	struct store_txn t;
-	const uint8_t    three[8] = {0, 0, 0, 0, 0, 0, 0, 3};
+	const uint8_t    newer[8] = {0, 0, 0, 0, 0, 0, 0, STORE_SCHEMA + 1};
 	char            *cause = NULL;
 	int              k;
 
 	open_or_fail(dir, 1 * MIB, 1 * MIB);
 	store_begin(&t, 1);
-	store_put(&t, STORE_DB_META, "schema", 6, three, sizeof(three));
+	store_put(&t, STORE_DB_META, "schema", 6, newer, sizeof(newer));
 	assert_int_equal(store_commit(&t), 0);
 	store_close();
 
@@ -751,7 +751,7 @@ test_schema_current(void **state)
 	store_close();
 	open_or_fail(dir, 1 * MIB, 1 * MIB);
 	store_info(&si);
-	assert_int_equal(si.schema, 2);
+	assert_int_equal(si.schema, STORE_SCHEMA);
 	store_begin(&t, 0);
 	assert_int_equal(
 	    store_get(&t, STORE_DB_META, "schema", 6, &sv), STORE_OK);

@@ -1,0 +1,250 @@
+/*
+ * test_upgrade.c: a ledger written by an older budgetd (README,
+ * "Upgrading"). Owns making one: a ledger of this build, with the daemon
+ * stopped, taken back to schema 2 through liblmdb (test code only) by
+ * cutting every dossier summary in the company index back to its schema 2
+ * form (no "paid") and writing schema 2. budgetd must then convert it as
+ * it starts, in one transaction, before it serves: status says schema 3,
+ * verify holds (it compares every summary with its dossier, so a summary
+ * left short or wrong is found), the journal's head is unchanged, and the
+ * report, whose paid measure reads the summaries, says what it said
+ * before. A ledger of a newer schema is refused and left alone.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lmdb.h>
+
+#include "audit.h"
+
+/* Fictional enterprise numbers (R-ID check digits right). */
+#define CO_X "0200101397"
+#define CO_Y "0200202654"
+
+/* The layout of a summary in schema 2: state, first decision, pending. */
+#define SCHEMA2_SUMMARY_LEN 13
+
+static int
+teardown_daemon(void **state)
+{
+	h_daemon_teardown(*state);
+	return (0);
+}
+
+static void
+lmdb_check(int rc, const char *what)
+{
+	if (rc != 0)
+		h_fail("lmdb: %s: %s", what, mdb_strerror(rc));
+}
+
+/*
+ * With the daemon stopped: every summary in the company index cut to its
+ * first n bytes, and schema written as given. Returns how many summaries.
+ */
+static size_t
+set_schema(const struct h_daemon *d, uint64_t schema, size_t n)
+{
+	MDB_env    *env;
+	MDB_txn    *txn;
+	MDB_dbi     meta, cd;
+	MDB_cursor *cur;
+	MDB_val     k, v;
+	uint8_t     be[8], cut[64];
+	size_t      count = 0;
+	int         i, rc;
+
+	lmdb_check(mdb_env_create(&env), "mdb_env_create");
+	lmdb_check(mdb_env_set_maxdbs(env, 32), "mdb_env_set_maxdbs");
+	lmdb_check(mdb_env_open(env, d->datadir, 0, 0600), d->datadir);
+	lmdb_check(mdb_txn_begin(env, NULL, 0, &txn), "mdb_txn_begin");
+	lmdb_check(mdb_dbi_open(txn, "meta", 0, &meta), "meta");
+	lmdb_check(
+	    mdb_dbi_open(txn, "company_dossiers", 0, &cd), "company_dossiers");
+	lmdb_check(mdb_cursor_open(txn, cd, &cur), "mdb_cursor_open");
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (v.mv_size < n || n > sizeof(cut))
+			h_fail("upgrade: a summary of %zu bytes", v.mv_size);
+		memcpy(cut, v.mv_data, n);
+		v.mv_data = cut;
+		v.mv_size = n;
+		lmdb_check(
+		    mdb_cursor_put(cur, &k, &v, MDB_CURRENT), "mdb_cursor_put");
+		count++;
+	}
+	if (rc != MDB_NOTFOUND)
+		lmdb_check(rc, "mdb_cursor_get");
+	mdb_cursor_close(cur);
+	for (i = 0; i < 8; i++)
+		be[i] = (uint8_t)(schema >> (56 - 8 * i));
+	k.mv_data = (void *)(uintptr_t) "schema";
+	k.mv_size = 6;
+	v.mv_data = be;
+	v.mv_size = sizeof(be);
+	lmdb_check(mdb_put(txn, meta, &k, &v, 0), "mdb_put schema");
+	lmdb_check(mdb_txn_commit(txn), "mdb_txn_commit");
+	mdb_env_close(env);
+	return (count);
+}
+
+/*
+ * Dossiers in the states the summary tells apart: paid in part, paid in
+ * full and closed, reserved; three companies.
+ */
+static struct h_daemon *
+upgrade_ledger(void **state)
+{
+	struct h_daemon *d;
+	char             z[FX_RID_SZ];
+
+	*state = d = h_daemon_up(NULL);
+	fx_rules_load(d);
+	fx_contract_open(d, "K", "200000");
+	json_decref(au_ctl_json(d, 0, "company", "add", CO_X, "--name",
+	    "Company X", "--postcode", "9000", "--size", "small", NULL));
+	json_decref(au_ctl_json(d, 0, "company", "add", CO_Y, "--name",
+	    "Company Y", "--postcode", "2000", "--size", "micro", NULL));
+	json_decref(au_ctl_json(d, 0, "dossier", "reserve", "D1", "--company",
+	    CO_X, "--contract", "K", "--package", "MEDIUM", "--cost", "18000",
+	    NULL));
+	json_decref(au_ctl_json(d, 0, "dossier", "approve", "D1", NULL));
+	json_decref(au_ctl_json(
+	    d, 0, "dossier", "pay", "D1", "--amount", "1234.56", NULL));
+	json_decref(au_ctl_json(d, 0, "dossier", "reserve", "D2", "--company",
+	    CO_Y, "--contract", "K", "--package", "START", "--cost", "10000",
+	    NULL));
+	json_decref(au_ctl_json(d, 0, "dossier", "approve", "D2", NULL));
+	json_decref(au_ctl_json(
+	    d, 0, "dossier", "pay", "D2", "--amount", "2000", NULL));
+	json_decref(au_ctl_json(d, 0, "dossier", "complete", "D2", NULL));
+	json_decref(au_ctl_json(d, 0, "dossier", "close", "D2", NULL));
+	fx_companies_add(d, 1, 1);
+	fx_rid(1, z);
+	json_decref(au_ctl_json(d, 0, "dossier", "reserve", "D3", "--company",
+	    z, "--contract", "K", "--package", "START", "--cost", "9000",
+	    NULL));
+	fx_verify_ok(d);
+	return (d);
+}
+
+static char *
+report_json(const struct h_daemon *d)
+{
+	json_t *v = au_ctl_json(d, 0, "report", "--by", "year,province", NULL);
+	char   *s = json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT);
+
+	json_decref(v);
+	if (s == NULL)
+		h_fail("upgrade: json_dumps");
+	return (s);
+}
+
+/* Schema 2 converts as budgetd starts; nothing it serves changes. */
+static void
+test_upgrade_from_2(void **state)
+{
+	struct h_daemon *d = upgrade_ledger(state);
+	struct au_head   before, after;
+	char            *report, *again, *log;
+	json_t          *st;
+
+	au_head(d, &before);
+	report = report_json(d);
+	/* The paid measure is what the test is about: it must be there. */
+	if (strstr(report, "\"paid_cents\": 123456") == NULL &&
+	    strstr(report, "\"paid_cents\":123456") == NULL)
+		h_fail("upgrade: the report shows no payment: %s", report);
+	assert_int_equal(h_daemon_stop(d), 0);
+	assert_int_equal(set_schema(d, 2, SCHEMA2_SUMMARY_LEN), 3);
+
+	h_daemon_start(d);
+	log = h_daemon_log(d);
+	if (strstr(log, "upgraded from schema 2 to 3") == NULL)
+		h_fail("upgrade: the log does not say so:\n%s", log);
+	free(log);
+	st = au_ctl_json(d, 0, "status", NULL);
+	assert_int_equal(h_json_int(st, "schema"), 3);
+	json_decref(st);
+	fx_verify_ok(d);
+	au_head(d, &after);
+	assert_int_equal(after.seq, before.seq);
+	assert_string_equal(after.hash, before.hash);
+	again = report_json(d);
+	assert_string_equal(again, report);
+	free(again);
+
+	/* Once converted it stays so: a restart converts nothing. */
+	h_daemon_restart(d);
+	fx_verify_ok(d);
+	again = report_json(d);
+	assert_string_equal(again, report);
+	free(again);
+	free(report);
+}
+
+/*
+ * The test's own premise: a schema 2 ledger that budgetd did not convert
+ * (here: one that claims schema 3 with short summaries) fails verify. So
+ * verify passing above shows the conversion, not a lenient check.
+ */
+static void
+test_short_summaries_fail_verify(void **state)
+{
+	struct h_daemon *d = upgrade_ledger(state);
+	json_t          *v;
+	int              st;
+
+	assert_int_equal(h_daemon_stop(d), 0);
+	set_schema(d, 3, SCHEMA2_SUMMARY_LEN);
+	h_daemon_start(d);
+	v = au_ctl_json_try(d, &st, "verify", NULL);
+	assert_non_null(v);
+	assert_int_equal(st, 1);
+	assert_false(h_json_bool(v, "ok"));
+	json_decref(v);
+	/* Put it right for the teardown's clean stop. */
+	assert_int_equal(h_daemon_stop(d), 0);
+	set_schema(d, 2, SCHEMA2_SUMMARY_LEN);
+	h_daemon_start(d);
+	fx_verify_ok(d);
+}
+
+/* A ledger from a newer budgetd is refused, and not touched. */
+static void
+test_newer_refused(void **state)
+{
+	struct h_daemon *d = upgrade_ledger(state);
+	char            *log;
+	int              st;
+
+	assert_int_equal(h_daemon_stop(d), 0);
+	set_schema(d, 4, 21);
+	h_daemon_spawn(d);
+	if (!h_daemon_wait_exit(d, 10000, &st))
+		h_fail("upgrade: budgetd serves a ledger of schema 4");
+	assert_int_not_equal(st, 0);
+	log = h_daemon_log(d);
+	if (strstr(log, "newer budgetd") == NULL)
+		h_fail("upgrade: no reason given:\n%s", log);
+	free(log);
+	/* Back to this build's schema: it opens as it was. */
+	set_schema(d, 3, 21);
+	h_daemon_start(d);
+	fx_verify_ok(d);
+}
+
+int
+main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, NULL, teardown_daemon)
+	const struct CMUnitTest tests[] = {
+	    T(test_upgrade_from_2),
+	    T(test_short_summaries_fail_verify),
+	    T(test_newer_refused),
+	};
+#undef T
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
