@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-proc.h"
 #include "budget.pb-c.h"
 #include "budget/protocol.h"
 #include "store.pb-c.h"
@@ -65,7 +66,6 @@ static int fd = -1;
 static void usage(void) __attribute__((noreturn));
 static void ab_fatalx(int, const char *, ...)
     __attribute__((format(printf, 2, 3), noreturn));
-static uint64_t          mono_us(void);
 static uint64_t          daemon_cpu_us(void);
 static Budget__Response *call(Budget__Request *, const char *);
 static void              bench_export(void);
@@ -102,38 +102,16 @@ ab_fatalx(int status, const char *fmt, ...)
 	exit(status);
 }
 
-static uint64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u);
-}
-
-/* utime + stime of the daemon, in µs; 0 when no pid was given. */
+/* The daemon's CPU so far, all its threads, in µs; 0 without --pid. */
 static uint64_t
 daemon_cpu_us(void)
 {
-	char               path[64], buf[1024], *p;
-	FILE              *f;
-	unsigned long long ut, st;
-	long               hz = sysconf(_SC_CLK_TCK);
+	struct bench_cpu c;
 
 	if (opt.daemon == 0)
 		return (0);
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)opt.daemon);
-	if ((f = fopen(path, "r")) == NULL)
-		return (0);
-	p = fgets(buf, sizeof(buf), f);
-	fclose(f);
-	/* The command name may hold spaces: fields count from its ')'. */
-	if (p == NULL || (p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 2,
-		"%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-		&st) != 2)
-		return (0);
-	return ((ut + st) * 1000000u / (unsigned long long)hz);
+	bench_cpu_read(opt.daemon, &c);
+	return (c.cpu < 0 ? 0 : (uint64_t)(c.cpu * 1e6));
 }
 
 static Budget__Response *
@@ -233,7 +211,7 @@ bench_export(void)
 	ex.limit = AB_EXPORT_PAGE;
 	ex.raw = !opt.views;
 	cpu0 = daemon_cpu_us();
-	t0 = mono_us();
+	t0 = bench_mono_us();
 	for (;;) {
 		resp = call(&req, "export");
 		if (resp->journal == NULL)
@@ -251,7 +229,7 @@ bench_export(void)
 		if (ex.since == 0)
 			break;
 	}
-	t = mono_us() - t0;
+	t = bench_mono_us() - t0;
 	printf("export (%s): entries=%" PRIu64 " pages=%" PRIu64 " MiB=%.1f "
 	       "s=%.3f entries_per_s=%.0f daemon_cpu_s=%.3f\n",
 	    opt.views ? "fields" : "stored entries", entries, pages,
@@ -283,9 +261,9 @@ bench_history(void)
 		rng ^= rng >> 7;
 		rng ^= rng << 17;
 		h.dossier = ids[rng % nids];
-		t = mono_us();
+		t = bench_mono_us();
 		resp = call(&req, "history");
-		lat[i] = mono_us() - t;
+		lat[i] = bench_mono_us() - t;
 		if (resp->journal == NULL || resp->journal->n_entries == 0)
 			ab_fatalx(AB_EXIT_FAILED, "history of %s: no entries",
 			    h.dossier);
@@ -326,9 +304,9 @@ bench_report(void)
 	req.report = &r;
 	cpu0 = daemon_cpu_us();
 	for (i = 0; i < opt.reports; i++) {
-		t = mono_us();
+		t = bench_mono_us();
 		resp = call(&req, "report");
-		lat[i] = mono_us() - t;
+		lat[i] = bench_mono_us() - t;
 		if (resp->report == NULL)
 			ab_fatalx(AB_EXIT_IO, "report: no result");
 		nrows = resp->report->n_rows;
@@ -363,9 +341,9 @@ bench_verify(void)
 	req.verify = &v;
 	cpu0 = daemon_cpu_us();
 	for (i = 0; i < opt.verifies; i++) {
-		t = mono_us();
+		t = bench_mono_us();
 		resp = call(&req, "verify");
-		t = mono_us() - t;
+		t = bench_mono_us() - t;
 		if (resp->verify == NULL)
 			ab_fatalx(AB_EXIT_IO, "verify: no result");
 		if (!resp->verify->ok)

@@ -59,6 +59,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "bench-proc.h"
 #include "budget.pb-c.h"
 #include "budget/date.h"
 #include "budget/errors.h"
@@ -334,11 +335,6 @@ struct contract_snap {
 	int64_t paid;
 };
 
-struct sched_snap {
-	double cpu;  /* seconds on a CPU */
-	double wait; /* seconds runnable but waiting for one */
-};
-
 struct mem_snap {
 	long rss; /* KiB; -1 when unknown */
 	long anon;
@@ -422,8 +418,8 @@ static struct {
 	size_t    pool_n;
 	uint32_t  company_hw; /* highest company index taken, plus one */
 	/* CPU used (and waited for) in the window, both sides */
-	struct sched_snap client0, client1;
-	struct sched_snap daemon0, daemon1;
+	struct bench_cpu client0, client1;
+	struct bench_cpu daemon0, daemon1;
 	/* cursors of the bulk phases */
 	size_t cursor;
 	size_t cursor_end;
@@ -443,8 +439,6 @@ static int               failed;
 static void usage(void) __attribute__((noreturn));
 static void bench_fatalx(int, const char *, ...)
     __attribute__((format(printf, 2, 3), noreturn));
-static uint64_t mono_us(void);
-static void     sched_read(pid_t, struct sched_snap *);
 static uint64_t mix64(uint64_t);
 static uint64_t rng_next(void);
 static void     company_number(uint32_t, char *, size_t);
@@ -530,44 +524,6 @@ bench_fatalx(int status, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\n");
 	exit(status);
-}
-
-static uint64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u);
-}
-
-/*
- * CPU time a process (0: this one) used so far, and the time it waited
- * for a CPU while runnable, from /proc/PID/schedstat: on a machine that
- * other work loads, the second says how much of a latency is queueing.
- * Both -1 when /proc does not say.
- */
-static void
-sched_read(pid_t pid, struct sched_snap *ss)
-{
-	char               path[64];
-	unsigned long long run_ns, wait_ns;
-	FILE              *fp;
-
-	ss->cpu = ss->wait = -1;
-	if (pid < 0)
-		return;
-	if (pid == 0)
-		snprintf(path, sizeof(path), "/proc/self/schedstat");
-	else
-		snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
-	if ((fp = fopen(path, "r")) == NULL)
-		return;
-	if (fscanf(fp, "%llu %llu", &run_ns, &wait_ns) == 2) {
-		ss->cpu = (double)run_ns / 1e9;
-		ss->wait = (double)wait_ns / 1e9;
-	}
-	fclose(fp);
 }
 
 static uint64_t
@@ -901,7 +857,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, BUDGET_FRAME_HEADER);
 		if ((p = evbuffer_pullup(in, (ev_ssize_t)n)) == NULL)
 			bench_fatalx(BENCH_EXIT_IO, "evbuffer_pullup");
-		now = mono_us();
+		now = bench_mono_us();
 		if (c->n == 0) {
 			/* Refused at connect (too many connections)? */
 			if (reply_scan(p, n, &r) == -1 || r.code == NULL)
@@ -1045,7 +1001,7 @@ slot_send(struct slot *s, enum op_kind kind, unsigned n, int batched)
 	s->kind = kind;
 	s->nops = n;
 	s->batched = batched;
-	s->sent = mono_us();
+	s->sent = bench_mono_us();
 	rc = wire_encode(
 	    bufferevent_get_output(c->bev), BUDGET_FRAME_MAX, &q->base);
 	if (rc != 0)
@@ -1157,7 +1113,7 @@ sync_verify(json_t *o)
 	Budget__Request       req = BUDGET__REQUEST__INIT;
 	Budget__VerifyRequest vr = BUDGET__VERIFY_REQUEST__INIT;
 	Budget__Response     *resp;
-	uint64_t              t = mono_us();
+	uint64_t              t = bench_mono_us();
 	double                secs;
 	char                  buf[256];
 	size_t                i;
@@ -1168,7 +1124,7 @@ sync_verify(json_t *o)
 	sync_what = "verify";
 	resp = sync_call(&req);
 	sync_what = "a request";
-	secs = (double)(mono_us() - t) / 1e6;
+	secs = (double)(bench_mono_us() - t) / 1e6;
 	if (resp->error != NULL || resp->verify == NULL) {
 		clip((const uint8_t *)(resp->error != NULL ? resp->error->code
 							   : "?"),
@@ -1287,7 +1243,7 @@ setup_run(void)
 	req.request_id = BENCH_STR(run.runid);
 	req.command_case = BUDGET__REQUEST__COMMAND_RULES_LOAD;
 	req.rules_load = &rl;
-	t = mono_us();
+	t = bench_mono_us();
 	resp = sync_call(&req);
 	free(text);
 	if (resp->error != NULL) {
@@ -1354,10 +1310,10 @@ setup_run(void)
 	conns_run(&companies);
 	printf("setup: %u companies in %.1f s (%" PRIu64 " added, %" PRIu64
 	       " there already)\n",
-	    opt.companies, (double)(mono_us() - t) / 1e6,
+	    opt.companies, (double)(bench_mono_us() - t) / 1e6,
 	    run.st[OP_COMPANY_ADD].ok, run.st[OP_COMPANY_ADD].accepted);
 	fflush(stdout);
-	t = mono_us();
+	t = bench_mono_us();
 	run.cursor = 0;
 	conns_run(&links);
 	conns_close();
@@ -1366,7 +1322,7 @@ setup_run(void)
 	    run.st[OP_COMPANY_LINK].ok + run.st[OP_COMPANY_LINK].accepted,
 	    run.st[OP_DEMINIMIS_DECLARE].ok +
 		run.st[OP_DEMINIMIS_DECLARE].accepted,
-	    (double)(mono_us() - t) / 1e6);
+	    (double)(bench_mono_us() - t) / 1e6);
 	fflush(stdout);
 }
 
@@ -1625,7 +1581,7 @@ load_fill(struct slot *s)
 			if (s->nunits == 0) {
 				s->task = TASK_NONE;
 				run.ran_out = 1;
-				load_stop(mono_us());
+				load_stop(bench_mono_us());
 				return (0);
 			}
 		}
@@ -1849,8 +1805,8 @@ load_stop(uint64_t now)
 	if (run.measuring) {
 		if (now < run.t_end)
 			run.t_end = now > run.t_meas ? now : run.t_meas;
-		sched_read(0, &run.client1);
-		sched_read(daemon_pid, &run.daemon1);
+		bench_cpu_read(0, &run.client1);
+		bench_cpu_read(daemon_pid, &run.daemon1);
 	}
 }
 
@@ -1864,11 +1820,11 @@ load_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	switch (which) {
 	case BENCH_T_WARM:
-		sched_read(0, &run.client0);
-		sched_read(daemon_pid, &run.daemon0);
+		bench_cpu_read(0, &run.client0);
+		bench_cpu_read(daemon_pid, &run.daemon0);
 		break;
 	case BENCH_T_END:
-		load_stop(mono_us());
+		load_stop(bench_mono_us());
 		if (eng.inflight == 0)
 			event_base_loopbreak(eng.base);
 		break;
@@ -2277,12 +2233,12 @@ main(int argc, char **argv)
 
 	if (opt.setup) {
 		sync_status(&s0);
-		t = mono_us();
+		t = bench_mono_us();
 		setup_run();
 		sync_status(&s1);
 		printf("setup: done in %.1f s, journal_seq %" PRIu64
 		       " -> %" PRIu64 ", map used %.1f MiB\n",
-		    (double)(mono_us() - t) / 1e6, s0.seq, s1.seq,
+		    (double)(bench_mono_us() - t) / 1e6, s0.seq, s1.seq,
 		    (double)s1.map_used / 1048576.0);
 		if (failed)
 			bench_fatalx(BENCH_EXIT_FAILED, "setup failed");
@@ -2315,12 +2271,12 @@ main(int argc, char **argv)
 		if (timers[i] == NULL)
 			bench_fatalx(BENCH_EXIT_IO, "event_new");
 	}
-	run.t0 = mono_us();
+	run.t0 = bench_mono_us();
 	run.t_meas = run.t0 + (uint64_t)(opt.warmup * 1e6);
 	run.t_end = run.t_meas + (uint64_t)(opt.duration * 1e6);
 	run.measuring = 1;
-	sched_read(0, &run.client0);
-	sched_read(daemon_pid, &run.daemon0);
+	bench_cpu_read(0, &run.client0);
+	bench_cpu_read(daemon_pid, &run.daemon0);
 	for (i = 0; i < 3; i++) {
 		secs = i == BENCH_T_WARM ? opt.warmup
 		    : i == BENCH_T_END
@@ -2334,7 +2290,7 @@ main(int argc, char **argv)
 	for (i = 0; i < 3; i++)
 		event_free(timers[i]);
 	if (!run.stopping)
-		load_stop(mono_us());
+		load_stop(bench_mono_us());
 	run.measuring = 0;
 	conns_close();
 
@@ -2460,14 +2416,15 @@ main(int argc, char **argv)
 	bad = failed;
 	if (opt.verify) {
 		printf("verification\n");
-		t = mono_us();
+		t = bench_mono_us();
 		run.cursor = 0;
 		conns_open(BENCH_CHECK_CONNS, BENCH_CHECK_DEPTH, 1);
 		conns_run(&check);
 		conns_close();
 		printf("  dossiers     %" PRIu64 " checked, %" PRIu64
 		       " not as acknowledged (%.1f s)\n",
-		    run.checked, run.mismatched, (double)(mono_us() - t) / 1e6);
+		    run.checked, run.mismatched,
+		    (double)(bench_mono_us() - t) / 1e6);
 		sync_contracts(k1);
 		for (i = 0, e = 0; i < opt.contracts; i++) {
 			if (k1[i].reserved - k0[i].reserved ==
@@ -2498,7 +2455,7 @@ main(int argc, char **argv)
 			bad = 1;
 	}
 	if (!opt.keep) {
-		t = mono_us();
+		t = bench_mono_us();
 		run.cursor = 0;
 		conns_open(
 		    BENCH_BULK_CONNS, BENCH_BULK_DEPTH, BENCH_BULK_BATCH);
@@ -2506,7 +2463,7 @@ main(int argc, char **argv)
 		conns_close();
 		printf("  released     %" PRIu64 " reservations of this run "
 		       "(%.1f s)\n",
-		    run.released, (double)(mono_us() - t) / 1e6);
+		    run.released, (double)(bench_mono_us() - t) / 1e6);
 		if (failed)
 			bad = 1;
 	}
