@@ -130,6 +130,12 @@ conn_block(struct conn *c)
 		return;
 	c->state = CONN_BLOCKED;
 	bufferevent_disable(c->bev, EV_READ);
+	/*
+	 * We stopped reading, not the client: a frame it has not finished
+	 * is ours to wait for. The write timeout watches it meanwhile, and
+	 * the read callback arms the deadline again after unblocking.
+	 */
+	evtimer_del(c->frame_timer);
 	log_debug("conn %u: blocked (%u owed, %zu bytes unsent)", c->id,
 	    c->npending, evbuffer_get_length(bufferevent_get_output(c->bev)));
 }
@@ -176,6 +182,11 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 			    "frame does not decode as a Request");
 			return;
 		}
+		/*
+		 * The deadline that ran was for this frame, and it is done:
+		 * the bytes after it start a new frame, with its own.
+		 */
+		evtimer_del(c->frame_timer);
 		conn_request(c, (Budget__Request *)msg);
 	}
 
