@@ -41,6 +41,14 @@ cmd_company_add_exec(struct cmd_ctx *ctx)
 	    a->size > BUDGET__COMPANY_SIZE__LARGE)
 		return (cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT,
 		    "size must be micro, small, medium or large"));
+	/* What was asked, for a refusal's journal entry (cmd.c). */
+	ctx->jr.company = cmd_strdup(ctx, number);
+	ctx->jr.name = a->name;
+	ctx->jr.postcode = a->postcode;
+	ctx->jr.size = (uint32_t)a->size;
+	ctx->jr.flags = (a->maatwerk ? JFLAG_MAATWERK : 0) |
+	    (a->nis2 ? JFLAG_NIS2 : 0) |
+	    (a->flemish_establishment ? JFLAG_FLEMISH : 0);
 	st = record_get_company(ctx->txn, number, &c);
 	if (st == STORE_OK)
 		return (cmd_fail(ctx, BUDGET_ERR_ALREADY_EXISTS,

@@ -30,6 +30,12 @@ cmd_contract_open_exec(struct cmd_ctx *ctx)
 	    (rc = cmd_id_arg(ctx, a->framework, "framework")) ||
 	    (rc = cmd_amount_arg(ctx, a->budget_cents, "budget")))
 		return (rc);
+	/* What was asked, for a refusal's journal entry (cmd.c). */
+	ctx->jr.contract = a->id;
+	ctx->jr.provider = a->provider;
+	ctx->jr.framework = a->framework;
+	ctx->jr.budget = a->budget_cents;
+	ctx->jr.amount = a->budget_cents;
 	st = record_get_contract(ctx->txn, a->id, &c);
 	if (st == STORE_OK)
 		return (cmd_fail(ctx, BUDGET_ERR_ALREADY_EXISTS,
@@ -68,12 +74,12 @@ cmd_contract_amend_exec(struct cmd_ctx *ctx)
 	    (rc = cmd_amount_arg(ctx, a->budget_cents, "budget")) ||
 	    (rc = cmd_text_arg(ctx, a->reason, "reason")))
 		return (rc);
-	if ((st = record_get_contract(ctx->txn, a->id, &c)) != STORE_OK)
-		return (cmd_lookup_fail(ctx, st, "contract", a->id));
 	ctx->jr.contract = a->id;
 	ctx->jr.budget = a->budget_cents;
-	ctx->jr.amount = a->budget_cents - c.budget;
 	ctx->jr.reason = a->reason;
+	if ((st = record_get_contract(ctx->txn, a->id, &c)) != STORE_OK)
+		return (cmd_lookup_fail(ctx, st, "contract", a->id));
+	ctx->jr.amount = a->budget_cents - c.budget;
 	if (a->budget_cents < contract_usage(&c))
 		return (cmd_fail(ctx, BUDGET_ERR_BUDGET_BELOW_USAGE,
 		    "contract %s has %s reserved, committed or paid; its "
@@ -105,6 +111,8 @@ cmd_contract_close_exec(struct cmd_ctx *ctx)
 		return (rc);
 	if (*a->reason != '\0' && (rc = cmd_text_arg(ctx, a->reason, "reason")))
 		return (rc);
+	ctx->jr.contract = a->id;
+	ctx->jr.reason = a->reason;
 	if ((st = record_get_contract(ctx->txn, a->id, &c)) != STORE_OK)
 		return (cmd_lookup_fail(ctx, st, "contract", a->id));
 	if (c.closed)

@@ -32,12 +32,12 @@ cmd_deminimis_declare_exec(struct cmd_ctx *ctx)
 	if ((rc = cmd_date_arg(ctx, a->granted, "granted", &g.date)) ||
 	    (rc = cmd_not_future(ctx, g.date, "grant date")))
 		return (rc);
-	if ((st = record_get_company(ctx->txn, number, &c)) != STORE_OK)
-		return (cmd_lookup_fail(ctx, st, "company", number));
 	ctx->jr.company = cmd_strdup(ctx, number);
 	ctx->jr.amount = a->amount_cents;
 	ctx->jr.date = g.date;
 	ctx->jr.reason = a->source;
+	if ((st = record_get_company(ctx->txn, number, &c)) != STORE_OK)
+		return (cmd_lookup_fail(ctx, st, "company", number));
 
 	g.id = record_next_grant_id(ctx->txn);
 	memcpy(g.company, number, sizeof(g.company));

@@ -43,9 +43,9 @@ dossier_load(struct cmd_ctx *ctx, const char *id, struct dossier *d)
 
 	if ((rc = cmd_id_arg(ctx, id, "dossier id")))
 		return (rc);
+	ctx->jr.dossier = cmd_strdup(ctx, id);
 	if ((st = record_get_dossier(ctx->txn, id, d)) != STORE_OK)
 		return (cmd_lookup_fail(ctx, st, "dossier", id));
-	ctx->jr.dossier = cmd_strdup(ctx, id);
 	ctx->jr.company = cmd_strdup(ctx, d->company);
 	ctx->jr.contract = cmd_strdup(ctx, d->contract);
 	return (BUDGET_OK);
