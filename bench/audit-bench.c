@@ -129,7 +129,7 @@ call(Budget__Request *req, const char *what)
 	if (rc == WIRE_IO && errno == 0)
 		ab_fatalx(AB_EXIT_IO,
 		    "budgetd closed the connection instead of answering %s "
-		    "(an answer that took longer than write_timeout is dropped)",
+		    "(see its log)",
 		    what);
 	if (rc != WIRE_OK)
 		ab_fatalx(AB_EXIT_IO, "reading the answer to %s: %s", what,

@@ -20,7 +20,29 @@
 #include "budget/protocol.h"
 #include "budgetctl.h"
 
-struct ctl ctl = {.fd = -1, .timeout = 30};
+struct ctl ctl = {.fd = -1, .timeout = 0};
+
+/*
+ * How long to wait for an answer when --timeout is not given. Reads that
+ * walk the whole ledger take their time on a big one (verify: some
+ * seconds per million entries, more the first time after a restart):
+ * those wait up to an hour, everything else 30 seconds.
+ */
+#define CTL_TIMEOUT      30
+#define CTL_TIMEOUT_LONG 3600
+static const char *const ctl_long_reads[] = {
+    "verify", "report", "export", "history", "balance", "drawdown", "backup"};
+
+static int
+ctl_default_timeout(const struct ctl_command *cmd)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(ctl_long_reads) / sizeof(ctl_long_reads[0]); i++)
+		if (strcmp(cmd->words, ctl_long_reads[i]) == 0)
+			return (CTL_TIMEOUT_LONG);
+	return (CTL_TIMEOUT);
+}
 
 /*
  * Keep in the order of SPEC §7. mutates = 1: the command changes the ledger
@@ -379,6 +401,8 @@ main(int argc, char *argv[])
 		fprintf(stderr, "budgetctl: unknown command \"%s\"\n", argv[1]);
 		usage();
 	}
+	if (ctl.timeout == 0)
+		ctl.timeout = ctl_default_timeout(cmd);
 	/* Printed by ctl_call once the request is about to go out. */
 	if (cmd->mutates && ctl.request_id == NULL)
 		ctl_make_request_id();

@@ -40,8 +40,7 @@ bench_start() {
 	trap bench_cleanup EXIT HUP INT PIPE TERM
 
 	# Room for many connections (budget-bench --connections 1000), and
-	# for a verify of a long journal: an answer that took longer than
-	# write_timeout to compute is dropped with the connection.
+	# for benchmark clients that sit idle between runs.
 	cat >"$dir/budgetd.conf" <<EOC
 [limits]
 max_connections = 4096
