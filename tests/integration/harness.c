@@ -7,6 +7,7 @@
  * Also owns the raw-socket client used to send hostile input.
  */
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -67,13 +68,15 @@ static void h_rmtree(const char *);
 static int  h_rmtree_cb(const char *, const struct stat *, int, struct FTW *);
 static pid_t
 h_fork_exec(const char *const[], int, int, int, const struct h_cred *);
-static int  h_become(const struct h_cred *);
-static void h_child_fd(int, int);
-static int  h_reap(pid_t, int, int *);
-static void h_print_log(const struct h_daemon *);
-static void h_append(char **, size_t *, size_t *, const char *, size_t);
-static int  h_drain_fd(int *, char **, size_t *, size_t *);
-static void h_ctl_argv(const char *, va_list, const char **, size_t);
+static pid_t h_fork_exec_ex(const char *const[], int, int, int,
+    const struct h_cred *, const char *const[], long);
+static int   h_become(const struct h_cred *);
+static void  h_child_fd(int, int);
+static int   h_reap(pid_t, int, int *);
+static void  h_print_log(const struct h_daemon *);
+static void  h_append(char **, size_t *, size_t *, const char *, size_t);
+static int   h_drain_fd(int *, char **, size_t *, size_t *);
+static void  h_ctl_argv(const char *, va_list, const char **, size_t);
 static void
 h_proc_spawn_cred(struct h_proc *, const char *const[], const struct h_cred *);
 static void h_set_rcvtimeo(int, int);
@@ -274,8 +277,23 @@ static pid_t
 h_fork_exec(const char *const argv[], int in, int out, int err,
     const struct h_cred *cred)
 {
-	pid_t    parent = getpid(), pid;
-	sigset_t none;
+	return (h_fork_exec_ex(argv, in, out, err, cred, NULL, 0));
+}
+
+/*
+ * h_fork_exec, and in the child: env (NULL, or "NAME=VALUE" strings,
+ * NULL-terminated) added to the environment, and when nofile > 0 the
+ * descriptor limit set to it, soft and hard, so that the program cannot
+ * raise it.
+ */
+static pid_t
+h_fork_exec_ex(const char *const argv[], int in, int out, int err,
+    const struct h_cred *cred, const char *const env[], long nofile)
+{
+	pid_t         parent = getpid(), pid;
+	sigset_t      none;
+	struct rlimit rl;
+	size_t        i;
 
 	if ((pid = fork()) == -1)
 		h_fail("harness: fork: %s", strerror(errno));
@@ -291,6 +309,16 @@ h_fork_exec(const char *const argv[], int in, int out, int err,
 	h_child_fd(in, 0);
 	h_child_fd(out, 1);
 	h_child_fd(err, 2);
+	for (i = 0; env != NULL && env[i] != NULL; i++) {
+		/* putenv keeps the pointer: a copy of our own. */
+		if (putenv(strdup(env[i])) != 0)
+			_exit(126);
+	}
+	if (nofile > 0) {
+		rl.rlim_cur = rl.rlim_max = (rlim_t)nofile;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			_exit(126);
+	}
 	if (h_become(cred) == -1)
 		_exit(126);
 	/* execv's prototype predates const; it does not modify argv. */
@@ -728,6 +756,12 @@ h_daemon_write_config(struct h_daemon *d, const char *config)
 void
 h_daemon_spawn(struct h_daemon *d)
 {
+	h_daemon_spawn_ex(d, NULL, 0);
+}
+
+void
+h_daemon_spawn_ex(struct h_daemon *d, const char *const env[], long nofile)
+{
 	const char   *argv[16];
 	struct h_cred cred;
 	size_t        n = 0;
@@ -756,8 +790,8 @@ h_daemon_spawn(struct h_daemon *d)
 		h_fail("harness: /dev/null: %s", strerror(errno));
 	cred.uid = d->uid;
 	cred.gid = d->gid;
-	d->pid =
-	    h_fork_exec(argv, devnull, logfd, logfd, d->run_as ? &cred : NULL);
+	d->pid = h_fork_exec_ex(
+	    argv, devnull, logfd, logfd, d->run_as ? &cred : NULL, env, nofile);
 	d->starts++;
 	close(logfd);
 	close(devnull);

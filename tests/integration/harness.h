@@ -163,6 +163,16 @@ void h_daemon_write_config(struct h_daemon *d, const char *config);
 void h_daemon_spawn(struct h_daemon *d);
 
 /*
+ * h_daemon_spawn with more for the daemon: env (NULL, or a NULL-terminated
+ * list of "NAME=VALUE") is added to its environment (NOTIFY_SOCKET,
+ * WATCHDOG_USEC), and nofile > 0 sets its RLIMIT_NOFILE, soft and hard,
+ * before exec, so that it cannot raise it. Later starts (h_daemon_restart)
+ * are plain again.
+ */
+void
+h_daemon_spawn_ex(struct h_daemon *d, const char *const env[], long nofile);
+
+/*
  * Wait until the daemon answers a status request on its socket and that
  * answer names its data directory (so a different daemon at the same
  * path does not count). Fails the test, printing the daemon's log, if
