@@ -745,7 +745,7 @@ test_schema_current(void **state)
 	struct store_txn  t;
 	struct store_val  sv;
 	struct store_info si;
-	const uint8_t     two[8] = {0, 0, 0, 0, 0, 0, 0, 2};
+	const uint8_t     cur[8] = {0, 0, 0, 0, 0, 0, 0, STORE_SCHEMA};
 
 	open_or_fail(dir, 1 * MIB, 1 * MIB);
 	store_close();
@@ -757,7 +757,7 @@ test_schema_current(void **state)
 	    store_get(&t, STORE_DB_META, "schema", 6, &sv), STORE_OK);
 	store_abort(&t);
 	assert_int_equal(sv.len, 8);
-	assert_memory_equal(sv.data, two, 8);
+	assert_memory_equal(sv.data, cur, 8);
 	free(sv.data);
 }
 
