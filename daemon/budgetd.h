@@ -525,6 +525,7 @@ void     store_begin(struct store_txn *, int);
 void     store_begin_nested(struct store_txn *, struct store_txn *);
 uint64_t store_snapshot(struct store_txn *);
 uint64_t store_schema(void);
+uint64_t store_generation(void);
 void     store_set_schema(struct store_txn *, uint64_t);
 int      store_commit(struct store_txn *);
 void     store_abort(struct store_txn *);

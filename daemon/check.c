@@ -35,6 +35,10 @@ struct check_state {
 	struct check_report *r;
 	struct check_sum    *sums;
 	size_t               nsums, capsums;
+	/* The history index items the journal calls for, summed (replay). */
+	uint64_t seed, want;
+	size_t   indexed;
+	int      whole; /* the journal walked to its end */
 };
 
 static void check_problem(struct check_report *, const char *, ...)
@@ -348,7 +352,7 @@ check_hashes(struct check_state *cs)
 /*
  * The history index, item by item: which entries it lacks (history and
  * balance --as-of would miss them), and whether it holds what no entry
- * calls for. Only when the sums of check_replay disagree: a lookup per
+ * calls for. Only when the sums check_ledger compares disagree: a lookup per
  * item is several times the cost of the rest of verify.
  */
 static void
@@ -389,9 +393,10 @@ check_index_items(struct check_state *cs)
 }
 
 /*
- * The second half, I-3: the history index holds what the entries call for,
- * and what each entry did is done again from scratch, then compared with
- * every stored record. It stops where the entries stop making sense:
+ * The second half, I-3: the history index items the entries call for are
+ * summed (check_ledger compares the sum with the index's), and what each
+ * entry did is done again from scratch, then compared with every stored
+ * record. It stops where the entries stop making sense:
  * check_hashes says where and why, and its verdict decides whether this
  * half's findings mean anything.
  */
@@ -403,12 +408,9 @@ check_replay(struct check_state *cs)
 	struct store_val           k, v;
 	Budgetstore__JournalEntry *m;
 	char                       why[512];
-	uint64_t                   expect = 1, seq, seed, want = 0, got = 0;
-	size_t                     indexed = 0;
-	int                        whole = 1;
+	uint64_t                   expect = 1, seq;
 
-	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
-		fatal("check: getrandom");
+	cs->whole = 1;
 	store_cursor_open(&cur, cs->t, STORE_DB_JOURNAL, NULL, 0);
 	while (store_cursor_next(&cur, &k, &v)) {
 		seq = k.len == 8 ? record_get_be64(k.data) : 0;
@@ -417,24 +419,21 @@ check_replay(struct check_state *cs)
 			if (m != NULL)
 				budgetstore__journal_entry__free_unpacked(
 				    m, NULL);
-			whole = 0;
+			cs->whole = 0;
 			break;
 		}
-		indexed += journal_index_sum(m, seed, &want);
+		cs->indexed += journal_index_sum(m, cs->seed, &cs->want);
 		if (replay_apply(cs->rp, m, why, sizeof(why)) == -1)
 			check_problem(r, "%s", why);
 		budgetstore__journal_entry__free_unpacked(m, NULL);
 		expect++;
 	}
 	store_cursor_close(&cur);
-	if (!whole)
-		return;
-	if (history_index_sum(cs->t, seed, &got) != indexed || got != want)
-		check_index_items(cs);
-	replay_compare(cs->rp, cs->t, check_problem_cb, r);
+	if (cs->whole)
+		replay_compare(cs->rp, cs->t, check_problem_cb, r);
 }
 
-/* The stored records against each other: dossiers, contracts, companies. */
+/* The stored records against each other: dossiers and contracts. */
 static void
 check_records(struct check_state *cs)
 {
@@ -450,22 +449,31 @@ check_records(struct check_state *cs)
 			    "not exist",
 			    cs->sums[i].id);
 	}
-	record_each_company(cs->t, check_company_cb, cs);
 	free(cs->sums);
 	cs->sums = NULL;
 	cs->nsums = cs->capsums = 0;
 }
 
+/* Every company with a grant: its grants, and I-2 in every window. */
+static void
+check_companies(struct check_state *cs)
+{
+	record_each_company(cs->t, check_company_cb, cs);
+}
+
 /*
- * What a second thread checks: the hash chain, then the records. Together
- * about as much work as the replay the first thread does, so verify takes
- * half the time on two cores. Both read one snapshot: a transaction of
- * their own that sees the same commit as the caller's, else nothing (a
- * write came in between) and the caller does this part itself.
+ * What a second thread checks: the hash chain, then the dossiers and
+ * contracts. Together about as much work as the replay and the companies'
+ * I-2 that the first thread does, so verify takes half the time on two
+ * cores. Both read one snapshot: a transaction of their own that sees the
+ * same commit as the caller's, else nothing (a write came in between) and
+ * the caller does this part itself.
  */
 struct check_worker {
-	uint64_t            snapshot;
+	uint64_t            snapshot, seed;
 	struct check_report hash, rec;
+	uint64_t            hist_sum; /* the history index's items, summed */
+	size_t              hist_n;
 	int                 ran;
 	int                 err;
 	long                chain_ms, records_ms;
@@ -512,6 +520,7 @@ check_worker_part(struct check_worker *w, struct store_txn *t)
 	cs.r = &w->rec;
 	w->rec.ok = 1;
 	check_records(&cs);
+	w->hist_n = history_index_sum(t, w->seed, &w->hist_sum);
 	w->err = t->err;
 	w->records_ms = check_cpu_ms(&start) - w->chain_ms;
 }
@@ -561,42 +570,54 @@ check_ledger(struct store_txn *t, struct check_report *r)
 {
 	struct check_state  cs;
 	struct check_worker w;
-	struct check_report rep;
+	struct check_report rep, comp;
 	struct timespec     start, cpu;
 	pthread_t           thr;
 	int                 threaded;
-	long                ms;
+	long                ms, comp_ms;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
 	memset(r, 0, sizeof(*r));
 	memset(&w, 0, sizeof(w));
 	memset(&rep, 0, sizeof(rep));
-	r->ok = rep.ok = 1;
+	memset(&comp, 0, sizeof(comp));
+	r->ok = rep.ok = comp.ok = 1;
 	w.snapshot = store_snapshot(t);
+	if (getrandom(&w.seed, sizeof(w.seed), 0) != (ssize_t)sizeof(w.seed))
+		fatal("check: getrandom");
 	threaded = t->err == 0 && w.snapshot != 0 &&
 	    pthread_create(&thr, NULL, check_worker_main, &w) == 0;
 
 	memset(&cs, 0, sizeof(cs));
 	cs.t = t;
 	cs.r = &rep;
+	cs.seed = w.seed;
 	cs.rp = replay_new(store_count(t, STORE_DB_CONTRACTS),
 	    store_count(t, STORE_DB_DOSSIERS), store_count(t, STORE_DB_GRANTS),
 	    store_count(t, STORE_DB_COMPANIES));
 	check_replay(&cs);
 	replay_free(cs.rp);
 	ms = check_cpu_ms(&cpu);
+	/* The second thread has the larger share: this one takes I-2. */
+	cs.r = &comp;
+	check_companies(&cs);
+	comp_ms = check_cpu_ms(&cpu) - ms;
 
 	if (threaded && pthread_join(thr, NULL) != 0)
 		fatalx("check: pthread_join");
 	if (!w.ran)
 		check_worker_part(&w, t);
+	/* The index holds exactly what the journal calls for, or look why. */
+	cs.r = &rep;
+	if (cs.whole && (w.hist_n != cs.indexed || w.hist_sum != cs.want))
+		check_index_items(&cs);
 
 	r->entries = w.hash.entries;
 	r->first_bad_seq = w.hash.first_bad_seq;
 	memcpy(r->head, w.hash.head, 32);
 	r->ncontracts = w.rec.ncontracts;
-	r->ncompanies = w.rec.ncompanies;
+	r->ncompanies = comp.ncompanies;
 	r->ndossiers = w.rec.ndossiers;
 	check_take(r, &w.hash);
 	/* A broken chain makes every later comparison noise. */
@@ -605,11 +626,13 @@ check_ledger(struct store_txn *t, struct check_report *r)
 	else
 		check_report_free(&rep);
 	check_take(r, &w.rec);
+	check_take(r, &comp);
 	if (t->err != 0 || w.err != 0)
 		check_problem(r, "the ledger could not be read: %s",
 		    store_strerror(t->err != 0 ? t->err : w.err));
-	log_debug("check: %llu entries in %ld ms; CPU: replay %ld ms; chain "
-		  "%ld ms, records %ld ms (%s)",
-	    (unsigned long long)r->entries, check_ms(&start), ms, w.chain_ms,
-	    w.records_ms, w.ran ? "on a second thread" : "after the replay");
+	log_debug("check: %llu entries in %ld ms; CPU: replay %ld ms, "
+		  "companies %ld ms; chain %ld ms, records %ld ms (%s)",
+	    (unsigned long long)r->entries, check_ms(&start), ms, comp_ms,
+	    w.chain_ms, w.records_ms,
+	    w.ran ? "on a second thread" : "after the replay");
 }

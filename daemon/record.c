@@ -1053,19 +1053,36 @@ record_latest_cb(const void *p, void *arg)
  * asks for them (a regime once per day the de-minimis check looks at), so
  * the main thread keeps them in memory. rules load drops the cache when it
  * runs and again when its batch ends (record_rules_settle), so that a
- * batch that did not commit leaves nothing of its sets behind. Other
- * threads read the store.
+ * batch that did not commit leaves nothing of its sets behind.
  */
+struct rules_copy {
+	struct ruleset   *sets;
+	size_t            nsets;
+	struct dm_regime *regimes;
+	size_t            nregimes;
+};
+
 static struct {
 	int               valid;
 	int               touched; /* a rules load ran in this batch */
 	int               owned;
 	pthread_t         owner;
-	struct ruleset   *sets;
-	size_t            nsets;
-	struct dm_regime *regimes;
-	size_t            nregimes;
+	struct rules_copy c;
 } rules_cache;
+
+/*
+ * Other threads (the reader thread, verify's second one) read in
+ * snapshots, which cannot change under them: each keeps a copy for the
+ * snapshot it last read, so that verify's de-minimis check of a million
+ * companies reads the rules once, not a million times.
+ */
+struct rules_snap {
+	uint64_t          generation, snapshot; /* 0: none */
+	struct rules_copy c;
+};
+static pthread_once_t                   rules_snap_once = PTHREAD_ONCE_INIT;
+static pthread_key_t                    rules_snap_key;
+static _Thread_local struct rules_snap *rules_snap;
 
 void
 record_rules_owner(void)
@@ -1092,39 +1109,85 @@ record_rules_settle(void)
 static int
 record_cache_set_cb(const void *p, void *arg)
 {
-	(void)arg;
-	rules_cache.sets = xreallocarray(
-	    rules_cache.sets, rules_cache.nsets + 1, sizeof(*rules_cache.sets));
-	rules_cache.sets[rules_cache.nsets++] = *(const struct ruleset *)p;
+	struct rules_copy *c = arg;
+
+	c->sets = xreallocarray(c->sets, c->nsets + 1, sizeof(*c->sets));
+	c->sets[c->nsets++] = *(const struct ruleset *)p;
 	return (0);
 }
 
 static int
 record_cache_regime_cb(const void *p, void *arg)
 {
-	(void)arg;
-	rules_cache.regimes = xreallocarray(rules_cache.regimes,
-	    rules_cache.nregimes + 1, sizeof(*rules_cache.regimes));
-	rules_cache.regimes[rules_cache.nregimes++] =
-	    *(const struct dm_regime *)p;
+	struct rules_copy *c = arg;
+
+	c->regimes =
+	    xreallocarray(c->regimes, c->nregimes + 1, sizeof(*c->regimes));
+	c->regimes[c->nregimes++] = *(const struct dm_regime *)p;
 	return (0);
 }
 
-/* 1 when the cache may serve this thread (filling it if need be). */
 static int
-record_rules_cached(struct store_txn *t)
+record_rules_fill(struct store_txn *t, struct rules_copy *c)
 {
-	if (!rules_cache.owned ||
-	    !pthread_equal(pthread_self(), rules_cache.owner))
-		return (0);
-	if (rules_cache.valid)
-		return (1);
-	rules_cache.nsets = rules_cache.nregimes = 0;
-	if (record_each_rule(t, 'S', record_cache_set_cb, NULL) != 0 ||
-	    record_each_rule(t, 'R', record_cache_regime_cb, NULL) != 0)
-		return (0);
-	rules_cache.valid = 1;
-	return (1);
+	c->nsets = c->nregimes = 0;
+	if (record_each_rule(t, 'S', record_cache_set_cb, c) != 0 ||
+	    record_each_rule(t, 'R', record_cache_regime_cb, c) != 0)
+		return (-1);
+	return (0);
+}
+
+/* A thread that exits gives its copy back. */
+static void
+rules_snap_free(void *p)
+{
+	struct rules_snap *rs = p;
+
+	free(rs->c.sets);
+	free(rs->c.regimes);
+	free(rs);
+}
+
+static void
+rules_snap_init(void)
+{
+	if (pthread_key_create(&rules_snap_key, rules_snap_free) != 0)
+		fatalx("record: pthread_key_create");
+}
+
+/* The rules in memory, valid for t (filled if need be), or NULL. */
+static const struct rules_copy *
+record_rules_copy(struct store_txn *t)
+{
+	uint64_t gen, snap;
+
+	if (rules_cache.owned &&
+	    pthread_equal(pthread_self(), rules_cache.owner)) {
+		if (!rules_cache.valid) {
+			if (record_rules_fill(t, &rules_cache.c) == -1)
+				return (NULL);
+			rules_cache.valid = 1;
+		}
+		return (&rules_cache.c);
+	}
+	/* A write elsewhere may load rules: only a snapshot is fixed. */
+	if (t->rw || (snap = store_snapshot(t)) == 0)
+		return (NULL);
+	gen = store_generation();
+	pthread_once(&rules_snap_once, rules_snap_init);
+	if (rules_snap == NULL) {
+		rules_snap = xcalloc(1, sizeof(*rules_snap));
+		if (pthread_setspecific(rules_snap_key, rules_snap) != 0)
+			fatalx("record: pthread_setspecific");
+	}
+	if (rules_snap->generation != gen || rules_snap->snapshot != snap) {
+		rules_snap->snapshot = 0;
+		if (record_rules_fill(t, &rules_snap->c) == -1)
+			return (NULL);
+		rules_snap->generation = gen;
+		rules_snap->snapshot = snap;
+	}
+	return (&rules_snap->c);
 }
 
 /*
@@ -1134,12 +1197,13 @@ record_rules_cached(struct store_txn *t)
 int
 record_ruleset_on(struct store_txn *t, int32_t day, struct ruleset *rs)
 {
-	struct record_latest l = {day, 0, rs, 'S'};
-	size_t               i;
+	struct record_latest     l = {day, 0, rs, 'S'};
+	const struct rules_copy *c;
+	size_t                   i;
 
-	if (record_rules_cached(t)) {
-		for (i = 0; i < rules_cache.nsets; i++)
-			record_latest_cb(&rules_cache.sets[i], &l);
+	if ((c = record_rules_copy(t)) != NULL) {
+		for (i = 0; i < c->nsets; i++)
+			record_latest_cb(&c->sets[i], &l);
 	} else if (record_each_rule(t, 'S', record_latest_cb, &l) != 0)
 		return (t->err);
 	return (l.found ? STORE_OK : STORE_NOTFOUND);
@@ -1148,12 +1212,13 @@ record_ruleset_on(struct store_txn *t, int32_t day, struct ruleset *rs)
 int
 record_regime_on(struct store_txn *t, int32_t day, struct dm_regime *r)
 {
-	struct record_latest l = {day, 0, r, 'R'};
-	size_t               i;
+	struct record_latest     l = {day, 0, r, 'R'};
+	const struct rules_copy *c;
+	size_t                   i;
 
-	if (record_rules_cached(t)) {
-		for (i = 0; i < rules_cache.nregimes; i++)
-			record_latest_cb(&rules_cache.regimes[i], &l);
+	if ((c = record_rules_copy(t)) != NULL) {
+		for (i = 0; i < c->nregimes; i++)
+			record_latest_cb(&c->regimes[i], &l);
 	} else if (record_each_rule(t, 'R', record_latest_cb, &l) != 0)
 		return (t->err);
 	return (l.found ? STORE_OK : STORE_NOTFOUND);

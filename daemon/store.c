@@ -59,6 +59,7 @@ static struct {
 	uint64_t map_size;
 	uint64_t map_max;
 	uint64_t schema;
+	uint64_t generation; /* how many times a store was opened */
 	int      lockfd;
 	int      warned_full;
 } store = {.lockfd = -1};
@@ -196,6 +197,7 @@ store_open(const char *dir, uint64_t map_size, uint64_t map_max, char **cause)
 	store.map_max = map_max > store.map_size ? map_max : store.map_size;
 	if (store_init_dbs(cause) == -1)
 		goto fail;
+	store.generation++;
 	log_info("store: %s: schema %llu, map %llu KiB (max %llu KiB)", dir,
 	    (unsigned long long)store.schema,
 	    (unsigned long long)(store.map_size >> 10),
@@ -341,6 +343,16 @@ store_begin(struct store_txn *t, int rw)
 		return;
 	}
 	t->txn = txn;
+}
+
+/*
+ * Which opening of a store this is: transaction ids start again in a new
+ * environment, so what is kept per snapshot is kept per generation too.
+ */
+uint64_t
+store_generation(void)
+{
+	return (store.generation);
 }
 
 /* The layout the ledger has now (upgrade.c brings it to STORE_SCHEMA). */
