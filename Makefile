@@ -9,6 +9,7 @@
 #   make format    clang-format every C file; check-format only checks
 #   make bench     run the write benchmarks (bench/, docs/benchmarks.md)
 #   make bench-audit  time export, history, report, verify on 1M dossiers
+#   make bench-scale  throughput at 10^4 and 10^7 entries; 1,000 connections
 
 BUILD	?= build
 PREFIX	?= /usr/local
@@ -20,7 +21,7 @@ C_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
 	find daemon client common proto include tests bench -name '*.[ch]')
 
 .PHONY: all deps configure build test demo install asan format check-format \
-	bench bench-audit clean
+	bench bench-audit bench-scale clean
 
 all: build
 
@@ -58,6 +59,9 @@ bench: build
 
 bench-audit: build
 	@scripts/bench-audit $(BUILD)
+
+bench-scale: build
+	@scripts/bench-scale $(BUILD)
 
 clean:
 	rm -rf build build-asan build-ci
