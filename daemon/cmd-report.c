@@ -367,7 +367,6 @@ report_row_new(struct cmd_ctx *ctx, size_t nkeys)
 }
 
 /* Rows in the order of their values, dimension by dimension. */
-static size_t report_sort_nby;
 static int
 report_row_cmp(const void *a, const void *b)
 {
@@ -376,7 +375,8 @@ report_row_cmp(const void *a, const void *b)
 	size_t                   i;
 	int                      c;
 
-	for (i = 0; i < report_sort_nby; i++) {
+	/* Every row has one key per dimension of this report. */
+	for (i = 0; i < x->n_keys; i++) {
 		if ((c = strcmp(x->keys[i], y->keys[i])) != 0)
 			return (c);
 	}
@@ -469,7 +469,6 @@ cmd_report_exec(struct cmd_ctx *ctx)
 	free(rp.acc);
 	total = report_row_new(ctx, 0);
 	report_measures(total, &rp.total);
-	report_sort_nby = rp.nby;
 	if (res->n_rows > 1)
 		qsort(
 		    res->rows, res->n_rows, sizeof(*res->rows), report_row_cmp);
