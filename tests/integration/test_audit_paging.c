@@ -299,6 +299,19 @@ test_history_paging_raw(void **state)
 	close(fd);
 }
 
+/* An export of entries since..PAGE_UNTIL, 333 a page. */
+static void
+export_request(Budget__Request *req, Budget__ExportRequest *er, uint64_t since)
+{
+	req->version = BUDGET_PROTOCOL_VERSION;
+	req->request_id = H_STR("export");
+	req->command_case = BUDGET__REQUEST__COMMAND_EXPORT;
+	req->export = er;
+	er->since = since;
+	er->until = PAGE_UNTIL;
+	er->limit = 333;
+}
+
 /*
  * Raw export pages: since, until and limit; "next" is the first entry of
  * the next page. The JSON-lines export of thousands re-verifies.
@@ -319,13 +332,7 @@ test_export_paging(void **state)
 
 	(void)state;
 
-	req.version = BUDGET_PROTOCOL_VERSION;
-	req.request_id = H_STR("export");
-	req.command_case = BUDGET__REQUEST__COMMAND_EXPORT;
-	req.export = &er;
-	er.since = 100;
-	er.until = PAGE_UNTIL;
-	er.limit = 333;
+	export_request(&req, &er, 100);
 	for (;;) {
 		r = fx_call(fd, &req);
 		assert_null(r->error);
@@ -405,13 +412,7 @@ test_export_stored(void **state)
 
 	(void)state;
 	memset(prev, 0, sizeof(prev));
-	req.version = BUDGET_PROTOCOL_VERSION;
-	req.request_id = H_STR("export");
-	req.command_case = BUDGET__REQUEST__COMMAND_EXPORT;
-	req.export = &er;
-	er.since = 1;
-	er.until = PAGE_UNTIL;
-	er.limit = 333;
+	export_request(&req, &er, 1);
 	for (;;) {
 		er.raw = 1;
 		r = fx_call(fd, &req);
