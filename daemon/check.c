@@ -17,6 +17,7 @@
 #include <sys/random.h>
 
 #include "budget/date.h"
+#include "budget/money.h"
 #include "budgetd.h"
 #include "store.pb-c.h"
 
@@ -103,6 +104,7 @@ struct check_grants {
 	const struct dossier *d;
 	int64_t               effective;
 	size_t                found;
+	int                   overflow;
 };
 
 static int
@@ -113,7 +115,9 @@ check_dossier_grant_cb(const struct grant *g, void *arg)
 
 	for (i = 0; i < cg->d->ngrants; i++) {
 		if (cg->d->grants[i] == g->id) {
-			cg->effective += g->effective;
+			if (money_add(cg->effective, g->effective,
+				&cg->effective) == -1)
+				cg->overflow = 1;
 			cg->found++;
 		}
 	}
@@ -126,14 +130,20 @@ check_dossier_cb(const struct dossier *d, void *arg)
 	struct check_state  *cs = arg;
 	struct check_report *r = cs->r;
 	struct check_sum    *s = check_sum_for(cs, d->contract);
-	struct check_grants  cg = {d, 0, 0};
+	struct check_grants  cg = {d, 0, 0, 0};
 	struct company       c;
+	int64_t              owed;
 	int                  open;
 
 	r->ndossiers++;
-	s->reserved += d->pending;
-	s->committed += d->granted - d->paid;
-	s->paid += d->paid;
+	/* Checked: a damaged store's amounts must be reported, not wrap. */
+	if (money_add(s->reserved, d->pending, &s->reserved) == -1 ||
+	    money_sub(d->granted, d->paid, &owed) == -1 ||
+	    money_add(s->committed, owed, &s->committed) == -1 ||
+	    money_add(s->paid, d->paid, &s->paid) == -1)
+		check_problem(r,
+		    "dossier %s: its amounts do not fit in the contract's sums",
+		    d->id);
 	s->ndossiers++;
 
 	if (d->pending < 0 || d->granted < 0 || d->paid < 0 ||
@@ -188,7 +198,7 @@ check_dossier_cb(const struct dossier *d, void *arg)
 	}
 	/* The grants of a dossier add up to what it has been granted. */
 	record_each_grant(cs->t, d->company, check_dossier_grant_cb, &cg);
-	if (cg.found != d->ngrants || cg.effective != d->granted)
+	if (cg.found != d->ngrants || cg.effective != d->granted || cg.overflow)
 		check_problem(r,
 		    "dossier %s: %zu of %zu grants found, adding up "
 		    "to %lld, granted says %lld",
@@ -380,6 +390,8 @@ check_index_items(struct check_state *cs)
 		budgetstore__journal_entry__free_unpacked(m, NULL);
 	}
 	store_cursor_close(&cur);
+	if (cs->t->err != 0)
+		return; /* check_ledger says it could not read */
 	have = store_count(cs->t, STORE_DB_HISTORY);
 	if (have != indexed)
 		check_problem(r,
@@ -465,16 +477,16 @@ check_companies(struct check_state *cs)
  * What a second thread checks: the hash chain, then the dossiers and
  * contracts. Together about as much work as the replay and the companies'
  * I-2 that the first thread does, so verify takes half the time on two
- * cores. Both read one snapshot: a transaction of their own that sees the
- * same commit as the caller's, else nothing (a write came in between) and
- * the caller does this part itself.
+ * cores. Both read one snapshot: the second thread a transaction of its
+ * own that sees the same commit as the caller's; when it does not (a write
+ * came in between) the caller does this part itself, before the replay.
  */
 struct check_worker {
-	uint64_t            snapshot, seed;
+	struct store_txn   *t; /* its own, or the caller's */
+	uint64_t            seed;
 	struct check_report hash, rec;
 	uint64_t            hist_sum; /* the history index's items, summed */
 	size_t              hist_n;
-	int                 ran;
 	int                 err;
 	long                chain_ms, records_ms;
 };
@@ -529,14 +541,8 @@ static void *
 check_worker_main(void *arg)
 {
 	struct check_worker *w = arg;
-	struct store_txn     t;
 
-	store_begin(&t, 0);
-	if (t.err == 0 && store_snapshot(&t) == w->snapshot) {
-		check_worker_part(w, &t);
-		w->ran = 1;
-	}
-	store_abort(&t);
+	check_worker_part(w, w->t);
 	return (NULL);
 }
 
@@ -571,10 +577,11 @@ check_ledger(struct store_txn *t, struct check_report *r)
 	struct check_state  cs;
 	struct check_worker w;
 	struct check_report rep, comp;
+	struct store_txn    wt;
 	struct timespec     start, cpu;
 	pthread_t           thr;
-	int                 threaded;
-	long                ms, comp_ms;
+	int                 threaded = 0;
+	long                ms = 0, comp_ms = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
@@ -583,35 +590,65 @@ check_ledger(struct store_txn *t, struct check_report *r)
 	memset(&rep, 0, sizeof(rep));
 	memset(&comp, 0, sizeof(comp));
 	r->ok = rep.ok = comp.ok = 1;
-	w.snapshot = store_snapshot(t);
 	if (getrandom(&w.seed, sizeof(w.seed), 0) != (ssize_t)sizeof(w.seed))
 		fatal("check: getrandom");
-	threaded = t->err == 0 && w.snapshot != 0 &&
-	    pthread_create(&thr, NULL, check_worker_main, &w) == 0;
+	/*
+	 * The second thread's transaction, begun here (the environment is
+	 * MDB_NOTLS: it may move to that thread) so that whether it sees
+	 * t's snapshot is known before anything runs.
+	 */
+	store_begin(&wt, 0);
+	if (t->err == 0 && wt.err == 0 && store_snapshot(t) != 0 &&
+	    store_snapshot(&wt) == store_snapshot(t)) {
+		w.t = &wt;
+		threaded =
+		    pthread_create(&thr, NULL, check_worker_main, &w) == 0;
+	}
+	if (!threaded) {
+		/* One thread: the chain first, as it decides the rest. */
+		store_abort(&wt);
+		w.t = t;
+		check_worker_part(&w, t);
+	}
 
 	memset(&cs, 0, sizeof(cs));
 	cs.t = t;
 	cs.r = &rep;
 	cs.seed = w.seed;
-	cs.rp = replay_new(store_count(t, STORE_DB_CONTRACTS),
-	    store_count(t, STORE_DB_DOSSIERS), store_count(t, STORE_DB_GRANTS),
-	    store_count(t, STORE_DB_COMPANIES));
-	check_replay(&cs);
-	replay_free(cs.rp);
-	ms = check_cpu_ms(&cpu);
-	/* The second thread has the larger share: this one takes I-2. */
-	cs.r = &comp;
-	check_companies(&cs);
-	comp_ms = check_cpu_ms(&cpu) - ms;
+	if (t->err == 0) {
+		cs.rp = replay_new(store_count(t, STORE_DB_CONTRACTS),
+		    store_count(t, STORE_DB_DOSSIERS),
+		    store_count(t, STORE_DB_GRANTS),
+		    store_count(t, STORE_DB_COMPANIES));
+		check_replay(&cs);
+		replay_free(cs.rp);
+		ms = check_cpu_ms(&cpu);
+		/* The second thread has the larger share: this one, I-2. */
+		cs.r = &comp;
+		check_companies(&cs);
+		comp_ms = check_cpu_ms(&cpu) - ms;
+	}
 
-	if (threaded && pthread_join(thr, NULL) != 0)
-		fatalx("check: pthread_join");
-	if (!w.ran)
-		check_worker_part(&w, t);
+	if (threaded) {
+		if (pthread_join(thr, NULL) != 0)
+			fatalx("check: pthread_join");
+		store_abort(&wt);
+	}
 	/* The index holds exactly what the journal calls for, or look why. */
 	cs.r = &rep;
-	if (cs.whole && (w.hist_n != cs.indexed || w.hist_sum != cs.want))
+	if (t->err == 0 && w.err == 0 && cs.whole &&
+	    (w.hist_n != cs.indexed || w.hist_sum != cs.want))
 		check_index_items(&cs);
+	/*
+	 * A store that could not be read leaves every later comparison
+	 * short of data: what it would say is noise. The chain's verdict,
+	 * reached first, stands.
+	 */
+	if (t->err != 0 || w.err != 0) {
+		check_report_free(&rep);
+		check_report_free(&w.rec);
+		check_report_free(&comp);
+	}
 
 	r->entries = w.hash.entries;
 	r->first_bad_seq = w.hash.first_bad_seq;
@@ -634,5 +671,5 @@ check_ledger(struct store_txn *t, struct check_report *r)
 		  "companies %ld ms; chain %ld ms, records %ld ms (%s)",
 	    (unsigned long long)r->entries, check_ms(&start), ms, comp_ms,
 	    w.chain_ms, w.records_ms,
-	    w.ran ? "on a second thread" : "after the replay");
+	    threaded ? "on a second thread" : "first, on this one");
 }

@@ -281,8 +281,12 @@ cmd_export_exec(struct cmd_ctx *ctx)
 	store_cursor_open(&cur, ctx->txn, STORE_DB_JOURNAL, NULL, 0);
 	store_cursor_seek(&cur, key, sizeof(key));
 	while (store_cursor_next(&cur, &k, &v)) {
-		seq = k.len == 8 ? record_get_be64(k.data) : 0;
-		if (seq == 0 || seq > until)
+		if (k.len != 8 || (seq = record_get_be64(k.data)) == 0) {
+			/* Not a journal key: a damaged store, not the end. */
+			ctx->txn->err = STORE_CORRUPT;
+			break;
+		}
+		if (seq > until)
 			break;
 		if (page->n_entries + page->n_raw == limit) {
 			page->next = seq;

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "budget/date.h"
+#include "budget/money.h"
 #include "budget/rid.h"
 #include "cmd.h"
 
@@ -122,6 +123,17 @@ report_value(struct report *rp, enum report_dim dim, const char *value)
 	return ((int)d->n++);
 }
 
+/*
+ * What the grants name must exist: when it does not, the store is damaged,
+ * and a report cut short there must be an error, not a smaller answer.
+ */
+static void
+report_corrupt(struct report *rp)
+{
+	if (rp->ctx->txn->err == 0)
+		rp->ctx->txn->err = STORE_CORRUPT;
+}
+
 static const struct contract *
 report_contract(struct report *rp, const char *id)
 {
@@ -134,8 +146,10 @@ report_contract(struct report *rp, const char *id)
 	rp->contracts = xreallocarray(
 	    rp->contracts, rp->ncontracts + 1, sizeof(*rp->contracts));
 	if (record_get_contract(
-		rp->ctx->txn, id, &rp->contracts[rp->ncontracts]))
+		rp->ctx->txn, id, &rp->contracts[rp->ncontracts])) {
+		report_corrupt(rp); /* a grant of no contract */
 		return (NULL);
+	}
 	return (&rp->contracts[rp->ncontracts++]);
 }
 
@@ -189,6 +203,17 @@ report_acc(struct report *rp, uint64_t row)
 }
 
 /*
+ * *sum += v. No programme's money comes near int64 cents: a sum that does
+ * not fit means stored amounts that are not money, a damaged store.
+ */
+static void
+report_add(struct report *rp, int64_t *sum, int64_t v)
+{
+	if (money_add(*sum, v, sum) == -1)
+		report_corrupt(rp);
+}
+
+/*
  * Add the walked company's events to their rows and the total. All of a
  * company's events are in hand (its grants come together), so counting
  * it once per row, and each dossier once per row and once in the total,
@@ -216,19 +241,20 @@ report_flush(struct report *rp)
 				anywhere = 1;
 		}
 		a->events++;
-		a->granted += e->granted;
+		report_add(rp, &a->granted, e->granted);
 		if (!row_seen)
 			a->companies++;
 		if (!dossier_seen) {
 			a->dossiers++;
-			a->paid += rp->dos[e->dossier].paid;
+			report_add(rp, &a->paid, rp->dos[e->dossier].paid);
 		}
 		if (!anywhere) {
 			rp->total.dossiers++;
-			rp->total.paid += rp->dos[e->dossier].paid;
+			report_add(
+			    rp, &rp->total.paid, rp->dos[e->dossier].paid);
 		}
 		rp->total.events++;
-		rp->total.granted += e->granted;
+		report_add(rp, &rp->total.granted, e->granted);
 	}
 	if (rp->nev > 0)
 		rp->total.companies++;
@@ -247,13 +273,13 @@ report_company(struct report *rp)
 	    rp->companies.k.len != RID_LEN ||
 	    memcmp(rp->companies.k.data, rp->company, RID_LEN) != 0 ||
 	    record_company_decode(&rp->companies.v, &rp->co) == -1) {
-		if (t->err == 0)
-			t->err = STORE_CORRUPT; /* a grant of no company */
+		report_corrupt(rp); /* a grant of no company */
 		return (-1);
 	}
 	rp->ndos = 0;
 	for (more = record_follow_seek(&rp->summaries, rp->company, RID_LEN);
-	     more && memcmp(rp->summaries.k.data, rp->company, RID_LEN) == 0;
+	     more && rp->summaries.k.len > RID_LEN &&
+	     memcmp(rp->summaries.k.data, rp->company, RID_LEN) == 0;
 	     more = record_follow_next(&rp->summaries)) {
 		if (record_summary_decode(
 			&rp->summaries.k, &rp->summaries.v, &s) == -1) {
@@ -292,8 +318,10 @@ report_grant_cb(const struct grant *g, void *arg)
 	}
 	if (i == rp->ndos) {
 		/* Not in the company's index: the dossier says. */
-		if (record_get_dossier(rp->ctx->txn, g->dossier, &d))
+		if (record_get_dossier(rp->ctx->txn, g->dossier, &d)) {
+			report_corrupt(rp); /* a grant of no dossier */
 			return (1);
+		}
 		report_dossier(rp, d.id, d.paid);
 	}
 	di = i;

@@ -8,7 +8,16 @@
  */
 #include <stdlib.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "budgetd.h"
+
+/*
+ * How much more time to ask systemd for, each try: a conversion runs
+ * before READY=1, and the unit's start timeout (90 s by default) is not
+ * made for a ledger of millions of dossiers.
+ */
+#define UPGRADE_EXTEND_USEC (30ull * 60 * 1000000)
 
 struct upgrade_step {
 	uint64_t    from;
@@ -45,6 +54,11 @@ upgrade_ledger(char **cause)
 	if (from == STORE_SCHEMA)
 		return (0);
 	for (;;) {
+		sd_notifyf(0,
+		    "EXTEND_TIMEOUT_USEC=%llu\nSTATUS=upgrading the ledger from "
+		    "schema %llu to %d",
+		    UPGRADE_EXTEND_USEC, (unsigned long long)from,
+		    STORE_SCHEMA);
 		store_begin(&t, 1);
 		for (s = from; s < STORE_SCHEMA && t.err == 0; s++) {
 			if ((step = upgrade_step_from(s)) == NULL) {

@@ -735,6 +735,102 @@ test_tamper_history(void **state)
 	expect_restored(d, &h);
 }
 
+/*
+ * A record that no longer decodes (a grant, here): verify says the ledger
+ * could not be read, and still gives the chain's verdict (it holds, to the
+ * head) instead of the comparisons it could not finish, which would be
+ * noise; a report over that grant is refused, not cut short.
+ */
+static void
+test_tamper_unreadable_record(void **state)
+{
+	struct au_head   h;
+	struct h_daemon *d = tamper_ledger(state, &h);
+	struct tdb       t;
+	MDB_cursor      *cur;
+	MDB_val          k, v;
+	uint8_t          junk[4] = {0xff, 0xff, 0xff, 0xff}, *orig, key[64];
+	size_t           klen, vlen;
+	json_t          *j;
+	int              st;
+
+	assert_int_equal(h_daemon_stop(d), 0);
+	tdb_open(d, "grants", &t);
+	tdb_check(mdb_cursor_open(t.txn, t.dbi, &cur), "mdb_cursor_open");
+	tdb_check(mdb_cursor_get(cur, &k, &v, MDB_FIRST), "mdb_cursor_get");
+	if (k.mv_size > sizeof(key))
+		h_fail("tamper: a grant key of %zu bytes", k.mv_size);
+	klen = k.mv_size;
+	memcpy(key, k.mv_data, klen);
+	mdb_cursor_close(cur);
+	orig = tdb_get(&t, key, klen, &vlen);
+	tdb_put(&t, key, klen, junk, sizeof(junk));
+	tdb_close(&t);
+	h_daemon_start(d);
+
+	j = expect_broken(d, 0);
+	if (!has_problem(j, "could not be read", NULL) ||
+	    has_problem(j, "history index", NULL) ||
+	    has_problem(j, "does not exist", NULL)) {
+		dump_verify(j);
+		h_fail("verify: not the read error alone");
+	}
+	assert_int_equal(h_json_int(j, "entries"), h.seq);
+	assert_string_equal(h_json_str(j, "head_hash"), h.hash);
+	json_decref(j);
+
+	j = au_ctl_json_try(d, &st, "report", "--by", "year,contract", NULL);
+	assert_int_not_equal(st, 0);
+	assert_non_null(j);
+	assert_string_equal(
+	    h_json_str(h_json_get(j, "error"), "code"), "storage_error");
+	json_decref(j);
+
+	assert_int_equal(h_daemon_stop(d), 0);
+	tdb_open(d, "grants", &t);
+	tdb_put(&t, key, klen, orig, vlen);
+	tdb_close(&t);
+	free(orig);
+	expect_restored(d, &h);
+}
+
+/*
+ * A contract gone from under its dossiers' grants: the report is refused
+ * with storage_error rather than answered without them.
+ */
+static void
+test_tamper_report_missing_contract(void **state)
+{
+	struct au_head   h;
+	struct h_daemon *d = tamper_ledger(state, &h);
+	struct tdb       t;
+	uint8_t         *orig;
+	size_t           len;
+	json_t          *j;
+	int              st;
+
+	assert_int_equal(h_daemon_stop(d), 0);
+	tdb_open(d, "contracts", &t);
+	orig = tdb_get(&t, "K", 1, &len);
+	tdb_del(&t, "K", 1);
+	tdb_close(&t);
+	h_daemon_start(d);
+
+	j = au_ctl_json_try(d, &st, "report", "--by", "contract", NULL);
+	assert_int_not_equal(st, 0);
+	assert_non_null(j);
+	assert_string_equal(
+	    h_json_str(h_json_get(j, "error"), "code"), "storage_error");
+	json_decref(j);
+
+	assert_int_equal(h_daemon_stop(d), 0);
+	tdb_open(d, "contracts", &t);
+	tdb_put(&t, "K", 1, orig, len);
+	tdb_close(&t);
+	free(orig);
+	expect_restored(d, &h);
+}
+
 int
 main(void)
 {
@@ -748,6 +844,8 @@ main(void)
 	    T(test_tamper_balance),
 	    T(test_tamper_dossier),
 	    T(test_tamper_history),
+	    T(test_tamper_unreadable_record),
+	    T(test_tamper_report_missing_contract),
 	};
 #undef T
 
