@@ -428,3 +428,28 @@ fx_same_answer(const Budget__Response *a, const Budget__Response *b)
 	free(by);
 	return (same);
 }
+
+uint64_t
+fx_rand(uint64_t *state)
+{
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return (*state * UINT64_C(2685821657736338717));
+}
+
+unsigned
+fx_env_unsigned(const char *name, unsigned dflt)
+{
+	const char   *s = getenv(name);
+	char         *end;
+	unsigned long v;
+
+	if (s == NULL || *s == '\0')
+		return (dflt);
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0 || v > 1000)
+		fail_msg("%s must be a number from 1 to 1000", name);
+	return ((unsigned)v);
+}

@@ -152,6 +152,19 @@ void fx_company_req(struct fx_req *r, const char *rid, unsigned serial);
  */
 uint8_t *fx_frame(const Budget__Request *req, size_t *lenp);
 
+/*
+ * The next number of a reproducible sequence (xorshift64*): tests that
+ * choose at random print their seed, and the same seed runs them again.
+ * *state must not be 0.
+ */
+uint64_t fx_rand(uint64_t *state);
+
+/*
+ * The environment variable name as a number from 1 to 1000, or dflt when
+ * it is unset or empty; fails the test when it is anything else.
+ */
+unsigned fx_env_unsigned(const char *name, unsigned dflt);
+
 /* The error code of a Response, or NULL when it is a result. */
 const char *fx_err(const Budget__Response *r);
 

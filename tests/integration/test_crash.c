@@ -95,32 +95,6 @@ now_us(void)
 	return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
 }
 
-static uint64_t
-rnd(void)
-{
-	/* xorshift64*: reproducible from the printed seed. */
-	crash.rng ^= crash.rng >> 12;
-	crash.rng ^= crash.rng << 25;
-	crash.rng ^= crash.rng >> 27;
-	return (crash.rng * UINT64_C(2685821657736338717));
-}
-
-static unsigned
-env_unsigned(const char *name, unsigned dflt)
-{
-	const char   *s = getenv(name);
-	char         *end;
-	unsigned long v;
-
-	if (s == NULL || *s == '\0')
-		return (dflt);
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v == 0 || v > 1000)
-		fail_msg("%s must be a number from 1 to 1000", name);
-	return ((unsigned)v);
-}
-
 /* An answer the stream may get: the reservation, or a budget refusal. */
 static void
 check_answer(const struct fx_req *r, const Budget__Response *a)
@@ -446,7 +420,7 @@ test_crash_kill9_during_reservations(void **state)
 	struct h_daemon   *d;
 	struct fx_contract c;
 	const char        *s = getenv("BUDGET_CRASH_SEED");
-	unsigned rounds = env_unsigned("BUDGET_CRASH_ROUNDS", CRASH_ROUNDS),
+	unsigned rounds = fx_env_unsigned("BUDGET_CRASH_ROUNDS", CRASH_ROUNDS),
 		 round;
 	size_t  i, target, nexist, answered;
 	int64_t base, budget;
@@ -481,9 +455,9 @@ test_crash_kill9_during_reservations(void **state)
 	base = fx_journal_seq(d);
 
 	for (round = 0; round < rounds; round++) {
-		target = 1 + (size_t)(rnd() % (CRASH_N * 3 / 4));
+		target = 1 + (size_t)(fx_rand(&crash.rng) % (CRASH_N * 3 / 4));
 		stream_and_kill(d, (size_t)round * CRASH_N, target,
-		    (double)(rnd() % 700) / 1000.0);
+		    (double)(fx_rand(&crash.rng) % 700) / 1000.0);
 		h_daemon_start(d);
 		/* The checker agrees with what survived, before any retry. */
 		fx_verify_ok(d);

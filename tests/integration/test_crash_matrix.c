@@ -149,31 +149,6 @@ teardown_daemon(void **state)
 	return (0);
 }
 
-static uint64_t
-rnd(void)
-{
-	cm.rng ^= cm.rng >> 12;
-	cm.rng ^= cm.rng << 25;
-	cm.rng ^= cm.rng >> 27;
-	return (cm.rng * UINT64_C(2685821657736338717));
-}
-
-static unsigned
-env_unsigned(const char *name, unsigned dflt)
-{
-	const char   *s = getenv(name);
-	char         *end;
-	unsigned long v;
-
-	if (s == NULL || *s == '\0')
-		return (dflt);
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v == 0 || v > 1000)
-		fail_msg("%s must be a number from 1 to 1000", name);
-	return ((unsigned)v);
-}
-
 static void
 free_all(void)
 {
@@ -207,7 +182,7 @@ add_dossiers(unsigned first_serial)
 	for (c = 0; c < CM_CONNS; c++) {
 		for (k = 0; k < CM_NEW; k++) {
 			struct dossier *x = &cm.dos[cm.ndos];
-			unsigned        p = (unsigned)(rnd() % 100);
+			unsigned        p = (unsigned)(fx_rand(&cm.rng) % 100);
 
 			if (cm.ndos >= cm.maxdos)
 				fail_msg("more dossiers than companies");
@@ -220,7 +195,8 @@ add_dossiers(unsigned first_serial)
 			    : p < 70       ? S_EXPIRE
 			    : p < 85       ? S_AMEND_CANCEL
 					   : S_WITHDRAW;
-			x->amend_ttl = x->script == S_FULL && rnd() % 3 == 0;
+			x->amend_ttl =
+			    x->script == S_FULL && fx_rand(&cm.rng) % 3 == 0;
 			cm.ndos++;
 		}
 	}
@@ -268,7 +244,8 @@ next_step(struct dossier *x, size_t xi, struct op *o)
 	if (!x->known) {
 		snprintf(rid, sizeof(rid), "cm-%u", ++cm.opseq);
 		ops_reserve(&o->r, rid, x->id, x->company, "K-CM",
-		    x->script == S_EXPIRE ? 1 + (int64_t)(rnd() % 2) : 0);
+		    x->script == S_EXPIRE ? 1 + (int64_t)(fx_rand(&cm.rng) % 2)
+					  : 0);
 		o->kind = OPS_RESERVE;
 		return (1);
 	}
@@ -322,10 +299,11 @@ take_answer(struct op *o, const Budget__Response *a)
 		learn(x, a->dossier);
 		/* Give a short reservation a chance to expire first. */
 		if (x->script == S_EXPIRE && o->kind == OPS_RESERVE)
-			x->not_before =
-			    h_now_ms() + 400 + (int64_t)(rnd() % 2400);
+			x->not_before = h_now_ms() + 400 +
+			    (int64_t)(fx_rand(&cm.rng) % 2400);
 		if (o->kind == OPS_AMEND && x->amend_ttl)
-			x->not_before = h_now_ms() + (int64_t)(rnd() % 2000);
+			x->not_before =
+			    h_now_ms() + (int64_t)(fx_rand(&cm.rng) % 2000);
 		return;
 	}
 	if (strcmp(e, "invalid_state") != 0 || o->kind == OPS_RESERVE ||
@@ -451,13 +429,14 @@ round_load(
 	for (i = 0; i < CM_CONNS; i++) {
 		memset(&cm.cs[i], 0, sizeof(cm.cs[i]));
 		cm.cs[i].fd = h_connect_served(d);
-		cm.cs[i].rr = (size_t)rnd();
+		cm.cs[i].rr = (size_t)fx_rand(&cm.rng);
 	}
 	start = h_now_ms();
-	kill_at = start + CM_KILL_MIN + (int64_t)(rnd() % CM_KILL_SPAN);
-	if (rnd() % 4 != 0) {
+	kill_at =
+	    start + CM_KILL_MIN + (int64_t)(fx_rand(&cm.rng) % CM_KILL_SPAN);
+	if (fx_rand(&cm.rng) % 4 != 0) {
 		/* The load may go quiet first: then the time comes. */
-		kill_acks = 1 + (size_t)(rnd() % CM_KILL_ACKS);
+		kill_acks = 1 + (size_t)(fx_rand(&cm.rng) % CM_KILL_ACKS);
 		kill_at = start + CM_KILL_MIN + CM_KILL_SPAN;
 	}
 	deadline = start + 3 * H_DEADLINE_MS;
@@ -824,7 +803,7 @@ check_round(struct h_daemon *d, size_t first_op, int all)
 		idx[m++] = i;
 	/* ...then a sample of the earlier ones acknowledged (or all). */
 	for (i = 0; i < first_op && (all || i < CM_SAMPLE); i++)
-		idx[m++] = all ? i : (size_t)(rnd() % first_op);
+		idx[m++] = all ? i : (size_t)(fx_rand(&cm.rng) % first_op);
 	earlier = m - (cm.nops - first_op);
 	retry(d, idx, m, &lost, &fresh);
 	print_message("  %zu requests this round, %zu earlier retried; "
@@ -842,7 +821,7 @@ test_crash_matrix(void **state)
 {
 	struct h_daemon *d;
 	const char      *s = getenv("BUDGET_CRASH_SEED");
-	unsigned rounds = env_unsigned("BUDGET_CRASH_ROUNDS", CM_ROUNDS);
+	unsigned rounds = fx_env_unsigned("BUDGET_CRASH_ROUNDS", CM_ROUNDS);
 	unsigned killed_after = 0;
 	size_t   killed_acks = 0;
 	size_t   first_op;

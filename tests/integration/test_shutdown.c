@@ -85,15 +85,6 @@ teardown_daemon(void **state)
 	return (0);
 }
 
-static uint64_t
-rnd(void)
-{
-	term.rng ^= term.rng >> 12;
-	term.rng ^= term.rng << 25;
-	term.rng ^= term.rng >> 27;
-	return (term.rng * UINT64_C(2685821657736338717));
-}
-
 /* A first answer: the reservation, or the contract's budget refusal. */
 static void
 check_answer(const struct fx_req *r, const Budget__Response *a)
@@ -378,8 +369,8 @@ test_sigterm_under_load(void **state)
 	base = fx_journal_seq(d);
 
 	for (round = 0; round < TERM_ROUNDS; round++) {
-		stream_and_term(
-		    d, round * TERM_N, 1 + (size_t)(rnd() % (TERM_N * 3 / 4)));
+		stream_and_term(d, round * TERM_N,
+		    1 + (size_t)(fx_rand(&term.rng) % (TERM_N * 3 / 4)));
 		h_daemon_start(d);
 		fx_verify_ok(d);
 		nexist = check_ops(d, (round + 1) * TERM_N);
