@@ -1,6 +1,6 @@
 /*
  * test_shutdown.c: stopping (issue #5, "Shutdown"; SPEC §4 I-5, §8;
- * README "Running it"). SIGTERM while 32 connections stream reservations:
+ * README "Operations"). SIGTERM while 32 connections stream reservations:
  * the daemon exits 0; each connection gets its answers in order and then
  * the close, never an answer out of order or after the close; after a
  * restart every acknowledged request is there and replays its answer,
