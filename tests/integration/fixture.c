@@ -453,3 +453,25 @@ fx_env_unsigned(const char *name, unsigned dflt)
 		fail_msg("%s must be a number from 1 to 1000", name);
 	return ((unsigned)v);
 }
+
+Budget__Response *
+fx_next_answer(const uint8_t *buf, size_t len, size_t *off, size_t max)
+{
+	Budget__Response *a;
+	uint32_t          be, flen;
+
+	if (len - *off < BUDGET_FRAME_HEADER)
+		return (NULL);
+	memcpy(&be, buf + *off, sizeof(be));
+	flen = ntohl(be);
+	if (flen == 0 || flen > max - BUDGET_FRAME_HEADER)
+		fail_msg("a frame of %u bytes from the daemon", flen);
+	if (len - *off < BUDGET_FRAME_HEADER + flen)
+		return (NULL);
+	a = budget__response__unpack(
+	    NULL, flen, buf + *off + BUDGET_FRAME_HEADER);
+	if (a == NULL)
+		fail_msg("the daemon sent a frame that is no Response");
+	*off += BUDGET_FRAME_HEADER + flen;
+	return (a);
+}

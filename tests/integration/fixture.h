@@ -153,6 +153,14 @@ void fx_company_req(struct fx_req *r, const char *rid, unsigned serial);
 uint8_t *fx_frame(const Budget__Request *req, size_t *lenp);
 
 /*
+ * The next whole answer in buf[*off, len), unpacked (free it), *off moved
+ * past it; NULL while the buffer holds no whole frame yet. Fails the test
+ * on a frame that is empty, longer than max, or not a Response.
+ */
+Budget__Response *
+fx_next_answer(const uint8_t *buf, size_t len, size_t *off, size_t max);
+
+/*
  * The next number of a reproducible sequence (xorshift64*): tests that
  * choose at random print their seed, and the same seed runs them again.
  * *state must not be 0.

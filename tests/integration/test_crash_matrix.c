@@ -374,22 +374,10 @@ static size_t
 parse_answers(struct cconn *c)
 {
 	size_t            off = 0, i, got = 0;
-	uint32_t          be, len;
 	Budget__Response *a;
 	struct op        *o;
 
-	while (c->len - off >= BUDGET_FRAME_HEADER) {
-		memcpy(&be, c->buf + off, sizeof(be));
-		len = ntohl(be);
-		if (len == 0 || len > CM_BUF - BUDGET_FRAME_HEADER)
-			fail_msg("a frame of %u bytes from the daemon", len);
-		if (c->len - off < BUDGET_FRAME_HEADER + len)
-			break;
-		a = budget__response__unpack(
-		    NULL, len, c->buf + off + BUDGET_FRAME_HEADER);
-		if (a == NULL)
-			fail_msg("a frame that is no Response");
-		off += BUDGET_FRAME_HEADER + len;
+	while ((a = fx_next_answer(c->buf, c->len, &off, CM_BUF)) != NULL) {
 		if (c->nfifo == 0)
 			fail_msg("an answer to nothing");
 		o = c->fifo[0];

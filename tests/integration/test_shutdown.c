@@ -122,22 +122,10 @@ static size_t
 sconn_parse(struct sconn *c)
 {
 	size_t            off = 0, n = 0;
-	uint32_t          be, len;
 	Budget__Response *a;
 	struct op        *o;
 
-	while (c->len - off >= BUDGET_FRAME_HEADER) {
-		memcpy(&be, c->buf + off, sizeof(be));
-		len = ntohl(be);
-		if (len == 0 || len > TERM_BUF - BUDGET_FRAME_HEADER)
-			fail_msg("a frame of %u bytes from the daemon", len);
-		if (c->len - off < BUDGET_FRAME_HEADER + len)
-			break;
-		a = budget__response__unpack(
-		    NULL, len, c->buf + off + BUDGET_FRAME_HEADER);
-		if (a == NULL)
-			fail_msg("the daemon sent a frame that is no Response");
-		off += BUDGET_FRAME_HEADER + len;
+	while ((a = fx_next_answer(c->buf, c->len, &off, TERM_BUF)) != NULL) {
 		if (c->nacked >= c->nsent)
 			fail_msg("an answer to a request never sent");
 		o = &term.ops[c->first + c->nacked++];
