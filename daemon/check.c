@@ -293,6 +293,49 @@ check_company_cb(const struct company *c, void *arg)
 }
 
 /*
+ * The journal in order, one decoded entry at a time: each under the key of
+ * its own sequence number, the numbers running 1, 2, 3 without a gap.
+ */
+struct check_walk {
+	struct store_cursor cur;
+	uint64_t            next;   /* the sequence number expected next */
+	int                 broken; /* stopped at one that was not so */
+};
+
+static void
+check_walk_open(struct check_walk *w, struct store_txn *t)
+{
+	store_cursor_open(&w->cur, t, STORE_DB_JOURNAL, NULL, 0);
+	w->next = 1;
+	w->broken = 0;
+}
+
+/*
+ * The next entry (free it), or NULL: at the end, or (w->broken) at entry
+ * w->next, which is missing, out of order or undecodable.
+ */
+static Budgetstore__JournalEntry *
+check_walk_next(struct check_walk *w)
+{
+	Budgetstore__JournalEntry *m;
+	struct store_val           k, v;
+	uint64_t                   seq;
+
+	if (w->broken || !store_cursor_next(&w->cur, &k, &v))
+		return (NULL);
+	seq = k.len == 8 ? record_get_be64(k.data) : 0;
+	m = budgetstore__journal_entry__unpack(NULL, v.len, v.data);
+	if (m == NULL || seq != w->next || m->seq != seq || m->hash.len != 32) {
+		if (m != NULL)
+			budgetstore__journal_entry__free_unpacked(m, NULL);
+		w->broken = 1;
+		return (NULL);
+	}
+	w->next++;
+	return (m);
+}
+
+/*
  * The first half of the journal walk, I-4: every entry is there, in order,
  * decodes, and its hash is SHA-256(previous || canonical form); the head
  * in the meta database is the chain's last link.
@@ -301,31 +344,16 @@ static void
 check_hashes(struct check_state *cs)
 {
 	struct check_report       *r = cs->r;
-	struct store_cursor        cur;
-	struct store_val           k, v;
+	struct check_walk          w;
 	Budgetstore__JournalEntry *m;
 	uint8_t                    prev[32], h[32], head[32];
-	uint64_t                   expect = 1, seq;
+	uint64_t                   seq;
 	char                      *canon;
 	size_t                     clen;
 
 	memset(prev, 0, sizeof(prev));
-	store_cursor_open(&cur, cs->t, STORE_DB_JOURNAL, NULL, 0);
-	while (store_cursor_next(&cur, &k, &v)) {
-		seq = k.len == 8 ? record_get_be64(k.data) : 0;
-		m = budgetstore__journal_entry__unpack(NULL, v.len, v.data);
-		if (m == NULL || seq != expect || m->seq != seq ||
-		    m->hash.len != 32) {
-			if (m != NULL)
-				budgetstore__journal_entry__free_unpacked(
-				    m, NULL);
-			check_problem(r,
-			    "journal entry %llu: missing, out of "
-			    "order or undecodable",
-			    (unsigned long long)expect);
-			r->first_bad_seq = expect;
-			break;
-		}
+	check_walk_open(&w, cs->t);
+	while ((m = check_walk_next(&w)) != NULL) {
 		canon = journal_canonical(m, &clen);
 		journal_hash(prev, canon, clen, h);
 		free(canon);
@@ -333,17 +361,23 @@ check_hashes(struct check_state *cs)
 			check_problem(r,
 			    "journal entry %llu: hash does not "
 			    "match its content and predecessor",
-			    (unsigned long long)seq);
-			r->first_bad_seq = seq;
+			    (unsigned long long)m->seq);
+			r->first_bad_seq = m->seq;
 			budgetstore__journal_entry__free_unpacked(m, NULL);
 			break;
 		}
 		memcpy(prev, h, 32);
+		r->entries = m->seq;
 		budgetstore__journal_entry__free_unpacked(m, NULL);
-		r->entries = seq;
-		expect++;
 	}
-	store_cursor_close(&cur);
+	store_cursor_close(&w.cur);
+	if (w.broken) {
+		check_problem(r,
+		    "journal entry %llu: missing, out of "
+		    "order or undecodable",
+		    (unsigned long long)w.next);
+		r->first_bad_seq = w.next;
+	}
 	journal_head(cs->t, &seq, head);
 	memcpy(r->head, head, 32);
 	if (r->first_bad_seq == 0 &&
@@ -369,18 +403,14 @@ static void
 check_index_items(struct check_state *cs)
 {
 	struct check_report       *r = cs->r;
-	struct store_cursor        cur;
-	struct store_val           k, v;
+	struct check_walk          w;
 	Budgetstore__JournalEntry *m;
 	const char                *missing;
 	size_t                     indexed = 0, nmissing = 0;
 	uint64_t                   have;
 
-	store_cursor_open(&cur, cs->t, STORE_DB_JOURNAL, NULL, 0);
-	while (store_cursor_next(&cur, &k, &v)) {
-		m = budgetstore__journal_entry__unpack(NULL, v.len, v.data);
-		if (m == NULL)
-			break;
+	check_walk_open(&w, cs->t);
+	while ((m = check_walk_next(&w)) != NULL) {
 		indexed += journal_check_index(cs->t, m, &missing);
 		if (missing != NULL && nmissing++ < CHECK_MAX_PROBLEMS)
 			check_problem(r,
@@ -389,7 +419,7 @@ check_index_items(struct check_state *cs)
 			    (unsigned long long)m->seq, missing);
 		budgetstore__journal_entry__free_unpacked(m, NULL);
 	}
-	store_cursor_close(&cur);
+	store_cursor_close(&w.cur);
 	if (cs->t->err != 0)
 		return; /* check_ledger says it could not read */
 	have = store_count(cs->t, STORE_DB_HISTORY);
@@ -416,31 +446,19 @@ static void
 check_replay(struct check_state *cs)
 {
 	struct check_report       *r = cs->r;
-	struct store_cursor        cur;
-	struct store_val           k, v;
+	struct check_walk          w;
 	Budgetstore__JournalEntry *m;
 	char                       why[512];
-	uint64_t                   expect = 1, seq;
 
-	cs->whole = 1;
-	store_cursor_open(&cur, cs->t, STORE_DB_JOURNAL, NULL, 0);
-	while (store_cursor_next(&cur, &k, &v)) {
-		seq = k.len == 8 ? record_get_be64(k.data) : 0;
-		m = budgetstore__journal_entry__unpack(NULL, v.len, v.data);
-		if (m == NULL || seq != expect || m->seq != seq) {
-			if (m != NULL)
-				budgetstore__journal_entry__free_unpacked(
-				    m, NULL);
-			cs->whole = 0;
-			break;
-		}
+	check_walk_open(&w, cs->t);
+	while ((m = check_walk_next(&w)) != NULL) {
 		cs->indexed += journal_index_sum(m, cs->seed, &cs->want);
 		if (replay_apply(cs->rp, m, why, sizeof(why)) == -1)
 			check_problem(r, "%s", why);
 		budgetstore__journal_entry__free_unpacked(m, NULL);
-		expect++;
 	}
-	store_cursor_close(&cur);
+	store_cursor_close(&w.cur);
+	cs->whole = !w.broken;
 	if (cs->whole)
 		replay_compare(cs->rp, cs->t, check_problem_cb, r);
 }
