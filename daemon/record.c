@@ -13,8 +13,9 @@
 #include "budgetd.h"
 #include "store.pb-c.h"
 
-static void record_summary_pack(const struct dossier *, uint8_t *);
-static void record_put_summary(struct store_txn *, const struct dossier *);
+static void   record_summary_pack(const struct dossier *, uint8_t *);
+static void   record_put_summary(struct store_txn *, const struct dossier *);
+static size_t record_summary_key(uint8_t *, const struct dossier *);
 
 /* Copy a decoded string into a fixed field; -1 when it does not fit. */
 static int
@@ -619,13 +620,21 @@ record_put_summary(struct store_txn *t, const struct dossier *d)
 {
 	uint8_t k[RID_DIGITS + LEDGER_ID_MAX];
 	uint8_t sum[RECORD_SUMMARY_LEN];
-	size_t  idlen = strlen(d->id);
+
+	record_summary_pack(d, sum);
+	store_put(t, STORE_DB_COMPANY_DOSSIERS, k, record_summary_key(k, d),
+	    sum, sizeof(sum));
+}
+
+/* d's key in the company index: company number, then dossier id. */
+static size_t
+record_summary_key(uint8_t *k, const struct dossier *d)
+{
+	size_t idlen = strlen(d->id);
 
 	memcpy(k, d->company, RID_DIGITS);
 	memcpy(k + RID_DIGITS, d->id, idlen);
-	record_summary_pack(d, sum);
-	store_put(t, STORE_DB_COMPANY_DOSSIERS, k, RID_DIGITS + idlen, sum,
-	    sizeof(sum));
+	return (RID_DIGITS + idlen);
 }
 
 /*
@@ -728,12 +737,9 @@ record_summary_ok(struct store_txn *t, const struct dossier *d)
 {
 	struct store_val v;
 	uint8_t k[RID_DIGITS + LEDGER_ID_MAX], want[RECORD_SUMMARY_LEN];
-	size_t  idlen = strlen(d->id);
 	int     ok;
 
-	memcpy(k, d->company, RID_DIGITS);
-	memcpy(k + RID_DIGITS, d->id, idlen);
-	if (store_get(t, STORE_DB_COMPANY_DOSSIERS, k, RID_DIGITS + idlen,
+	if (store_get(t, STORE_DB_COMPANY_DOSSIERS, k, record_summary_key(k, d),
 		&v) != STORE_OK)
 		return (0);
 	record_summary_pack(d, want);
