@@ -35,62 +35,27 @@ au_run(struct h_proc *p, const char *const argv[])
 	return (st);
 }
 
-/* budgetctl -s SOCK --json ARGS from ap, quietly, into p. */
-static void
-au_ctl_run(struct h_proc *p, const struct h_daemon *d, va_list ap)
-{
-	const char *argv[AU_ARGV_MAX], *a;
-	size_t      n = 0;
-
-	argv[n++] = BUDGETCTL_PATH;
-	argv[n++] = "-s";
-	argv[n++] = d->sock;
-	argv[n++] = "--json";
-	while ((a = va_arg(ap, const char *)) != NULL) {
-		if (n + 1 >= AU_ARGV_MAX)
-			h_fail("audit: too many budgetctl arguments");
-		argv[n++] = a;
-	}
-	argv[n] = NULL;
-	au_run(p, argv);
-}
-
 json_t *
 au_ctl_json(const struct h_daemon *d, int status, ...)
 {
-	struct h_proc p;
-	json_t       *j;
-	va_list       ap;
+	json_t *j;
+	va_list ap;
 
 	va_start(ap, status);
-	au_ctl_run(&p, d, ap);
+	j = fx_ctl_vjson(d, status, au_run, ap);
 	va_end(ap);
-	if (p.status != status) {
-		int got = p.status;
-
-		print_error("stdout: %s\nstderr: %s\n", p.out, p.err);
-		h_proc_free(&p);
-		h_fail("audit: budgetctl exited %d, expected %d", got, status);
-	}
-	j = json_incref(h_json(&p));
-	h_proc_free(&p);
 	return (j);
 }
 
 json_t *
 au_ctl_json_try(const struct h_daemon *d, int *status, ...)
 {
-	struct h_proc p;
-	json_t       *j;
-	json_error_t  e;
-	va_list       ap;
+	json_t *j;
+	va_list ap;
 
 	va_start(ap, status);
-	au_ctl_run(&p, d, ap);
+	j = fx_ctl_vjson_try(d, status, au_run, ap);
 	va_end(ap);
-	*status = p.status;
-	j = json_loadb(p.out, p.out_len, 0, &e);
-	h_proc_free(&p);
 	return (j);
 }
 

@@ -45,9 +45,10 @@ fx_date_ago(int days, char out[FX_DATE_SZ])
 		h_fail("fixture: cannot format a date");
 }
 
-/* budgetctl --json ARGS from ap into p (run and waited for). */
+/* budgetctl --json ARGS from ap into p, started by run and waited for. */
 static void
-fx_ctl_run(struct h_proc *p, const struct h_daemon *d, va_list ap)
+fx_ctl_run(
+    struct h_proc *p, const struct h_daemon *d, fx_runner run, va_list ap)
 {
 	const char *argv[FX_ARGV_MAX], *a;
 	size_t      n = 0;
@@ -62,19 +63,16 @@ fx_ctl_run(struct h_proc *p, const struct h_daemon *d, va_list ap)
 		argv[n++] = a;
 	}
 	argv[n] = NULL;
-	h_run(p, argv);
+	run(p, argv);
 }
 
 json_t *
-fx_ctl_json(const struct h_daemon *d, int status, ...)
+fx_ctl_vjson(const struct h_daemon *d, int status, fx_runner run, va_list ap)
 {
 	struct h_proc p;
 	json_t       *j;
-	va_list       ap;
 
-	va_start(ap, status);
-	fx_ctl_run(&p, d, ap);
-	va_end(ap);
+	fx_ctl_run(&p, d, run, ap);
 	if (p.status != status) {
 		int got = p.status;
 
@@ -89,19 +87,41 @@ fx_ctl_json(const struct h_daemon *d, int status, ...)
 }
 
 json_t *
-fx_ctl_json_try(const struct h_daemon *d, int *status, ...)
+fx_ctl_vjson_try(
+    const struct h_daemon *d, int *status, fx_runner run, va_list ap)
 {
 	struct h_proc p;
 	json_t       *j;
 	json_error_t  e;
-	va_list       ap;
 
-	va_start(ap, status);
-	fx_ctl_run(&p, d, ap);
-	va_end(ap);
+	fx_ctl_run(&p, d, run, ap);
 	*status = p.status;
 	j = json_loadb(p.out, p.out_len, 0, &e);
 	h_proc_free(&p);
+	return (j);
+}
+
+json_t *
+fx_ctl_json(const struct h_daemon *d, int status, ...)
+{
+	json_t *j;
+	va_list ap;
+
+	va_start(ap, status);
+	j = fx_ctl_vjson(d, status, h_run, ap);
+	va_end(ap);
+	return (j);
+}
+
+json_t *
+fx_ctl_json_try(const struct h_daemon *d, int *status, ...)
+{
+	json_t *j;
+	va_list ap;
+
+	va_start(ap, status);
+	j = fx_ctl_vjson_try(d, status, h_run, ap);
+	va_end(ap);
 	return (j);
 }
 

@@ -12,6 +12,7 @@
 #ifndef BUDGET_FIXTURE_H
 #define BUDGET_FIXTURE_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +54,16 @@ json_t *fx_ctl_json(const struct h_daemon *d, int status, ...);
  * JSON on stdout is returned, NULL when there is none (json_decref it).
  */
 json_t *fx_ctl_json_try(const struct h_daemon *d, int *status, ...);
+
+/*
+ * The two above with the arguments in a va_list and the way to start
+ * budgetctl given (h_run; audit.c's au_run quietens LeakSanitizer).
+ */
+typedef int (*fx_runner)(struct h_proc *, const char *const[]);
+json_t *
+fx_ctl_vjson(const struct h_daemon *d, int status, fx_runner run, va_list ap);
+json_t *fx_ctl_vjson_try(
+    const struct h_daemon *d, int *status, fx_runner run, va_list ap);
 
 /* budgetctl rules load of the shipped rules (rules/ in the source tree). */
 void fx_rules_load(const struct h_daemon *d);
