@@ -249,18 +249,35 @@ canon_line_cb(const char *name, const char *value, int number, void *arg)
 }
 
 /*
- * The canonical form of an entry (see the top of this file), as a
- * NUL-terminated string the caller frees; its length in *lenp.
+ * The canonical form of an entry (see the top of this file), NUL-terminated,
+ * into *bufp (of *capp bytes, grown with realloc as needed): callers that
+ * hash every entry keep one buffer instead of one per entry. Its length.
+ */
+size_t
+journal_canonical_into(
+    const Budgetstore__JournalEntry *m, char **bufp, size_t *capp)
+{
+	struct canon c = {*bufp, 0, *capp};
+
+	canon_put(&c, "", 0);
+	journal_fields(m, canon_line_cb, &c);
+	*bufp = c.buf;
+	*capp = c.cap;
+	return (c.len);
+}
+
+/*
+ * The canonical form of an entry, as a NUL-terminated string the caller
+ * frees; its length in *lenp.
  */
 char *
 journal_canonical(const Budgetstore__JournalEntry *m, size_t *lenp)
 {
-	struct canon c = {NULL, 0, 0};
+	char  *buf = NULL;
+	size_t cap = 0;
 
-	canon_put(&c, "", 0);
-	journal_fields(m, canon_line_cb, &c);
-	*lenp = c.len;
-	return (c.buf);
+	*lenp = journal_canonical_into(m, &buf, &cap);
+	return (buf);
 }
 
 /*

@@ -26,6 +26,13 @@ void journal_fields(const struct Budgetstore__JournalEntry *,
 /* The canonical form, NUL-terminated (free it); its length in *lenp. */
 char *journal_canonical(const struct Budgetstore__JournalEntry *, size_t *);
 
+/*
+ * The same into *buf, of *cap bytes, which it grows (realloc) when short:
+ * one buffer for a walk over many entries. The form's length.
+ */
+size_t journal_canonical_into(
+    const struct Budgetstore__JournalEntry *, char **buf, size_t *cap);
+
 /* SHA-256(prev || data): one link of the chain. */
 void journal_hash(const uint8_t[32], const void *, size_t, uint8_t[32]);
 
