@@ -1,12 +1,16 @@
 /*
  * fixture.c: the ledger fixtures of the write-path integration tests (see
  * fixture.h): enterprise numbers, setup through budgetctl and pipelined
- * raw frames, Request builders, and reading balances, journal_seq and the
- * checker's verdict back.
+ * raw frames, Request builders, reading balances, journal_seq and the
+ * checker's verdict back, and the stream of reservations that test_crash.c
+ * and test_shutdown.c cut short and then account for.
  */
+#include <sys/socket.h>
+
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -494,4 +498,279 @@ fx_next_answer(const uint8_t *buf, size_t len, size_t *off, size_t max)
 		fail_msg("the daemon sent a frame that is no Response");
 	*off += BUDGET_FRAME_HEADER + flen;
 	return (a);
+}
+
+uint64_t
+fx_seed(const char *name)
+{
+	const char *s = getenv(name);
+	uint64_t    seed;
+
+	seed = s != NULL && *s != '\0'
+	    ? strtoull(s, NULL, 10)
+	    : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+	return (seed != 0 ? seed : 1);
+}
+
+struct fx_op *
+fx_ops_reserve(size_t n, const char *id_prefix, const char *rid_prefix,
+    const char *contract, int64_t cost)
+{
+	struct fx_op *ops = calloc(n, sizeof(*ops));
+	char          number[FX_RID_SZ], id[FX_ID_SZ], rid[FX_ID_SZ];
+	size_t        i;
+
+	if (ops == NULL)
+		h_fail("fixture: out of memory");
+	for (i = 0; i < n; i++) {
+		fx_rid(1 + (unsigned)i, number);
+		snprintf(id, sizeof(id), "%s-%zu", id_prefix, i);
+		snprintf(rid, sizeof(rid), "%s-%zu", rid_prefix, i);
+		fx_reserve(
+		    &ops[i].r, rid, id, number, contract, "START", cost, 0);
+	}
+	return (ops);
+}
+
+void
+fx_ops_free(struct fx_op *ops, size_t n)
+{
+	size_t i;
+
+	for (i = 0; ops != NULL && i < n; i++) {
+		if (ops[i].answer != NULL)
+			budget__response__free_unpacked(ops[i].answer, NULL);
+	}
+	free(ops);
+}
+
+struct fx_sconn *
+fx_sconns_open(const struct h_daemon *d, size_t n, size_t first, size_t per)
+{
+	struct fx_sconn *cs = calloc(n, sizeof(*cs));
+	size_t           i;
+
+	if (cs == NULL)
+		h_fail("fixture: out of memory");
+	if (n > FX_STREAM_CONNS)
+		h_fail("fixture: a stream of %zu connections", n);
+	for (i = 0; i < n; i++) {
+		cs[i].fd = h_connect_served(d);
+		cs[i].first = first + i * per;
+	}
+	return (cs);
+}
+
+void
+fx_sconns_close(struct fx_sconn *cs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		close(cs[i].fd);
+	free(cs);
+}
+
+void
+fx_sconn_send(struct fx_sconn *c, struct fx_op *ops, int gone)
+{
+	struct fx_op *o = &ops[c->first + c->nsent];
+	uint8_t      *frame;
+	size_t        len;
+
+	frame = fx_frame(&o->r.req, &len);
+	o->sent = 1;
+	c->nsent++;
+	if (h_send_try(c->fd, frame, len) == -1 && !gone)
+		h_fail("fixture: send: %s", strerror(errno));
+	free(frame);
+}
+
+size_t
+fx_sconns_poll(struct fx_sconn *cs, size_t n, int ms)
+{
+	struct pollfd pfd[FX_STREAM_CONNS];
+	size_t        i, ready = 0;
+	int           rc;
+
+	for (i = 0; i < n; i++) {
+		pfd[i].fd = cs[i].closed ? -1 : cs[i].fd;
+		pfd[i].events = POLLIN;
+		pfd[i].revents = 0;
+	}
+	rc = poll(pfd, (nfds_t)n, ms);
+	if (rc == -1 && errno != EINTR)
+		h_fail("fixture: poll: %s", strerror(errno));
+	for (i = 0; i < n; i++) {
+		cs[i].ready = rc > 0 && pfd[i].revents != 0;
+		ready += (size_t)cs[i].ready;
+	}
+	return (ready);
+}
+
+int
+fx_sconn_read(struct fx_sconn *c)
+{
+	ssize_t n;
+
+	if (c->len == FX_STREAM_BUF)
+		h_fail(
+		    "fixture: an answer larger than %d bytes", FX_STREAM_BUF);
+	n = recv(c->fd, c->buf + c->len, FX_STREAM_BUF - c->len, MSG_DONTWAIT);
+	if (n > 0) {
+		c->len += (size_t)n;
+		return (1);
+	}
+	if (n == 0 || errno == ECONNRESET)
+		return (0);
+	if (errno == EAGAIN || errno == EINTR)
+		return (1);
+	h_fail("fixture: recv: %s", strerror(errno));
+}
+
+size_t
+fx_sconn_parse(struct fx_sconn *c, struct fx_op *ops, fx_check check)
+{
+	size_t            off = 0, n = 0;
+	struct fx_op     *o;
+	Budget__Response *a;
+
+	while (
+	    (a = fx_next_answer(c->buf, c->len, &off, FX_STREAM_BUF)) != NULL) {
+		if (c->nacked >= c->nsent)
+			h_fail("fixture: an answer to a request never sent");
+		o = &ops[c->first + c->nacked++];
+		if (strcmp(a->request_id, o->r.rid) != 0)
+			h_fail("fixture: answer for \"%s\", expected \"%s\": "
+			       "out of order",
+			    a->request_id, o->r.rid);
+		if (a->replayed)
+			h_fail("fixture: a first answer (%s) is marked "
+			       "replayed",
+			    o->r.rid);
+		check(&o->r, a);
+		o->answer = a;
+		n++;
+	}
+	memmove(c->buf, c->buf + off, c->len - off);
+	c->len -= off;
+	return (n);
+}
+
+/*
+ * What is there now, before anything is retried: sets each op's exists.
+ */
+static void
+fx_ops_look(int fd, struct fx_op *ops, size_t n, fx_check shown)
+{
+	struct fx_req     *shows = calloc(n, sizeof(*shows));
+	Budget__Request  **reqs = calloc(n, sizeof(*reqs));
+	Budget__Response **out = calloc(n, sizeof(*out));
+	struct fx_op      *o;
+	size_t             i;
+
+	if (shows == NULL || reqs == NULL || out == NULL)
+		h_fail("fixture: out of memory");
+	for (i = 0; i < n; i++) {
+		fx_show(&shows[i], ops[i].r.id);
+		reqs[i] = &shows[i].req;
+	}
+	fx_pipeline(fd, reqs, n, out);
+	for (i = 0; i < n; i++) {
+		o = &ops[i];
+		if (fx_err(out[i]) == NULL) {
+			if (!o->sent)
+				h_fail("fixture: dossier %s exists, but its "
+				       "request was never sent",
+				    o->r.id);
+			assert_non_null(out[i]->dossier);
+			assert_string_equal(out[i]->dossier->state, "reserved");
+			if (shown != NULL)
+				shown(&o->r, out[i]);
+			o->exists = 1;
+		} else if (strcmp(fx_err(out[i]), "not_found") == 0)
+			o->exists = 0;
+		else
+			h_fail("fixture: dossier show %s: %s", o->r.id,
+			    fx_err(out[i]));
+		if (o->answer != NULL &&
+		    (fx_err(o->answer) == NULL) != o->exists)
+			h_fail("fixture: request %s was acknowledged as %s, "
+			       "but its dossier %s after the restart",
+			    o->r.rid,
+			    fx_err(o->answer) == NULL ? "applied" : "refused",
+			    o->exists ? "exists" : "is missing");
+		budget__response__free_unpacked(out[i], NULL);
+	}
+	free(out);
+	free(reqs);
+	free(shows);
+}
+
+size_t
+fx_ops_recheck(const struct h_daemon *d, struct fx_op *ops, size_t n,
+    fx_check check, fx_check shown)
+{
+	Budget__Request  **reqs = calloc(n, sizeof(*reqs));
+	Budget__Response **out = calloc(n, sizeof(*out));
+	Budget__Response  *a;
+	struct fx_op      *o;
+	size_t             i, m, nexist = 0, fresh = 0, lost = 0;
+	int                fd;
+
+	if (reqs == NULL || out == NULL)
+		h_fail("fixture: out of memory");
+	fd = h_connect(d);
+	fx_ops_look(fd, ops, n, shown);
+
+	/* Every request sent, again: acknowledged ones replay. */
+	for (i = m = 0; i < n; i++) {
+		if (ops[i].sent)
+			reqs[m++] = &ops[i].r.req;
+	}
+	fx_pipeline(fd, reqs, m, out);
+	for (i = m = 0; i < n; i++) {
+		o = &ops[i];
+		if (!o->sent)
+			continue;
+		a = out[m++];
+		if (o->answer != NULL) {
+			if (!a->replayed)
+				h_fail("fixture: acknowledged request %s was "
+				       "applied again",
+				    o->r.rid);
+			if (!fx_same_answer(a, o->answer))
+				h_fail("fixture: request %s replays another "
+				       "answer than the one acknowledged",
+				    o->r.rid);
+			budget__response__free_unpacked(a, NULL);
+		} else {
+			/* Sent, answer lost: all there or not at all. */
+			check(&o->r, a);
+			if (o->exists && (!a->replayed || fx_err(a) != NULL))
+				h_fail("fixture: request %s: its dossier is "
+				       "there, but the retry is not its "
+				       "replay",
+				    o->r.rid);
+			if (!o->exists && a->replayed && fx_err(a) == NULL)
+				h_fail("fixture: request %s replays a "
+				       "reservation whose dossier is missing",
+				    o->r.rid);
+			if (a->replayed)
+				lost++;
+			else
+				fresh++;
+			o->answer = a;
+			o->exists = fx_err(a) == NULL;
+		}
+		if (o->exists)
+			nexist++;
+	}
+	close(fd);
+	print_message("%zu dossiers; unacknowledged requests: %zu had been "
+		      "applied, %zu applied on retry\n",
+	    nexist, lost, fresh);
+	free(out);
+	free(reqs);
+	return (nexist);
 }

@@ -205,4 +205,102 @@ Budget__Response *fx_call(int fd, const Budget__Request *req);
  */
 int fx_same_answer(const Budget__Response *a, const Budget__Response *b);
 
+/*
+ * The seed of a reproducible sequence: $name as a number when set, else
+ * one from the time and pid; never 0 (fx_rand's state must not be).
+ */
+uint64_t fx_seed(const char *name);
+
+/* ------------------------------------------------------------------ */
+/* A stream of reservations on many connections, cut short            */
+
+/*
+ * Bytes of answers buffered per connection of a stream: far more than a
+ * window of requests in flight gets back.
+ */
+#define FX_STREAM_BUF   65536
+/* The most connections one stream polls. */
+#define FX_STREAM_CONNS 64
+
+/* One request of a stream and what became of it. */
+struct fx_op {
+	struct fx_req     r;
+	int               sent;   /* tried: it may have reached the daemon */
+	Budget__Response *answer; /* its first answer, NULL: none yet */
+	int               exists; /* its dossier was there after a restart */
+};
+
+/*
+ * One connection of a stream: ops[first ..] in order, a window of them in
+ * flight, and the input not parsed yet.
+ */
+struct fx_sconn {
+	int     fd;
+	size_t  first;  /* index of its first op */
+	size_t  nsent;  /* ops sent */
+	size_t  nacked; /* answers read */
+	uint8_t buf[FX_STREAM_BUF];
+	size_t  len;    /* bytes in buf */
+	int     ready;  /* the last fx_sconns_poll saw input or a close */
+	int     closed; /* EOF or reset seen: polled no more */
+};
+
+/* Fails the test unless a is a right first answer to r. */
+typedef void (*fx_check)(const struct fx_req *r, const Budget__Response *a);
+
+/*
+ * n reservations: ops[i] is dossier reserve ID_PREFIX-i --company (the
+ * serial i + 1) --contract CONTRACT --package START --cost (cents), under
+ * request id RID_PREFIX-i; nothing sent yet. Free with fx_ops_free.
+ */
+struct fx_op *fx_ops_reserve(size_t n, const char *id_prefix,
+    const char *rid_prefix, const char *contract, int64_t cost);
+
+/* Free ops[0 .. n) and the answers they hold; NULL is fine. */
+void fx_ops_free(struct fx_op *ops, size_t n);
+
+/*
+ * n connections to d, already served, the i-th for ops first + i * per
+ * onwards. Close and free with fx_sconns_close.
+ */
+struct fx_sconn *
+fx_sconns_open(const struct h_daemon *d, size_t n, size_t first, size_t per);
+void fx_sconns_close(struct fx_sconn *cs, size_t n);
+
+/*
+ * Send c's next op of ops; it counts as sent even when the send fails,
+ * since it may have reached the daemon. A failed send fails the test
+ * unless gone (the daemon was told to go, or killed).
+ */
+void fx_sconn_send(struct fx_sconn *c, struct fx_op *ops, int gone);
+
+/*
+ * Wait up to ms for input on the connections not closed, marking each
+ * ready or not. Returns how many are ready (0 on EINTR).
+ */
+size_t fx_sconns_poll(struct fx_sconn *cs, size_t n, int ms);
+
+/* Read what is there into c->buf. 0: EOF or reset (the daemon is gone). */
+int fx_sconn_read(struct fx_sconn *c);
+
+/*
+ * Parse the whole answers buffered on c: each is the first answer of the
+ * connection's next op, never marked replayed, and must pass check; it
+ * is kept in the op. Returns how many.
+ */
+size_t fx_sconn_parse(struct fx_sconn *c, struct fx_op *ops, fx_check check);
+
+/*
+ * After a restart: each op of ops[0 .. n) is where it should be. A
+ * dossier exists only if its request was sent, is "reserved" and passes
+ * shown (NULL: nothing more to check); an acknowledged op's dossier
+ * exists exactly when its answer was no refusal. Then every op sent is
+ * sent again: an acknowledged one must replay its answer; one never
+ * acknowledged must replay when its dossier exists and be applied now
+ * (passing check) when not, and keeps that answer. Returns how many
+ * dossiers exist.
+ */
+size_t fx_ops_recheck(const struct h_daemon *d, struct fx_op *ops, size_t n,
+    fx_check check, fx_check shown);
+
 #endif /* BUDGET_FIXTURE_H */

@@ -18,13 +18,8 @@
  * of kills from $BUDGET_CRASH_ROUNDS (default CRASH_ROUNDS), for a longer
  * crash matrix.
  */
-#include <sys/socket.h>
 #include <sys/time.h>
 
-#include <arpa/inet.h>
-
-#include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,30 +42,9 @@
 #define CRASH_ROUNDS       5
 /* The longest the kill waits once armed. */
 #define CRASH_DELAY_MAX_US 2000000
-/* Bytes of answers buffered per connection: far more than in flight. */
-#define CRASH_BUF          65536
-
-/* One reservation of the stream and what became of it. */
-struct op {
-	struct fx_req     r;
-	int               sent;   /* its frame went to the daemon */
-	Budget__Response *answer; /* the answer it got, NULL: none yet */
-	int               exists; /* its dossier was there after a restart */
-};
-
-/* One connection of a round: its ops, in order, and unparsed input. */
-struct conn {
-	int     fd;
-	size_t  first;  /* index of its first op */
-	size_t  nsent;  /* ops sent */
-	size_t  nacked; /* answers read */
-	uint8_t buf[CRASH_BUF];
-	size_t  len;
-	int     closed;
-};
 
 static struct {
-	struct op            *ops;
+	struct fx_op         *ops;
 	size_t                nops;
 	uint64_t              rng;
 	volatile pid_t        victim; /* the daemon the alarm kills */
@@ -82,6 +56,8 @@ static int teardown_daemon(void **);
 static int
 teardown_daemon(void **state)
 {
+	fx_ops_free(crash.ops, crash.nops);
+	crash.ops = NULL;
 	h_daemon_teardown(*state);
 	return (0);
 }
@@ -112,74 +88,6 @@ check_answer(const struct fx_req *r, const Budget__Response *a)
 	assert_int_equal(a->dossier->subsidy_cents, START_SUB);
 }
 
-/* Send the connection's next op; after the kill a send may fail. */
-static void
-conn_send_next(struct conn *c)
-{
-	struct op *o = &crash.ops[c->first + c->nsent];
-	uint8_t   *frame;
-	size_t     len;
-
-	frame = fx_frame(&o->r.req, &len);
-	/* Sent or not, once tried it may have reached the daemon. */
-	o->sent = 1;
-	c->nsent++;
-	if (h_send_try(c->fd, frame, len) == -1 && !crash.killed)
-		fail_msg("send: %s", strerror(errno));
-	free(frame);
-}
-
-/*
- * Parse the whole answers buffered on c: each acknowledges the next op
- * of the connection. Returns how many.
- */
-static size_t
-conn_parse(struct conn *c)
-{
-	size_t            off = 0, n = 0;
-	struct op        *o;
-	Budget__Response *a;
-
-	while ((a = fx_next_answer(c->buf, c->len, &off, CRASH_BUF)) != NULL) {
-		if (c->nacked >= c->nsent)
-			fail_msg("an answer to a request never sent");
-		o = &crash.ops[c->first + c->nacked++];
-		if (strcmp(a->request_id, o->r.rid) != 0)
-			fail_msg("answer for \"%s\", expected \"%s\"",
-			    a->request_id, o->r.rid);
-		if (a->replayed)
-			fail_msg(
-			    "a first answer (%s) is marked replayed", o->r.rid);
-		check_answer(&o->r, a);
-		o->answer = a;
-		n++;
-	}
-	memmove(c->buf, c->buf + off, c->len - off);
-	c->len -= off;
-	return (n);
-}
-
-/* Read what is there. 0: EOF or reset (the daemon is gone). */
-static int
-conn_read(struct conn *c)
-{
-	ssize_t n;
-
-	if (c->len == CRASH_BUF)
-		fail_msg("an answer larger than %d bytes", CRASH_BUF);
-	n = recv(c->fd, c->buf + c->len, CRASH_BUF - c->len, MSG_DONTWAIT);
-	if (n > 0) {
-		c->len += (size_t)n;
-		return (1);
-	}
-	if (n == 0 || errno == ECONNRESET)
-		return (0);
-	if (errno == EAGAIN || errno == EINTR)
-		return (1);
-	fail_msg("recv: %s", strerror(errno));
-	return (0);
-}
-
 /* SIGALRM: the kill, at a moment the stream does not choose. */
 static void
 crash_alarm(int sig)
@@ -202,31 +110,26 @@ crash_alarm(int sig)
 static void
 stream_and_kill(struct h_daemon *d, size_t first, size_t target, double frac)
 {
-	struct conn     *cs = calloc(CRASH_CONNS, sizeof(*cs));
-	struct pollfd    pfd[CRASH_CONNS];
+	struct fx_sconn *cs;
 	struct sigaction sa;
 	struct itimerval it;
 	size_t           i, acks = 0, k, open;
 	int64_t          deadline = h_now_ms() + 3 * H_DEADLINE_MS;
 	int64_t          t0, per_ack, delay;
 	unsigned         delay_us = 0;
-	int              armed = 0, status, n;
+	int              armed = 0, status;
 
-	assert_non_null(cs);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = crash_alarm; /* no SA_RESTART: poll says EINTR */
 	sigemptyset(&sa.sa_mask);
 	assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
 	crash.victim = d->pid;
 	crash.killed = 0;
-	for (i = 0; i < CRASH_CONNS; i++) {
-		cs[i].fd = h_connect_served(d);
-		cs[i].first = first + i * CRASH_PER;
-	}
+	cs = fx_sconns_open(d, CRASH_CONNS, first, CRASH_PER);
 	t0 = now_us();
 	for (i = 0; i < CRASH_CONNS; i++) {
 		while (cs[i].nsent < CRASH_WINDOW)
-			conn_send_next(&cs[i]);
+			fx_sconn_send(&cs[i], crash.ops, crash.killed);
 	}
 	for (open = CRASH_CONNS; open > 0;) {
 		if (!armed && (acks >= target || crash.killed)) {
@@ -247,23 +150,16 @@ stream_and_kill(struct h_daemon *d, size_t first, size_t target, double frac)
 			assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
 			armed = 1;
 		}
-		for (i = 0; i < CRASH_CONNS; i++) {
-			pfd[i].fd = cs[i].closed ? -1 : cs[i].fd;
-			pfd[i].events = POLLIN;
-			pfd[i].revents = 0;
-		}
-		n = poll(pfd, CRASH_CONNS, 100);
-		if (n == -1 && errno != EINTR)
-			fail_msg("poll: %s", strerror(errno));
+		fx_sconns_poll(cs, CRASH_CONNS, 100);
 		if (h_now_ms() > deadline) {
 			h_assert_running(d);
 			fail_msg("the stream did not end; killed: %d",
 			    (int)crash.killed);
 		}
-		for (i = 0; i < CRASH_CONNS && n > 0; i++) {
-			if (pfd[i].revents == 0)
+		for (i = 0; i < CRASH_CONNS; i++) {
+			if (!cs[i].ready)
 				continue;
-			if (!conn_read(&cs[i])) {
+			if (!fx_sconn_read(&cs[i])) {
 				if (!crash.killed) {
 					h_assert_running(d);
 					fail_msg("the daemon closed connection "
@@ -273,11 +169,11 @@ stream_and_kill(struct h_daemon *d, size_t first, size_t target, double frac)
 				cs[i].closed = 1;
 				open--;
 			}
-			k = conn_parse(&cs[i]);
+			k = fx_sconn_parse(&cs[i], crash.ops, check_answer);
 			acks += k;
 			while (
 			    k-- > 0 && cs[i].nsent < CRASH_PER && !crash.killed)
-				conn_send_next(&cs[i]);
+				fx_sconn_send(&cs[i], crash.ops, crash.killed);
 		}
 	}
 	if (!crash.killed)
@@ -289,117 +185,17 @@ stream_and_kill(struct h_daemon *d, size_t first, size_t target, double frac)
 		    "budgetd died of something else first: status %d", status);
 	crash.victim = 0;
 	signal(SIGALRM, SIG_DFL);
-	for (i = 0; i < CRASH_CONNS; i++)
-		close(cs[i].fd);
-	free(cs);
+	fx_sconns_close(cs, CRASH_CONNS);
 	print_message("killed %u us after answer %zu: %zu answers\n", delay_us,
 	    target, acks);
 }
 
-/*
- * After a restart: every op of ops[0 .. n) is where it should be (see
- * the top of the file). Unacknowledged ops that were sent are retried
- * and take the answer of their retry. Returns how many dossiers exist.
- */
-static size_t
-check_ops(struct h_daemon *d, size_t n)
+/* A dossier there after a restart holds the reservation's subsidy. */
+static void
+check_shown(const struct fx_req *r, const Budget__Response *a)
 {
-	struct fx_req     *shows = calloc(n, sizeof(*shows));
-	Budget__Request  **reqs = calloc(n, sizeof(*reqs));
-	Budget__Response **out = calloc(n, sizeof(*out));
-	size_t             i, m, nexist = 0, fresh = 0, lost = 0;
-	struct op         *o;
-	int                fd;
-
-	assert_non_null(shows);
-	assert_non_null(reqs);
-	assert_non_null(out);
-	fd = h_connect(d);
-
-	/* What is there now, before anything is retried. */
-	for (i = 0; i < n; i++) {
-		fx_show(&shows[i], crash.ops[i].r.id);
-		reqs[i] = &shows[i].req;
-	}
-	fx_pipeline(fd, reqs, n, out);
-	for (i = 0; i < n; i++) {
-		o = &crash.ops[i];
-		if (fx_err(out[i]) == NULL) {
-			if (!o->sent)
-				fail_msg("dossier %s exists, but its request "
-					 "was never sent",
-				    o->r.id);
-			assert_string_equal(out[i]->dossier->state, "reserved");
-			assert_int_equal(
-			    out[i]->dossier->subsidy_cents, START_SUB);
-			o->exists = 1;
-		} else if (strcmp(fx_err(out[i]), "not_found") == 0)
-			o->exists = 0;
-		else
-			fail_msg(
-			    "dossier show %s: %s", o->r.id, fx_err(out[i]));
-		if (o->answer != NULL &&
-		    (fx_err(o->answer) == NULL) != o->exists)
-			fail_msg("request %s was acknowledged as %s, but its "
-				 "dossier %s after the crash",
-			    o->r.rid,
-			    fx_err(o->answer) == NULL ? "applied" : "refused",
-			    o->exists ? "exists" : "is missing");
-		budget__response__free_unpacked(out[i], NULL);
-	}
-
-	/* Every request sent, again: acknowledged ones replay. */
-	for (i = m = 0; i < n; i++) {
-		if (crash.ops[i].sent)
-			reqs[m++] = &crash.ops[i].r.req;
-	}
-	fx_pipeline(fd, reqs, m, out);
-	for (i = m = 0; i < n; i++) {
-		Budget__Response *a;
-
-		o = &crash.ops[i];
-		if (!o->sent)
-			continue;
-		a = out[m++];
-		if (o->answer != NULL) {
-			if (!a->replayed)
-				fail_msg("acknowledged request %s was applied "
-					 "again",
-				    o->r.rid);
-			if (!fx_same_answer(a, o->answer))
-				fail_msg("request %s replays another answer "
-					 "than the one acknowledged",
-				    o->r.rid);
-			budget__response__free_unpacked(a, NULL);
-		} else {
-			/* Sent, answer lost: all there or not at all. */
-			check_answer(&o->r, a);
-			if (o->exists && (!a->replayed || fx_err(a) != NULL))
-				fail_msg("request %s: its dossier is there, "
-					 "but the retry is not its replay",
-				    o->r.rid);
-			if (!o->exists && a->replayed && fx_err(a) == NULL)
-				fail_msg("request %s replays a reservation "
-					 "whose dossier is missing",
-				    o->r.rid);
-			if (a->replayed)
-				lost++;
-			else
-				fresh++;
-			o->answer = a;
-			o->exists = fx_err(a) == NULL;
-		}
-		if (o->exists)
-			nexist++;
-	}
-	close(fd);
-	print_message("%zu dossiers; unacknowledged requests: %zu had been "
-		      "committed, %zu applied on retry\n",
-	    nexist, lost, fresh);
-	free(out);
-	free(reqs);
-	free(shows);
-	return (nexist);
+	(void)r;
+	assert_int_equal(a->dossier->subsidy_cents, START_SUB);
 }
 
 static void
@@ -407,19 +203,13 @@ test_crash_kill9_during_reservations(void **state)
 {
 	struct h_daemon   *d;
 	struct fx_contract c;
-	const char        *s = getenv("BUDGET_CRASH_SEED");
 	unsigned rounds = fx_env_unsigned("BUDGET_CRASH_ROUNDS", CRASH_ROUNDS),
 		 round;
 	size_t  i, target, nexist, answered;
 	int64_t base, budget;
-	char    number[FX_RID_SZ], id[FX_ID_SZ], rid[FX_ID_SZ];
 	char    eur[32];
 
-	crash.rng = s != NULL && *s != '\0'
-	    ? strtoull(s, NULL, 10)
-	    : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
-	if (crash.rng == 0)
-		crash.rng = 1;
+	crash.rng = fx_seed("BUDGET_CRASH_SEED");
 	print_message("BUDGET_CRASH_SEED=%llu, %u rounds\n",
 	    (unsigned long long)crash.rng, rounds);
 
@@ -431,15 +221,8 @@ test_crash_kill9_during_reservations(void **state)
 	snprintf(eur, sizeof(eur), "%lld", (long long)(budget / 100));
 	fx_contract_open(d, "K-CRASH", eur);
 	fx_companies_add(d, 1, (unsigned)crash.nops);
-	crash.ops = calloc(crash.nops, sizeof(*crash.ops));
-	assert_non_null(crash.ops);
-	for (i = 0; i < crash.nops; i++) {
-		fx_rid(1 + (unsigned)i, number);
-		snprintf(id, sizeof(id), "CR-%zu", i);
-		snprintf(rid, sizeof(rid), "crash-%zu", i);
-		fx_reserve(&crash.ops[i].r, rid, id, number, "K-CRASH", "START",
-		    START_COST, 0);
-	}
+	crash.ops =
+	    fx_ops_reserve(crash.nops, "CR", "crash", "K-CRASH", START_COST);
 	base = fx_journal_seq(d);
 
 	for (round = 0; round < rounds; round++) {
@@ -451,7 +234,8 @@ test_crash_kill9_during_reservations(void **state)
 		fx_verify_ok(d);
 
 		/* Later rounds' ops were never sent: nothing to see yet. */
-		nexist = check_ops(d, (size_t)(round + 1) * CRASH_N);
+		nexist = fx_ops_recheck(d, crash.ops,
+		    (size_t)(round + 1) * CRASH_N, check_answer, check_shown);
 		for (i = answered = 0; i < crash.nops; i++)
 			answered += crash.ops[i].answer != NULL;
 		fx_contract_show(d, "K-CRASH", &c);
@@ -464,12 +248,7 @@ test_crash_kill9_during_reservations(void **state)
 		assert_int_equal(fx_journal_seq(d), base + (int64_t)answered);
 		assert_int_equal(fx_verify_ok(d), (int64_t)nexist);
 	}
-	for (i = 0; i < crash.nops; i++) {
-		if (crash.ops[i].answer != NULL)
-			budget__response__free_unpacked(
-			    crash.ops[i].answer, NULL);
-	}
-	free(crash.ops);
+	fx_ops_free(crash.ops, crash.nops);
 	crash.ops = NULL;
 }
 

@@ -39,7 +39,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ops.h"
@@ -808,18 +807,13 @@ static void
 test_crash_matrix(void **state)
 {
 	struct h_daemon *d;
-	const char      *s = getenv("BUDGET_CRASH_SEED");
 	unsigned rounds = fx_env_unsigned("BUDGET_CRASH_ROUNDS", CM_ROUNDS);
 	unsigned killed_after = 0;
 	size_t   killed_acks = 0;
 	size_t   first_op;
 	int64_t  t0 = h_now_ms();
 
-	cm.rng = s != NULL && *s != '\0'
-	    ? strtoull(s, NULL, 10)
-	    : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
-	if (cm.rng == 0)
-		cm.rng = 1;
+	cm.rng = fx_seed("BUDGET_CRASH_SEED");
 	print_message("BUDGET_CRASH_SEED=%llu, %u kills\n",
 	    (unsigned long long)cm.rng, rounds);
 

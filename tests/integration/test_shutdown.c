@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ops.h"
@@ -35,7 +34,6 @@
 #define TERM_WINDOW 4
 #define TERM_N      (TERM_CONNS * TERM_PER)
 #define TERM_ROUNDS 3
-#define TERM_BUF    65536
 
 /*
  * Answers waiting in the daemon's output when it stops reading a client
@@ -47,39 +45,17 @@
 #define WATCHDOG_USEC "400000"
 #define WATCHDOG_PETS 4
 
-struct op {
-	struct fx_req     r;
-	int               sent;
-	Budget__Response *answer;
-	int               exists;
-};
-
-struct sconn {
-	int     fd;
-	size_t  first, nsent, nacked;
-	uint8_t buf[TERM_BUF];
-	size_t  len;
-	int     closed;
-};
-
 static struct {
-	struct op *ops;
-	size_t     nops;
-	uint64_t   rng;
-	int        termed;
+	struct fx_op *ops;
+	size_t        nops;
+	uint64_t      rng;
+	int           termed;
 } term;
 
 static int
 teardown_daemon(void **state)
 {
-	size_t i;
-
-	for (i = 0; term.ops != NULL && i < term.nops; i++) {
-		if (term.ops[i].answer != NULL)
-			budget__response__free_unpacked(
-			    term.ops[i].answer, NULL);
-	}
-	free(term.ops);
+	fx_ops_free(term.ops, term.nops);
 	term.ops = NULL;
 	ops_daemon_teardown(*state);
 	return (0);
@@ -101,48 +77,6 @@ check_answer(const struct fx_req *r, const Budget__Response *a)
 	assert_int_equal(a->dossier->subsidy_cents, OPS_START_SUB);
 }
 
-static void
-sconn_send(struct sconn *c)
-{
-	struct op *o = &term.ops[c->first + c->nsent];
-	uint8_t   *frame;
-	size_t     len;
-
-	frame = fx_frame(&o->r.req, &len);
-	o->sent = 1;
-	c->nsent++;
-	/* After SIGTERM the daemon may be gone: a failed send is fine. */
-	if (h_send_try(c->fd, frame, len) == -1 && !term.termed)
-		fail_msg("send: %s", strerror(errno));
-	free(frame);
-}
-
-/* The whole answers buffered: each is the next op's, in order. */
-static size_t
-sconn_parse(struct sconn *c)
-{
-	size_t            off = 0, n = 0;
-	Budget__Response *a;
-	struct op        *o;
-
-	while ((a = fx_next_answer(c->buf, c->len, &off, TERM_BUF)) != NULL) {
-		if (c->nacked >= c->nsent)
-			fail_msg("an answer to a request never sent");
-		o = &term.ops[c->first + c->nacked++];
-		if (strcmp(a->request_id, o->r.rid) != 0)
-			fail_msg("answer for \"%s\", expected \"%s\": out of "
-				 "order",
-			    a->request_id, o->r.rid);
-		assert_false(a->replayed);
-		check_answer(&o->r, a);
-		o->answer = a;
-		n++;
-	}
-	memmove(c->buf, c->buf + off, c->len - off);
-	c->len -= off;
-	return (n);
-}
-
 /*
  * One round: ops first .. first + TERM_N - 1 on TERM_CONNS connections,
  * TERM_WINDOW in flight on each; SIGTERM once target answers came; read
@@ -151,47 +85,32 @@ sconn_parse(struct sconn *c)
 static void
 stream_and_term(struct h_daemon *d, size_t first, size_t target)
 {
-	struct sconn *cs = calloc(TERM_CONNS, sizeof(*cs));
-	struct pollfd pfd[TERM_CONNS];
-	size_t        i, k, acks = 0, open, after = 0;
-	int64_t       deadline = h_now_ms() + 3 * H_DEADLINE_MS;
-	ssize_t       r;
-	int           n, status;
+	struct fx_sconn *cs;
+	size_t           i, k, acks = 0, open, after = 0;
+	int64_t          deadline = h_now_ms() + 3 * H_DEADLINE_MS;
+	int              status;
 
-	assert_non_null(cs);
 	term.termed = 0;
-	for (i = 0; i < TERM_CONNS; i++) {
-		cs[i].fd = h_connect_served(d);
-		cs[i].first = first + i * TERM_PER;
-	}
+	cs = fx_sconns_open(d, TERM_CONNS, first, TERM_PER);
 	for (i = 0; i < TERM_CONNS; i++) {
 		while (cs[i].nsent < TERM_WINDOW)
-			sconn_send(&cs[i]);
+			fx_sconn_send(&cs[i], term.ops, term.termed);
 	}
 	for (open = TERM_CONNS; open > 0;) {
 		if (!term.termed && acks >= target) {
 			h_daemon_signal(d, SIGTERM);
 			term.termed = 1;
 		}
-		for (i = 0; i < TERM_CONNS; i++) {
-			pfd[i].fd = cs[i].closed ? -1 : cs[i].fd;
-			pfd[i].events = POLLIN;
-			pfd[i].revents = 0;
-		}
-		n = poll(pfd, TERM_CONNS, 100);
-		if (n == -1 && errno != EINTR)
-			fail_msg("poll: %s", strerror(errno));
+		fx_sconns_poll(cs, TERM_CONNS, 100);
 		if (h_now_ms() > deadline)
 			fail_msg("the stream did not end (SIGTERM sent: %d)",
 			    term.termed);
-		for (i = 0; i < TERM_CONNS && n > 0; i++) {
-			struct sconn *c = &cs[i];
+		for (i = 0; i < TERM_CONNS; i++) {
+			struct fx_sconn *c = &cs[i];
 
-			if (pfd[i].revents == 0)
+			if (!c->ready)
 				continue;
-			r = recv(c->fd, c->buf + c->len, TERM_BUF - c->len,
-			    MSG_DONTWAIT);
-			if (r == 0 || (r == -1 && errno == ECONNRESET)) {
+			if (!fx_sconn_read(c)) {
 				if (!term.termed)
 					fail_msg("connection %zu closed before "
 						 "SIGTERM",
@@ -204,18 +123,13 @@ stream_and_term(struct h_daemon *d, size_t first, size_t target)
 				open--;
 				continue;
 			}
-			if (r == -1) {
-				if (errno == EAGAIN || errno == EINTR)
-					continue;
-				fail_msg("recv: %s", strerror(errno));
-			}
-			c->len += (size_t)r;
-			k = sconn_parse(c);
+			k = fx_sconn_parse(c, term.ops, check_answer);
 			acks += k;
 			if (term.termed)
 				after += k;
+			/* After SIGTERM the daemon may be gone. */
 			while (k-- > 0 && c->nsent < TERM_PER)
-				sconn_send(c);
+				fx_sconn_send(c, term.ops, term.termed);
 		}
 	}
 	if (!term.termed)
@@ -223,100 +137,10 @@ stream_and_term(struct h_daemon *d, size_t first, size_t target)
 	if (!h_daemon_wait_exit(d, 3 * H_DEADLINE_MS, &status))
 		fail_msg("budgetd did not exit after SIGTERM");
 	assert_int_equal(status, 0);
-	for (i = 0; i < TERM_CONNS; i++)
-		close(cs[i].fd);
-	free(cs);
+	fx_sconns_close(cs, TERM_CONNS);
 	print_message("SIGTERM after %zu answers; %zu answers in all, %zu "
 		      "after the signal\n",
 	    target, acks, after);
-}
-
-/* After the restart: see the top of the file. Returns dossiers there. */
-static size_t
-check_ops(struct h_daemon *d, size_t n)
-{
-	struct fx_req     *shows = calloc(n, sizeof(*shows));
-	Budget__Request  **reqs = calloc(n, sizeof(*reqs));
-	Budget__Response **out = calloc(n, sizeof(*out));
-	size_t             i, m, nexist = 0, lost = 0, fresh = 0;
-	struct op         *o;
-	int                fd;
-
-	assert_non_null(shows);
-	assert_non_null(reqs);
-	assert_non_null(out);
-	fd = h_connect(d);
-	for (i = 0; i < n; i++) {
-		fx_show(&shows[i], term.ops[i].r.id);
-		reqs[i] = &shows[i].req;
-	}
-	fx_pipeline(fd, reqs, n, out);
-	for (i = 0; i < n; i++) {
-		o = &term.ops[i];
-		if (out[i]->error == NULL) {
-			if (!o->sent)
-				fail_msg(
-				    "dossier %s exists, never sent", o->r.id);
-			assert_string_equal(out[i]->dossier->state, "reserved");
-			o->exists = 1;
-		} else if (strcmp(out[i]->error->code, "not_found") == 0)
-			o->exists = 0;
-		else
-			fail_msg("show %s: %s", o->r.id, out[i]->error->code);
-		if (o->answer != NULL &&
-		    (o->answer->error == NULL) != o->exists)
-			fail_msg("%s acknowledged as %s, but its dossier %s",
-			    o->r.rid,
-			    o->answer->error == NULL ? "applied" : "refused",
-			    o->exists ? "exists" : "is missing");
-		budget__response__free_unpacked(out[i], NULL);
-	}
-	for (i = m = 0; i < n; i++) {
-		if (term.ops[i].sent)
-			reqs[m++] = &term.ops[i].r.req;
-	}
-	fx_pipeline(fd, reqs, m, out);
-	for (i = m = 0; i < n; i++) {
-		Budget__Response *a;
-
-		o = &term.ops[i];
-		if (!o->sent)
-			continue;
-		a = out[m++];
-		if (o->answer != NULL) {
-			if (!a->replayed || !fx_same_answer(a, o->answer))
-				fail_msg("acknowledged %s: the retry is %s",
-				    o->r.rid,
-				    a->replayed ? "another answer"
-						: "applied again");
-			budget__response__free_unpacked(a, NULL);
-		} else {
-			check_answer(&o->r, a);
-			if (o->exists && (!a->replayed || a->error != NULL))
-				fail_msg("%s: its dossier is there, the retry "
-					 "is no replay",
-				    o->r.rid);
-			if (!o->exists && a->replayed && a->error == NULL)
-				fail_msg("%s replays a reservation whose "
-					 "dossier is missing",
-				    o->r.rid);
-			if (a->replayed)
-				lost++;
-			else
-				fresh++;
-			o->answer = a;
-			o->exists = a->error == NULL;
-		}
-		nexist += o->exists;
-	}
-	close(fd);
-	print_message("%zu dossiers; unacknowledged: %zu had been applied, "
-		      "%zu applied on retry\n",
-	    nexist, lost, fresh);
-	free(out);
-	free(reqs);
-	free(shows);
-	return (nexist);
 }
 
 static void
@@ -324,16 +148,11 @@ test_sigterm_under_load(void **state)
 {
 	struct h_daemon   *d;
 	struct fx_contract c;
-	const char        *s = getenv("BUDGET_SHUTDOWN_SEED");
 	size_t             i, round, nexist, answered;
 	int64_t            base, budget;
-	char number[FX_RID_SZ], id[FX_ID_SZ], rid[FX_ID_SZ], eur[32];
+	char               eur[32];
 
-	term.rng = s != NULL && *s != '\0'
-	    ? strtoull(s, NULL, 10)
-	    : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
-	if (term.rng == 0)
-		term.rng = 1;
+	term.rng = fx_seed("BUDGET_SHUTDOWN_SEED");
 	print_message(
 	    "BUDGET_SHUTDOWN_SEED=%llu\n", (unsigned long long)term.rng);
 
@@ -345,15 +164,8 @@ test_sigterm_under_load(void **state)
 	snprintf(eur, sizeof(eur), "%lld", (long long)(budget / 100));
 	fx_contract_open(d, "K-TERM", eur);
 	fx_companies_add(d, 1, (unsigned)term.nops);
-	term.ops = calloc(term.nops, sizeof(*term.ops));
-	assert_non_null(term.ops);
-	for (i = 0; i < term.nops; i++) {
-		fx_rid(1 + (unsigned)i, number);
-		snprintf(id, sizeof(id), "T-%zu", i);
-		snprintf(rid, sizeof(rid), "term-%zu", i);
-		fx_reserve(&term.ops[i].r, rid, id, number, "K-TERM", "START",
-		    OPS_START_COST, 0);
-	}
+	term.ops =
+	    fx_ops_reserve(term.nops, "T", "term", "K-TERM", OPS_START_COST);
 	base = fx_journal_seq(d);
 
 	for (round = 0; round < TERM_ROUNDS; round++) {
@@ -361,7 +173,8 @@ test_sigterm_under_load(void **state)
 		    1 + (size_t)(fx_rand(&term.rng) % (TERM_N * 3 / 4)));
 		h_daemon_start(d);
 		fx_verify_ok(d);
-		nexist = check_ops(d, (round + 1) * TERM_N);
+		nexist = fx_ops_recheck(
+		    d, term.ops, (round + 1) * TERM_N, check_answer, NULL);
 		for (i = answered = 0; i < term.nops; i++)
 			answered += term.ops[i].answer != NULL;
 		fx_contract_show(d, "K-TERM", &c);
