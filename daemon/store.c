@@ -68,6 +68,8 @@ static int  store_err_from_mdb(int, const char *);
 static int  store_disk_full(void);
 static int  store_init_dbs(char **);
 static void store_check_usage(void);
+static void store_write(struct store_txn *, enum store_db, const void *, size_t,
+    const void *, size_t, unsigned, const char *);
 
 /*
  * The single place that knows MDB_* codes. NOTFOUND is a result, not an
@@ -468,9 +470,13 @@ store_get(struct store_txn *t, enum store_db db, const void *key, size_t klen,
 	return (STORE_OK);
 }
 
-void
-store_put(struct store_txn *t, enum store_db db, const void *key, size_t klen,
-    const void *val, size_t vlen)
+/*
+ * The one mdb_put behind store_put and the appends: flags tell LMDB where
+ * the value goes, what names the operation in the log if it fails.
+ */
+static void
+store_write(struct store_txn *t, enum store_db db, const void *key, size_t klen,
+    const void *val, size_t vlen, unsigned flags, const char *what)
 {
 	MDB_val k, v;
 	int     rc;
@@ -481,8 +487,15 @@ store_put(struct store_txn *t, enum store_db db, const void *key, size_t klen,
 	k.mv_size = klen;
 	v.mv_data = (void *)(uintptr_t)val;
 	v.mv_size = vlen;
-	if ((rc = mdb_put(t->txn, store.dbi[db], &k, &v, 0)) != 0)
-		t->err = store_err_from_mdb(rc, "put");
+	if ((rc = mdb_put(t->txn, store.dbi[db], &k, &v, flags)) != 0)
+		t->err = store_err_from_mdb(rc, what);
+}
+
+void
+store_put(struct store_txn *t, enum store_db db, const void *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	store_write(t, db, key, klen, val, vlen, 0, "put");
 }
 
 void
@@ -509,17 +522,7 @@ void
 store_append(struct store_txn *t, enum store_db db, const void *key,
     size_t klen, const void *val, size_t vlen)
 {
-	MDB_val k, v;
-	int     rc;
-
-	if (t->err != 0)
-		return;
-	k.mv_data = (void *)(uintptr_t)key;
-	k.mv_size = klen;
-	v.mv_data = (void *)(uintptr_t)val;
-	v.mv_size = vlen;
-	if ((rc = mdb_put(t->txn, store.dbi[db], &k, &v, MDB_APPEND)) != 0)
-		t->err = store_err_from_mdb(rc, "append");
+	store_write(t, db, key, klen, val, vlen, MDB_APPEND, "append");
 }
 
 /* Append val as key's last duplicate (a DUPSORT database, in order). */
@@ -527,17 +530,7 @@ void
 store_append_dup(struct store_txn *t, enum store_db db, const void *key,
     size_t klen, const void *val, size_t vlen)
 {
-	MDB_val k, v;
-	int     rc;
-
-	if (t->err != 0)
-		return;
-	k.mv_data = (void *)(uintptr_t)key;
-	k.mv_size = klen;
-	v.mv_data = (void *)(uintptr_t)val;
-	v.mv_size = vlen;
-	if ((rc = mdb_put(t->txn, store.dbi[db], &k, &v, MDB_APPENDDUP)) != 0)
-		t->err = store_err_from_mdb(rc, "append dup");
+	store_write(t, db, key, klen, val, vlen, MDB_APPENDDUP, "append dup");
 }
 
 /* Whether key holds the duplicate val: STORE_OK or STORE_NOTFOUND. */
