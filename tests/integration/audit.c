@@ -1,7 +1,8 @@
 /*
  * audit.c: the helpers of the auditor's tests (see audit.h): budgetctl
  * output to files, python3 as the outside checker (verify-journal, csv,
- * XML), a strict RFC 4180 reader, and journal times.
+ * XML), a strict RFC 4180 reader, journal times, and the small ledger
+ * test_tamper.c and test_upgrade.c start from.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -77,6 +78,27 @@ au_head(const struct h_daemon *d, struct au_head *h)
 	h->seq = h_json_int(j, "journal_seq");
 	snprintf(h->hash, sizeof(h->hash), "%s", h_json_str(j, "head_hash"));
 	json_decref(j);
+}
+
+struct h_daemon *
+au_ledger_up(void **state, const char *budget_eur, const char *paid_eur)
+{
+	struct h_daemon *d;
+
+	*state = d = h_daemon_up(NULL);
+	fx_rules_load(d);
+	fx_contract_open(d, "K", budget_eur);
+	json_decref(au_ctl_json(d, 0, "company", "add", AU_CO_X, "--name",
+	    "Company X", "--postcode", "9000", "--size", "small", NULL));
+	json_decref(au_ctl_json(d, 0, "company", "add", AU_CO_Y, "--name",
+	    "Company Y", "--postcode", "2000", "--size", "micro", NULL));
+	json_decref(au_ctl_json(d, 0, "dossier", "reserve", "D1", "--company",
+	    AU_CO_X, "--contract", "K", "--package", "MEDIUM", "--cost",
+	    "18000", NULL));
+	json_decref(au_ctl_json(d, 0, "dossier", "approve", "D1", NULL));
+	json_decref(au_ctl_json(
+	    d, 0, "dossier", "pay", "D1", "--amount", paid_eur, NULL));
+	return (d);
 }
 
 void

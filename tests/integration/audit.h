@@ -1,7 +1,8 @@
 /*
  * audit.h: what the auditor's tests (test_audit.c, test_report.c,
- * test_tamper.c, test_regress_audit.c) share beside fixture.h: budgetctl
- * runs whose output goes to a file, the programs that check that output
+ * test_tamper.c, test_upgrade.c, test_regress_audit.c) share beside
+ * fixture.h: a small ledger to start from, budgetctl runs whose output
+ * goes to a file, the programs that check that output
  * from outside budgetd (python3 with scripts/verify-journal, the csv
  * module, an XML parser), a strict RFC 4180 reader, the journal as status
  * shows it, and journal times as numbers.
@@ -49,6 +50,20 @@ struct au_head {
 
 /* status --json: journal_seq and head_hash. */
 void au_head(const struct h_daemon *d, struct au_head *h);
+
+/* Fictional enterprise numbers (R-ID check digits right). */
+#define AU_CO_X "0200101397"
+#define AU_CO_Y "0200202654"
+
+/*
+ * A daemon up in *state with the shipped rules, contract K with a budget
+ * of budget_eur, companies AU_CO_X (small, postcode 9000) and AU_CO_Y
+ * (micro, postcode 2000), and dossier D1 (MEDIUM at EUR 18,000, for
+ * AU_CO_X) reserved, approved and paid paid_eur: the start of a ledger
+ * with a history to look at.
+ */
+struct h_daemon *
+au_ledger_up(void **state, const char *budget_eur, const char *paid_eur);
 
 /* DIR/name of the daemon's directory, into buf (H_PATH_MAX + 64). */
 #define AU_PATH_SZ (H_PATH_MAX + 64)

@@ -4,7 +4,8 @@
  * temporary directories, and the guarantee that none of them outlives the
  * test process: a registry killed and removed from an atexit handler, and
  * PR_SET_PDEATHSIG in every child for when the test process itself dies.
- * Also owns the raw-socket client used to send hostile input.
+ * Also owns the raw-socket client used to send hostile input, and
+ * systemd's end of sd_notify for the tests that play the service manager.
  */
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -804,6 +805,50 @@ h_print_log(const struct h_daemon *d)
 
 	print_error("---- %s ----\n%s---- end of log ----\n", d->log, log);
 	free(log);
+}
+
+int
+h_notify_listen(const struct h_daemon *d, char env[H_NOTIFY_ENV_SZ])
+{
+	struct sockaddr_un sun;
+	char               path[H_PATH_MAX + 16];
+	int                ns;
+
+	snprintf(path, sizeof(path), "%s/notify", d->dir);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	assert_true(strlen(path) < sizeof(sun.sun_path));
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	ns = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(ns >= 0);
+	assert_int_equal(bind(ns, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	snprintf(env, H_NOTIFY_ENV_SZ, "NOTIFY_SOCKET=%s", path);
+	return (ns);
+}
+
+void
+h_notify_close(const struct h_daemon *d, int fd)
+{
+	char path[H_PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/notify", d->dir);
+	close(fd);
+	unlink(path);
+}
+
+int
+h_notify_recv(int fd, char *buf, size_t size, int ms)
+{
+	struct pollfd p = {fd, POLLIN, 0};
+	ssize_t       n;
+
+	if (poll(&p, 1, ms) <= 0)
+		return (0);
+	n = recv(fd, buf, size - 1, 0);
+	if (n < 0)
+		return (0);
+	buf[n] = '\0';
+	return (1);
 }
 
 void

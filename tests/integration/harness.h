@@ -172,6 +172,25 @@ void h_daemon_spawn(struct h_daemon *d);
 void
 h_daemon_spawn_ex(struct h_daemon *d, const char *const env[], long nofile);
 
+/* Room for "NOTIFY_SOCKET=" and a path in the daemon's directory. */
+#define H_NOTIFY_ENV_SZ (H_PATH_MAX + 32)
+
+/*
+ * systemd's end of sd_notify for d: a datagram socket bound at
+ * DIR/notify, and "NOTIFY_SOCKET=DIR/notify" into env for
+ * h_daemon_spawn_ex. Returns the socket; close it with h_notify_close.
+ */
+int h_notify_listen(const struct h_daemon *d, char env[H_NOTIFY_ENV_SZ]);
+
+/* Close it and remove DIR/notify, so that d can be notified again. */
+void h_notify_close(const struct h_daemon *d, int fd);
+
+/*
+ * Wait up to ms for a datagram on fd (from h_notify_listen) into buf,
+ * NUL-terminated. Returns 0 when none came.
+ */
+int h_notify_recv(int fd, char *buf, size_t size, int ms);
+
 /*
  * Wait until the daemon answers a status request on its socket and that
  * answer names its data directory (so a different daemon at the same

@@ -14,7 +14,6 @@
  * The seed (printed) comes from $BUDGET_SHUTDOWN_SEED when set.
  */
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <arpa/inet.h>
 
@@ -243,22 +242,6 @@ test_sigterm_with_stuck_client(void **state)
 	fx_verify_ok(d);
 }
 
-/* Wait up to ms for a datagram on fd into buf (NUL-terminated). */
-static int
-notify_recv(int fd, char *buf, size_t size, int ms)
-{
-	struct pollfd p = {fd, POLLIN, 0};
-	ssize_t       n;
-
-	if (poll(&p, 1, ms) <= 0)
-		return (0);
-	n = recv(fd, buf, size - 1, 0);
-	if (n < 0)
-		return (0);
-	buf[n] = '\0';
-	return (1);
-}
-
 /*
  * systemd's notification socket: READY=1 (with MAINPID) once the control
  * socket listens, WATCHDOG=1 every half interval, STOPPING=1 on SIGTERM,
@@ -267,24 +250,14 @@ notify_recv(int fd, char *buf, size_t size, int ms)
 static void
 test_systemd_notify(void **state)
 {
-	struct h_daemon   *d;
-	struct sockaddr_un sun;
-	char               path[H_PATH_MAX + 16], env[H_PATH_MAX + 32];
-	char               msg[1024], pid[32];
-	const char        *envp[3];
-	int64_t            deadline;
-	int                ns, fd, pets = 0, ready = 0, stopping = 0, status;
+	struct h_daemon *d;
+	char             env[H_NOTIFY_ENV_SZ], msg[1024], pid[32];
+	const char      *envp[3];
+	int64_t          deadline;
+	int              ns, fd, pets = 0, ready = 0, stopping = 0, status;
 
 	*state = d = h_daemon_new(NULL);
-	snprintf(path, sizeof(path), "%s/notify", d->dir);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	assert_true(strlen(path) < sizeof(sun.sun_path));
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	ns = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	assert_true(ns >= 0);
-	assert_int_equal(bind(ns, (struct sockaddr *)&sun, sizeof(sun)), 0);
-	snprintf(env, sizeof(env), "NOTIFY_SOCKET=%s", path);
+	ns = h_notify_listen(d, env);
 	envp[0] = env;
 	envp[1] = "WATCHDOG_USEC=" WATCHDOG_USEC;
 	envp[2] = NULL;
@@ -292,7 +265,7 @@ test_systemd_notify(void **state)
 
 	deadline = h_now_ms() + H_DEADLINE_MS;
 	while (!ready && h_now_ms() < deadline) {
-		if (!notify_recv(ns, msg, sizeof(msg), 100))
+		if (!h_notify_recv(ns, msg, sizeof(msg), 100))
 			continue;
 		if (strstr(msg, "READY=1") == NULL)
 			continue;
@@ -313,7 +286,7 @@ test_systemd_notify(void **state)
 
 	deadline = h_now_ms() + H_DEADLINE_MS;
 	while (pets < WATCHDOG_PETS && h_now_ms() < deadline) {
-		if (notify_recv(ns, msg, sizeof(msg), 100) &&
+		if (h_notify_recv(ns, msg, sizeof(msg), 100) &&
 		    strstr(msg, "WATCHDOG=1") != NULL)
 			pets++;
 	}
@@ -324,14 +297,14 @@ test_systemd_notify(void **state)
 	h_daemon_signal(d, SIGTERM);
 	deadline = h_now_ms() + H_DEADLINE_MS;
 	while (!stopping && h_now_ms() < deadline) {
-		if (notify_recv(ns, msg, sizeof(msg), 100) &&
+		if (h_notify_recv(ns, msg, sizeof(msg), 100) &&
 		    strstr(msg, "STOPPING=1") != NULL)
 			stopping = 1;
 	}
 	assert_true(stopping);
 	assert_true(h_daemon_wait_exit(d, 3 * H_DEADLINE_MS, &status));
 	assert_int_equal(status, 0);
-	close(ns);
+	h_notify_close(d, ns);
 }
 
 int

@@ -24,10 +24,6 @@
 #include "audit.h"
 #include "store.pb-c.h"
 
-/* Fictional enterprise numbers (R-ID check digits right). */
-#define CO_X "0200101397"
-#define CO_Y "0200202654"
-
 static int
 teardown_daemon(void **state)
 {
@@ -175,25 +171,12 @@ entry_encode(const Budgetstore__JournalEntry *m, size_t *len)
 static struct h_daemon *
 tamper_ledger(void **state, struct au_head *h)
 {
-	struct h_daemon *d;
+	struct h_daemon *d = au_ledger_up(state, "100000", "1000");
 
-	*state = d = h_daemon_up(NULL);
-	fx_rules_load(d);
-	fx_contract_open(d, "K", "100000");
-	json_decref(au_ctl_json(d, 0, "company", "add", CO_X, "--name",
-	    "Company X", "--postcode", "9000", "--size", "small", NULL));
-	json_decref(au_ctl_json(d, 0, "company", "add", CO_Y, "--name",
-	    "Company Y", "--postcode", "2000", "--size", "micro", NULL));
-	json_decref(au_ctl_json(d, 0, "dossier", "reserve", "D1", "--company",
-	    CO_X, "--contract", "K", "--package", "MEDIUM", "--cost", "18000",
-	    NULL));
-	json_decref(au_ctl_json(d, 0, "dossier", "approve", "D1", NULL));
-	json_decref(au_ctl_json(
-	    d, 0, "dossier", "pay", "D1", "--amount", "1000", NULL));
 	json_decref(au_ctl_json(d, 0, "contract", "amend", "K", "--budget",
 	    "150000", "--reason", "addendum", NULL));
 	json_decref(au_ctl_json(d, 0, "dossier", "reserve", "D2", "--company",
-	    CO_Y, "--contract", "K", "--package", "START", "--cost", "10000",
+	    AU_CO_Y, "--contract", "K", "--package", "START", "--cost", "10000",
 	    NULL));
 	json_decref(au_ctl_json(
 	    d, 0, "dossier", "cancel", "D2", "--reason", "withdrawn", NULL));

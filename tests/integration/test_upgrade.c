@@ -12,10 +12,6 @@
  * conversion may outlast the unit's start timeout. A ledger of a newer
  * schema is refused and left alone.
  */
-#include <sys/socket.h>
-#include <sys/un.h>
-
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +20,6 @@
 #include <lmdb.h>
 
 #include "audit.h"
-
-/* Fictional enterprise numbers (R-ID check digits right). */
-#define CO_X "0200101397"
-#define CO_Y "0200202654"
 
 /* The layout of a summary in schema 2: state, first decision, pending. */
 #define SCHEMA2_SUMMARY_LEN 13
@@ -103,24 +95,11 @@ set_schema(const struct h_daemon *d, uint64_t schema, size_t n)
 static struct h_daemon *
 upgrade_ledger(void **state)
 {
-	struct h_daemon *d;
+	struct h_daemon *d = au_ledger_up(state, "200000", "1234.56");
 	char             z[FX_RID_SZ];
 
-	*state = d = h_daemon_up(NULL);
-	fx_rules_load(d);
-	fx_contract_open(d, "K", "200000");
-	json_decref(au_ctl_json(d, 0, "company", "add", CO_X, "--name",
-	    "Company X", "--postcode", "9000", "--size", "small", NULL));
-	json_decref(au_ctl_json(d, 0, "company", "add", CO_Y, "--name",
-	    "Company Y", "--postcode", "2000", "--size", "micro", NULL));
-	json_decref(au_ctl_json(d, 0, "dossier", "reserve", "D1", "--company",
-	    CO_X, "--contract", "K", "--package", "MEDIUM", "--cost", "18000",
-	    NULL));
-	json_decref(au_ctl_json(d, 0, "dossier", "approve", "D1", NULL));
-	json_decref(au_ctl_json(
-	    d, 0, "dossier", "pay", "D1", "--amount", "1234.56", NULL));
 	json_decref(au_ctl_json(d, 0, "dossier", "reserve", "D2", "--company",
-	    CO_Y, "--contract", "K", "--package", "START", "--cost", "10000",
+	    AU_CO_Y, "--contract", "K", "--package", "START", "--cost", "10000",
 	    NULL));
 	json_decref(au_ctl_json(d, 0, "dossier", "approve", "D2", NULL));
 	json_decref(au_ctl_json(
@@ -155,42 +134,25 @@ report_json(const struct h_daemon *d)
 static void
 upgrade_start_notified(struct h_daemon *d)
 {
-	struct sockaddr_un sun;
-	struct pollfd      p;
-	char               path[H_PATH_MAX + 16], env[H_PATH_MAX + 32];
-	char               msg[1024];
-	const char        *envp[2];
-	int64_t            deadline;
-	ssize_t            n;
-	int                ns, extended = 0, ready = 0;
+	char        env[H_NOTIFY_ENV_SZ], msg[1024];
+	const char *envp[2];
+	int64_t     deadline;
+	int         ns, extended = 0, ready = 0;
 
-	snprintf(path, sizeof(path), "%s/notify", d->dir);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	assert_true(strlen(path) < sizeof(sun.sun_path));
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	ns = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	assert_true(ns >= 0);
-	assert_int_equal(bind(ns, (struct sockaddr *)&sun, sizeof(sun)), 0);
-	snprintf(env, sizeof(env), "NOTIFY_SOCKET=%s", path);
+	ns = h_notify_listen(d, env);
 	envp[0] = env;
 	envp[1] = NULL;
 	h_daemon_spawn_ex(d, envp, 0);
 	deadline = h_now_ms() + H_DEADLINE_MS;
 	while (!ready && h_now_ms() < deadline) {
-		p.fd = ns;
-		p.events = POLLIN;
-		if (poll(&p, 1, 100) <= 0 ||
-		    (n = recv(ns, msg, sizeof(msg) - 1, 0)) < 0)
+		if (!h_notify_recv(ns, msg, sizeof(msg), 100))
 			continue;
-		msg[n] = '\0';
 		if (strstr(msg, "EXTEND_TIMEOUT_USEC=") != NULL)
 			extended = 1;
 		if (strstr(msg, "READY=1") != NULL)
 			ready = 1;
 	}
-	close(ns);
-	unlink(path);
+	h_notify_close(d, ns);
 	if (!ready || !extended)
 		h_fail("upgrade: READY=1 %s, EXTEND_TIMEOUT_USEC %s before it",
 		    ready ? "came" : "did not come",
