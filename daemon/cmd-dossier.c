@@ -29,6 +29,17 @@
 /* The longest reservation a request may ask for. */
 #define DOSSIER_TTL_MAX (366 * 86400)
 
+/*
+ * The states a transition may start from. The test and the words its
+ * refusal uses live together (dossier_needs), so they cannot drift apart.
+ */
+enum dossier_need {
+	DOSSIER_PENDING,   /* reserved, or approved with an amendment pending */
+	DOSSIER_SETTLED,   /* approved, no amendment pending */
+	DOSSIER_GRANTED,   /* approved or completed: money committed */
+	DOSSIER_COMPLETED, /* completed */
+};
+
 static int64_t
 contract_available(const struct contract *c)
 {
@@ -66,17 +77,41 @@ dossier_parties(struct cmd_ctx *ctx, const struct dossier *d,
 	return (BUDGET_OK);
 }
 
+/* Refuse op unless dossier d is in a state it may start from. */
 static enum budget_err
-dossier_wrong_state(struct cmd_ctx *ctx, const struct dossier *d,
-    const char *op, const char *needs)
+dossier_needs(struct cmd_ctx *ctx, const struct dossier *d, const char *op,
+    enum dossier_need need)
 {
+	int         amending = d->state == DS_APPROVED && d->pending > 0;
+	int         ok;
+	const char *needs;
+
+	switch (need) {
+	case DOSSIER_PENDING:
+		ok = d->state == DS_RESERVED || amending;
+		needs = "a reservation or a pending amendment";
+		break;
+	case DOSSIER_SETTLED:
+		ok = d->state == DS_APPROVED && !amending;
+		needs = "an approved dossier without a pending amendment";
+		break;
+	case DOSSIER_GRANTED:
+		ok = d->state == DS_APPROVED || d->state == DS_COMPLETED;
+		needs = "an approved or completed dossier";
+		break;
+	case DOSSIER_COMPLETED:
+		ok = d->state == DS_COMPLETED;
+		needs = "a completed dossier";
+		break;
+	default:
+		fatalx("dossier_needs: %d", (int)need);
+	}
+	if (ok)
+		return (BUDGET_OK);
 	return (cmd_fail(ctx, BUDGET_ERR_INVALID_STATE,
 	    "dossier %s is %s%s: %s needs %s", d->id,
 	    ledger_state_name(d->state),
-	    d->state == DS_APPROVED && d->pending > 0
-		? " with an amendment pending"
-		: "",
-	    op, needs));
+	    amending ? " with an amendment pending" : "", op, needs));
 }
 
 static enum budget_err
@@ -303,10 +338,9 @@ cmd_dossier_approve_exec(struct cmd_ctx *ctx)
 	    (rc = cmd_not_future(ctx, day, "decision date")))
 		return (rc);
 	ctx->jr.date = day;
+	if ((rc = dossier_needs(ctx, &d, "approve", DOSSIER_PENDING)))
+		return (rc);
 	initial = d.state == DS_RESERVED;
-	if (!initial && !(d.state == DS_APPROVED && d.pending > 0))
-		return (dossier_wrong_state(ctx, &d, "approve",
-		    "a reservation or a pending amendment"));
 	ctx->jr.amount = d.pending;
 	if (ctx->now >= d.expires_at)
 		return (cmd_fail(ctx, BUDGET_ERR_INVALID_STATE,
@@ -442,10 +476,8 @@ cmd_dossier_amend_exec(struct cmd_ctx *ctx)
 	    (rc = cmd_amount_arg(
 		 ctx, a->extension_cost->cents, "extension cost")))
 		return (rc);
-	if (d.state != DS_APPROVED || d.pending > 0)
-		return (dossier_wrong_state(ctx, &d, "amend",
-		    "an approved dossier without a pending amendment"));
-	if ((rc = dossier_parties(ctx, &d, &k, NULL)))
+	if ((rc = dossier_needs(ctx, &d, "amend", DOSSIER_SETTLED)) ||
+	    (rc = dossier_parties(ctx, &d, &k, NULL)))
 		return (rc);
 	/* The rule set of the first approval governs the whole dossier. */
 	if ((st = record_get_ruleset(ctx->txn, d.rule_set, &rs)) != STORE_OK)
@@ -549,13 +581,9 @@ cmd_dossier_cancel_exec(struct cmd_ctx *ctx)
 	enum budget_err              rc;
 
 	if ((rc = dossier_load(ctx, a->id, &d)) ||
-	    (rc = cmd_text_arg(ctx, a->reason, "reason")))
-		return (rc);
-	if (d.state != DS_RESERVED &&
-	    !(d.state == DS_APPROVED && d.pending > 0))
-		return (dossier_wrong_state(
-		    ctx, &d, "cancel", "a reservation or a pending amendment"));
-	if ((rc = dossier_parties(ctx, &d, &k, NULL)))
+	    (rc = cmd_text_arg(ctx, a->reason, "reason")) ||
+	    (rc = dossier_needs(ctx, &d, "cancel", DOSSIER_PENDING)) ||
+	    (rc = dossier_parties(ctx, &d, &k, NULL)))
 		return (rc);
 	e.amount = dossier_release(ctx, &d, &k, DS_CANCELLED);
 	e.reason = a->reason;
@@ -618,9 +646,8 @@ cmd_dossier_pay_exec(struct cmd_ctx *ctx)
 	    (rc = cmd_amount_arg(ctx, a->amount_cents, "amount")))
 		return (rc);
 	ctx->jr.amount = a->amount_cents;
-	if (d.state != DS_APPROVED && d.state != DS_COMPLETED)
-		return (dossier_wrong_state(
-		    ctx, &d, "pay", "an approved or completed dossier"));
+	if ((rc = dossier_needs(ctx, &d, "pay", DOSSIER_GRANTED)))
+		return (rc);
 	if (a->amount_cents > d.granted - d.paid)
 		return (cmd_fail(ctx, BUDGET_ERR_AMOUNT_EXCEEDS_COMMITMENT,
 		    "dossier %s has %s committed and unpaid; %s is more", d.id,
@@ -645,11 +672,9 @@ cmd_dossier_complete_exec(struct cmd_ctx *ctx)
 	struct jentry                  e = {.kind = "dossier_complete"};
 	enum budget_err                rc;
 
-	if ((rc = dossier_load(ctx, a->id, &d)))
+	if ((rc = dossier_load(ctx, a->id, &d)) ||
+	    (rc = dossier_needs(ctx, &d, "complete", DOSSIER_SETTLED)))
 		return (rc);
-	if (d.state != DS_APPROVED || d.pending > 0)
-		return (dossier_wrong_state(ctx, &d, "complete",
-		    "an approved dossier without a pending amendment"));
 	d.state = DS_COMPLETED;
 	record_put_dossier(ctx->txn, &d, 0);
 	return (dossier_done(ctx, &e, &d));
@@ -703,12 +728,9 @@ cmd_dossier_close_exec(struct cmd_ctx *ctx)
 	struct jentry               e = {.kind = "dossier_close"};
 	enum budget_err             rc;
 
-	if ((rc = dossier_load(ctx, a->id, &d)))
-		return (rc);
-	if (d.state != DS_COMPLETED)
-		return (dossier_wrong_state(
-		    ctx, &d, "close", "a completed dossier"));
-	if ((rc = dossier_parties(ctx, &d, &k, NULL)))
+	if ((rc = dossier_load(ctx, a->id, &d)) ||
+	    (rc = dossier_needs(ctx, &d, "close", DOSSIER_COMPLETED)) ||
+	    (rc = dossier_parties(ctx, &d, &k, NULL)))
 		return (rc);
 	dossier_settle(ctx, &d, &k, &e);
 	d.state = DS_CLOSED;
@@ -727,12 +749,9 @@ cmd_dossier_withdraw_exec(struct cmd_ctx *ctx)
 	enum budget_err                rc;
 
 	if ((rc = dossier_load(ctx, a->id, &d)) ||
-	    (rc = cmd_text_arg(ctx, a->reason, "reason")))
-		return (rc);
-	if (d.state != DS_APPROVED && d.state != DS_COMPLETED)
-		return (dossier_wrong_state(
-		    ctx, &d, "withdraw", "an approved or completed dossier"));
-	if ((rc = dossier_parties(ctx, &d, &k, NULL)))
+	    (rc = cmd_text_arg(ctx, a->reason, "reason")) ||
+	    (rc = dossier_needs(ctx, &d, "withdraw", DOSSIER_GRANTED)) ||
+	    (rc = dossier_parties(ctx, &d, &k, NULL)))
 		return (rc);
 	/* A pending amendment goes with it. */
 	if (d.pending > 0)
