@@ -463,6 +463,12 @@ static void             slot_send(struct slot *, enum op_kind, unsigned, int);
 static Budget__Request *op_init(unsigned, enum op_kind, const char *);
 static void             lat_add(struct lat *, uint64_t);
 
+static int  bulk_send(struct slot *, enum op_kind, unsigned);
+static void bulk_answer(struct slot *, const uint8_t *, size_t, const char *,
+    struct reply *, struct pb *);
+static int  bulk_next(
+     struct pb *, const struct slot *, unsigned, struct reply *, const char *);
+
 static Budget__Response *sync_call(Budget__Request *);
 static void              sync_status(struct status_snap *);
 static void              sync_contracts(struct contract_snap *);
@@ -1012,6 +1018,61 @@ slot_send(struct slot *s, enum op_kind kind, unsigned n, int batched)
 	eng.inflight++;
 }
 
+/*
+ * The bulk phases (setup, release) fill a slot with up to BENCH_BULK_BATCH
+ * ops, send them as one batch and walk its results in order. Send the n
+ * ops built; 0 when there were none, so that the phase ends.
+ */
+static int
+bulk_send(struct slot *s, enum op_kind kind, unsigned n)
+{
+	if (n == 0)
+		return (0);
+	s->nunits = n;
+	slot_send(s, kind, n, 1);
+	return (1);
+}
+
+/*
+ * A bulk batch's answer (p, n), scanned into r, with b on its results.
+ * An answer that does not scan, or that answers another request, ends the
+ * run (phase names it).
+ */
+static void
+bulk_answer(struct slot *s, const uint8_t *p, size_t n, const char *phase,
+    struct reply *r, struct pb *b)
+{
+	if (reply_scan(p, n, r) == -1)
+		bench_fatalx(BENCH_EXIT_IO, "%s: malformed answer", phase);
+	reply_expect(s, r);
+	b->p = r->res;
+	b->end = r->res + r->reslen;
+}
+
+/*
+ * The result of op i of the batch on s, the next one in b: 1 with it
+ * scanned into op, 0 when there is none. Results beyond the batch's ops
+ * are passed over; one that does not scan ends the run (malformed says).
+ */
+static int
+bulk_next(struct pb *b, const struct slot *s, unsigned i, struct reply *op,
+    const char *malformed)
+{
+	const uint8_t *d;
+	size_t         len;
+	uint64_t       v;
+	unsigned       f;
+
+	while (pb_field(b, &f, &v, &d, &len) == 1) {
+		if (f != 1 || d == NULL || i >= s->nunits)
+			continue;
+		if (reply_scan(d, len, op) == -1)
+			bench_fatalx(BENCH_EXIT_IO, "%s", malformed);
+		return (1);
+	}
+	return (0);
+}
+
 static void
 lat_add(struct lat *l, uint64_t us)
 {
@@ -1363,11 +1424,7 @@ setup_fill_companies(struct slot *s)
 		s->units[n].kind = OP_COMPANY_ADD;
 		n++;
 	}
-	if (n == 0)
-		return (0);
-	s->nunits = n;
-	slot_send(s, OP_COMPANY_ADD, n, 1);
-	return (1);
+	return (bulk_send(s, OP_COMPANY_ADD, n));
 }
 
 /*
@@ -1419,11 +1476,7 @@ setup_fill_links(struct slot *s)
 		s->units[n].rec = i;
 		n++;
 	}
-	if (n == 0)
-		return (0);
-	s->nunits = n;
-	slot_send(s, OP_COMPANY_ADD, n, 1);
-	return (1);
+	return (bulk_send(s, OP_COMPANY_ADD, n));
 }
 
 /*
@@ -1434,29 +1487,18 @@ setup_fill_links(struct slot *s)
 static void
 setup_answer(struct slot *s, const uint8_t *p, size_t n, uint64_t now)
 {
-	struct reply   r, op;
-	struct pb      b;
-	const uint8_t *d;
-	size_t         len;
-	uint64_t       v;
-	unsigned       f, i = 0;
-	enum op_kind   k;
+	struct reply r, op;
+	struct pb    b;
+	unsigned     i = 0;
+	enum op_kind k;
 
 	(void)now;
-	if (reply_scan(p, n, &r) == -1)
-		bench_fatalx(BENCH_EXIT_IO, "setup: malformed answer");
-	reply_expect(s, &r);
+	bulk_answer(s, p, n, "setup", &r, &b);
 	if (r.code != NULL) {
 		reply_count(s->kind, &r, 1);
 		bench_fatalx(BENCH_EXIT_FAILED, "setup: batch refused");
 	}
-	b.p = r.res;
-	b.end = r.res + r.reslen;
-	while (pb_field(&b, &f, &v, &d, &len) == 1) {
-		if (f != 1 || d == NULL || i >= s->nunits)
-			continue;
-		if (reply_scan(d, len, &op) == -1)
-			bench_fatalx(BENCH_EXIT_IO, "setup: malformed result");
+	while (bulk_next(&b, s, i, &op, "setup: malformed result")) {
 		k = (enum op_kind)s->units[i++].kind;
 		if (op.code == NULL && !op.replayed)
 			run.st[k].ok++;
@@ -1922,36 +1964,21 @@ release_fill(struct slot *s)
 		s->units[n].alive = 1;
 		n++;
 	}
-	if (n == 0)
-		return (0);
-	s->nunits = n;
-	slot_send(s, OP_CANCEL, n, 1);
-	return (1);
+	return (bulk_send(s, OP_CANCEL, n));
 }
 
 static void
 release_answer(struct slot *s, const uint8_t *p, size_t n, uint64_t now)
 {
-	struct reply   r, op;
-	struct pb      b;
-	const uint8_t *d;
-	size_t         len;
-	uint64_t       v;
-	unsigned       f, i = 0;
+	struct reply r, op;
+	struct pb    b;
+	unsigned     i = 0;
 
 	(void)now;
-	if (reply_scan(p, n, &r) == -1)
-		bench_fatalx(BENCH_EXIT_IO, "release: malformed answer");
-	reply_expect(s, &r);
+	bulk_answer(s, p, n, "release", &r, &b);
 	if (r.code != NULL)
 		bench_fatalx(BENCH_EXIT_IO, "release: batch refused");
-	b.p = r.res;
-	b.end = r.res + r.reslen;
-	while (pb_field(&b, &f, &v, &d, &len) == 1) {
-		if (f != 1 || d == NULL || i >= s->nunits)
-			continue;
-		if (reply_scan(d, len, &op) == -1)
-			bench_fatalx(BENCH_EXIT_IO, "release: malformed");
+	while (bulk_next(&b, s, i, &op, "release: malformed")) {
 		if (op.code != NULL)
 			reply_count(OP_CANCEL, &op, 1);
 		else {
