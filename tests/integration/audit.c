@@ -36,6 +36,43 @@ au_run(struct h_proc *p, const char *const argv[])
 	return (st);
 }
 
+/*
+ * The fx_runner of au_ctl_as_nobody: anything but an answer fails here,
+ * while stdout and stderr are still there to print.
+ */
+static int
+au_run_nobody(struct h_proc *p, const char *const argv[])
+{
+	int st;
+
+	h_proc_spawn_as(p, argv, H_NOBODY_UID, H_NOBODY_GID);
+	h_proc_wait(p, H_DEADLINE_MS);
+	st = p->status;
+	if (st != 0 && st != 1) {
+		print_error("stdout: %s\nstderr: %s\n", p->out, p->err);
+		h_proc_free(p);
+		h_fail("audit: budgetctl as nobody: exit %d", st);
+	}
+	return (st);
+}
+
+int
+au_ctl_as_nobody(const struct h_daemon *d, json_t **out, ...)
+{
+	json_t *j;
+	va_list ap;
+	int     st;
+
+	va_start(ap, out);
+	j = fx_ctl_vjson_try(d, &st, au_run_nobody, ap);
+	va_end(ap);
+	if (out != NULL)
+		*out = j;
+	else
+		json_decref(j);
+	return (st);
+}
+
 json_t *
 au_ctl_json(const struct h_daemon *d, int status, ...)
 {

@@ -39,6 +39,15 @@ json_t *au_ctl_json_try(const struct h_daemon *d, int *status, ...);
 /* h_run without LeakSanitizer's exit check (as au_ctl_json). */
 int au_run(struct h_proc *p, const char *const argv[]);
 
+/*
+ * budgetctl -s SOCK --json ARGS... (NULL-terminated) run as nobody (uid
+ * and gid H_NOBODY_*: the auditor where the config names 65534). Returns
+ * the exit status, which must be an answer (0 done, 1 refused) or the
+ * test fails; *out (unless out is NULL) gets the JSON on stdout, NULL
+ * when there is none (json_decref it). Needs root.
+ */
+int au_ctl_as_nobody(const struct h_daemon *d, json_t **out, ...);
+
 /* status --json: journal_seq (au_ctl_json). */
 int64_t au_seq(const struct h_daemon *d);
 

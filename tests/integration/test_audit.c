@@ -1017,42 +1017,6 @@ teardown_daemon(void **state)
 	return (0);
 }
 
-/* budgetctl --json ARGS as nobody (an auditor): exit status, JSON. */
-static int
-as_auditor(const struct h_daemon *d, json_t **out, ...)
-{
-	const char   *argv[32], *a;
-	struct h_proc p;
-	va_list       ap;
-	size_t        n = 0;
-	int           st;
-
-	argv[n++] = BUDGETCTL_PATH;
-	argv[n++] = "-s";
-	argv[n++] = d->sock;
-	argv[n++] = "--json";
-	va_start(ap, out);
-	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-	h_proc_spawn_as(&p, argv, H_NOBODY_UID, H_NOBODY_GID);
-	h_proc_wait(&p, H_DEADLINE_MS);
-	st = p.status;
-	if (out != NULL) {
-		json_error_t e;
-
-		*out = json_loadb(p.out, p.out_len, 0, &e);
-	}
-	if (st != 0 && st != 1) {
-		print_error("stdout: %s\nstderr: %s\n", p.out, p.err);
-		h_proc_free(&p);
-		h_fail("budgetctl as an auditor: exit %d", st);
-	}
-	h_proc_free(&p);
-	return (st);
-}
-
 /*
  * An auditor reads everything (status, history, balance, export, report,
  * drawdown, verify) and changes nothing: a mutation is refused with
@@ -1097,25 +1061,25 @@ test_auditor_role(void **state)
 	au_head(d, &h0);
 
 	for (i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
-		int st = as_auditor(d, &j, reads[i][0], reads[i][1],
+		int st = au_ctl_as_nobody(d, &j, reads[i][0], reads[i][1],
 		    reads[i][2], reads[i][3], reads[i][4], reads[i][5], NULL);
 
 		if (st != 0 || j == NULL || json_object_get(j, "error") != NULL)
 			h_fail("an auditor's %s: exit %d", reads[i][0], st);
 		json_decref(j);
 	}
-	assert_int_equal(as_auditor(d, &j, "status", NULL), 0);
+	assert_int_equal(au_ctl_as_nobody(d, &j, "status", NULL), 0);
 	assert_string_equal(h_json_str(j, "role"), "auditor");
 	json_decref(j);
 
 	/* Mutations: refused, and journaled with the auditor's uid. */
-	assert_int_equal(
-	    as_auditor(d, &j, "dossier", "pay", "D1", "--amount", "1", NULL),
+	assert_int_equal(au_ctl_as_nobody(d, &j, "dossier", "pay", "D1",
+			     "--amount", "1", NULL),
 	    1);
 	assert_string_equal(h_json_str(j, "error.code"), "permission_denied");
 	json_decref(j);
-	assert_int_equal(as_auditor(d, &j, "contract", "amend", "K", "--budget",
-			     "1", "--reason", "audit", NULL),
+	assert_int_equal(au_ctl_as_nobody(d, &j, "contract", "amend", "K",
+			     "--budget", "1", "--reason", "audit", NULL),
 	    1);
 	assert_string_equal(h_json_str(j, "error.code"), "permission_denied");
 	json_decref(j);

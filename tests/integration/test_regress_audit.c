@@ -7,7 +7,6 @@
  */
 #include <sys/stat.h>
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,32 +22,6 @@ teardown_daemon(void **state)
 {
 	h_daemon_teardown(*state);
 	return (0);
-}
-
-/* budgetctl --json ARGS as nobody; its exit status. */
-static int
-as_nobody(const struct h_daemon *d, ...)
-{
-	const char   *argv[32], *a;
-	struct h_proc p;
-	va_list       ap;
-	size_t        n = 0;
-	int           st;
-
-	argv[n++] = BUDGETCTL_PATH;
-	argv[n++] = "-s";
-	argv[n++] = d->sock;
-	argv[n++] = "--json";
-	va_start(ap, d);
-	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-	h_proc_spawn_as(&p, argv, H_NOBODY_UID, H_NOBODY_GID);
-	h_proc_wait(&p, H_DEADLINE_MS);
-	st = p.status;
-	h_proc_free(&p);
-	return (st);
 }
 
 /*
@@ -91,8 +64,9 @@ test_bug_permission_denied_not_in_history(void **state)
 	    CO_A, "--contract", "K", "--package", "START", "--cost", "10000",
 	    NULL));
 	json_decref(fx_ctl_json(d, 0, "dossier", "approve", "D1", NULL));
-	assert_int_equal(
-	    as_nobody(d, "dossier", "pay", "D1", "--amount", "1", NULL), 1);
+	assert_int_equal(au_ctl_as_nobody(d, NULL, "dossier", "pay", "D1",
+			     "--amount", "1", NULL),
+	    1);
 
 	h = fx_ctl_json(d, 0, "history", "--dossier", "D1", NULL);
 	ents = h_json_get(h, "entries");
