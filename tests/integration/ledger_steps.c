@@ -395,6 +395,25 @@ ls_load_rules_at(const char *file, int line, struct h_daemon *d)
 	    BUDGET_SOURCE_DIR "/rules/vlaio-cybersecurity.rules", NULL);
 }
 
+struct h_daemon *
+ls_daemon_at(const char *file, int line, void **state)
+{
+	struct h_daemon *d;
+
+	*state = d = h_daemon_up(NULL);
+	ls_load_rules_at(file, line, d);
+	ls_stepl_at(
+	    file, line, d, NULL, 1, NULL, LS_OPEN("K", "1000000"), NULL);
+	return (d);
+}
+
+int
+ls_teardown(void **state)
+{
+	h_daemon_teardown(*state);
+	return (0);
+}
+
 void
 ls_load_rules_text_at(const char *file, int line, struct h_daemon *d,
     const char *name, const char *text)

@@ -1,10 +1,10 @@
 /*
  * ledger_steps.h: steps on the ledger for the rule, bad-input and
- * idempotency tests (test_rules.c, test_badinput.c, test_idempotency.c):
- * run one budgetctl --json command, say what it must answer (done, or
- * refused with this code) and how far the journal must move (0 for a
- * refusal that changes nothing, 1 for a change or a journaled refusal),
- * and check after it that the ledger still verifies.
+ * idempotency tests (test_rules.c, test_badinput.c, test_idempotency.c,
+ * test_regress_rules.c): run one budgetctl --json command, say what it
+ * must answer (done, or refused with this code) and how far the journal
+ * must move (0 for a refusal that changes nothing, 1 for a change or a
+ * journaled refusal), and check after it that the ledger still verifies.
  *
  * Every failure is reported at the test's own file and line (the LS_
  * macros pass them), so that a table row that goes wrong names its row.
@@ -226,6 +226,30 @@ void ls_rows_at(const char *, struct h_daemon *, const struct ls_row *, size_t,
 #define LS_LINK_UNTIL(p, c, since, until) \
 	"company", "link", (p), (c), "--since", (since), "--until", (until)
 #define LS_MERGE(a, b, on) "company", "merge", (a), (b), "--on", (on)
+
+/*
+ * Fictional enterprise numbers (R-ID check digits right) for the tables.
+ */
+#define LS_CO01 "0200101397"
+#define LS_CO02 "0200202654"
+#define LS_CO03 "0200303911"
+#define LS_CO04 "0200405265"
+#define LS_CO05 "0200506522"
+#define LS_CO06 "0200607876"
+#define LS_CO07 "0200709133"
+#define LS_CO08 "0200810487"
+#define LS_CO09 "0200911744"
+
+/*
+ * A fresh daemon, in *state too, with the shipped rules loaded and
+ * contract K (1,000,000 EUR) opened, both as checked steps: the ground
+ * most tables start from.
+ */
+struct h_daemon *ls_daemon_at(const char *, int, void **state);
+#define LS_DAEMON(state) ls_daemon_at(__FILE__, __LINE__, (state))
+
+/* The cmocka teardown of a test whose *state is its daemon. */
+int ls_teardown(void **state);
 
 /* Fail the current test at file:line with a formatted message. */
 void ls_fail_at(const char *, int, const char *, ...)

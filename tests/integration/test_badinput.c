@@ -30,15 +30,7 @@
 /* MONEY_MAX_CENTS (include/budget/money.h): 10,000,000,000.00 EUR. */
 #define MONEY_MAX INT64_C(1000000000000)
 
-static int              teardown_daemon(void **);
 static struct h_daemon *badinput_daemon(void **);
-
-static int
-teardown_daemon(void **state)
-{
-	h_daemon_teardown(*state);
-	return (0);
-}
 
 /*
  * The ground every case is refused on: the shipped rules, contract K and
@@ -801,15 +793,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_teardown(test_enterprise_numbers, teardown_daemon),
-	    cmocka_unit_test_teardown(test_postcodes, teardown_daemon),
-	    cmocka_unit_test_teardown(test_amounts_cli, teardown_daemon),
-	    cmocka_unit_test_teardown(test_amounts_wire, teardown_daemon),
-	    cmocka_unit_test_teardown(test_dates, teardown_daemon),
-	    cmocka_unit_test_teardown(test_unknown, teardown_daemon),
-	    cmocka_unit_test_teardown(test_rules_input, teardown_daemon),
-	    cmocka_unit_test_teardown(test_rules_file, teardown_daemon),
-	    cmocka_unit_test_teardown(test_text_mode, teardown_daemon),
+	    cmocka_unit_test_teardown(test_enterprise_numbers, ls_teardown),
+	    cmocka_unit_test_teardown(test_postcodes, ls_teardown),
+	    cmocka_unit_test_teardown(test_amounts_cli, ls_teardown),
+	    cmocka_unit_test_teardown(test_amounts_wire, ls_teardown),
+	    cmocka_unit_test_teardown(test_dates, ls_teardown),
+	    cmocka_unit_test_teardown(test_unknown, ls_teardown),
+	    cmocka_unit_test_teardown(test_rules_input, ls_teardown),
+	    cmocka_unit_test_teardown(test_rules_file, ls_teardown),
+	    cmocka_unit_test_teardown(test_text_mode, ls_teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -25,25 +25,14 @@
 /* budgetctl runs at once with one request id. */
 #define CONCURRENT_N 16
 
-static int              teardown_daemon(void **);
 static struct h_daemon *idem_daemon(void **);
-
-static int
-teardown_daemon(void **state)
-{
-	h_daemon_teardown(*state);
-	return (0);
-}
 
 /* The shipped rules, contract K, companies C and D. */
 static struct h_daemon *
 idem_daemon(void **state)
 {
-	struct h_daemon *d;
+	struct h_daemon *d = LS_DAEMON(state);
 
-	*state = d = h_daemon_up(NULL);
-	LS_RULES(d);
-	LS_DO(d, LS_OPEN("K", "1000000"));
 	LS_COMPANY(d, CO_C);
 	LS_COMPANY(d, CO_D);
 	return (d);
@@ -601,17 +590,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_teardown(
-		test_same_request_replayed, teardown_daemon),
-	    cmocka_unit_test_teardown(
-		test_generated_id_retried, teardown_daemon),
-	    cmocka_unit_test_teardown(test_reuse_detected, teardown_daemon),
-	    cmocka_unit_test_teardown(test_refusal_replayed, teardown_daemon),
-	    cmocka_unit_test_teardown(test_pipelined_same_id, teardown_daemon),
-	    cmocka_unit_test_teardown(test_concurrent_same_id, teardown_daemon),
-	    cmocka_unit_test_teardown(
-		test_same_id_across_restart, teardown_daemon),
-	    cmocka_unit_test_teardown(test_request_id_rules, teardown_daemon),
+	    cmocka_unit_test_teardown(test_same_request_replayed, ls_teardown),
+	    cmocka_unit_test_teardown(test_generated_id_retried, ls_teardown),
+	    cmocka_unit_test_teardown(test_reuse_detected, ls_teardown),
+	    cmocka_unit_test_teardown(test_refusal_replayed, ls_teardown),
+	    cmocka_unit_test_teardown(test_pipelined_same_id, ls_teardown),
+	    cmocka_unit_test_teardown(test_concurrent_same_id, ls_teardown),
+	    cmocka_unit_test_teardown(test_same_id_across_restart, ls_teardown),
+	    cmocka_unit_test_teardown(test_request_id_rules, ls_teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

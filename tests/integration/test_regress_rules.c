@@ -11,34 +11,6 @@
 
 #include "ledger_steps.h"
 
-/* Fictional enterprise numbers (R-ID check digits right). */
-#define CO01 "0200101397"
-#define CO02 "0200202654"
-#define CO03 "0200303911"
-#define CO04 "0200405265"
-
-static int              teardown_daemon(void **);
-static struct h_daemon *rules_daemon(void **);
-
-static int
-teardown_daemon(void **state)
-{
-	h_daemon_teardown(*state);
-	return (0);
-}
-
-/* A fresh daemon with the shipped rules and contract K (1,000,000 EUR). */
-static struct h_daemon *
-rules_daemon(void **state)
-{
-	struct h_daemon *d;
-
-	*state = d = h_daemon_up(NULL);
-	LS_RULES(d);
-	LS_DO(d, LS_OPEN("K", "1000000"));
-	return (d);
-}
-
 /* ------------------------------------------------------------------ */
 /* I-2 across control links and mergers                               */
 
@@ -54,14 +26,14 @@ rules_daemon(void **state)
  * I-2 broken.
  */
 static const struct ls_row bug_two_grants[] = {
-    LS_R_DONE(LS_ADD(CO01, "small")),
-    LS_R_DONE(LS_ADD(CO02, "small")),
-    LS_R_DONE(LS_DECLARE(CO01, "150000", "2025-06-01")),
-    LS_R_DONE(LS_DECLARE(CO02, "160000", "2025-06-01")),
+    LS_R_DONE(LS_ADD(LS_CO01, "small")),
+    LS_R_DONE(LS_ADD(LS_CO02, "small")),
+    LS_R_DONE(LS_DECLARE(LS_CO01, "150000", "2025-06-01")),
+    LS_R_DONE(LS_DECLARE(LS_CO02, "160000", "2025-06-01")),
 };
 
 /*
- * Run a link or merge of CO01 and CO02 that must be refused; first ask
+ * Run a link or merge of LS_CO01 and LS_CO02 that must be refused; first ask
  * the daemon's own checker whether I-2 still holds, so that a failure
  * shows its words ("I-2 broken: ... 310,000.00 ...").
  */
@@ -90,9 +62,9 @@ static void
 test_bug_link_long_before_grants_breaks_ceiling(void **state)
 {
 	static const char *const argv[] = {
-	    LS_LINK(CO01, CO02, "2021-01-01"), NULL};
+	    LS_LINK(LS_CO01, LS_CO02, "2021-01-01"), NULL};
 
-	bug_join_refused(rules_daemon(state), argv);
+	bug_join_refused(LS_DAEMON(state), argv);
 }
 
 /* The same through cmd-company.c:188, cmd_company_merge_exec. */
@@ -100,9 +72,9 @@ static void
 test_bug_merge_long_before_grants_breaks_ceiling(void **state)
 {
 	static const char *const argv[] = {
-	    LS_MERGE(CO02, CO01, "2021-01-01"), NULL};
+	    LS_MERGE(LS_CO02, LS_CO01, "2021-01-01"), NULL};
 
-	bug_join_refused(rules_daemon(state), argv);
+	bug_join_refused(LS_DAEMON(state), argv);
 }
 
 /*
@@ -145,12 +117,12 @@ static const struct ls_row link_day[] = {
 static void
 test_order_of_link_and_grant_does_not_matter(void **state)
 {
-	struct h_daemon *d = rules_daemon(state);
+	struct h_daemon *d = LS_DAEMON(state);
 	struct ls_name   names[] = {
-	      {"Q1", CO01},
-	      {"Q3", CO02},
-	      {"Q4", CO03},
-	      {"Q5", CO04},
+	      {"Q1", LS_CO01},
+	      {"Q3", LS_CO02},
+	      {"Q4", LS_CO03},
+	      {"Q5", LS_CO04},
 	      {NULL, NULL},
         };
 
@@ -173,7 +145,7 @@ static const struct ls_row bad_first_digit[] = {
 static void
 test_bug_first_digit_9_is_no_establishment_unit(void **state)
 {
-	struct h_daemon         *d = rules_daemon(state);
+	struct h_daemon         *d = LS_DAEMON(state);
 	struct ls_answer         a;
 	static const char *const argv[] = {LS_ADD("9200101397", "small"), NULL};
 
@@ -192,16 +164,13 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(
-		test_bug_link_long_before_grants_breaks_ceiling,
-		teardown_daemon),
+		test_bug_link_long_before_grants_breaks_ceiling, ls_teardown),
 	    cmocka_unit_test_teardown(
-		test_bug_merge_long_before_grants_breaks_ceiling,
-		teardown_daemon),
+		test_bug_merge_long_before_grants_breaks_ceiling, ls_teardown),
 	    cmocka_unit_test_teardown(
-		test_order_of_link_and_grant_does_not_matter, teardown_daemon),
+		test_order_of_link_and_grant_does_not_matter, ls_teardown),
 	    cmocka_unit_test_teardown(
-		test_bug_first_digit_9_is_no_establishment_unit,
-		teardown_daemon),
+		test_bug_first_digit_9_is_no_establishment_unit, ls_teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

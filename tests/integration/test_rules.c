@@ -22,39 +22,6 @@
 
 #include "ledger_steps.h"
 
-/* Fictional enterprise numbers (R-ID check digits right). */
-#define CO01 "0200101397"
-#define CO02 "0200202654"
-#define CO03 "0200303911"
-#define CO04 "0200405265"
-#define CO05 "0200506522"
-#define CO06 "0200607876"
-#define CO07 "0200709133"
-#define CO08 "0200810487"
-#define CO09 "0200911744"
-
-static int              teardown_daemon(void **);
-static struct h_daemon *rules_daemon(void **);
-
-static int
-teardown_daemon(void **state)
-{
-	h_daemon_teardown(*state);
-	return (0);
-}
-
-/* A fresh daemon with the shipped rules and contract K (1,000,000 EUR). */
-static struct h_daemon *
-rules_daemon(void **state)
-{
-	struct h_daemon *d;
-
-	*state = d = h_daemon_up(NULL);
-	LS_RULES(d);
-	LS_DO(d, LS_OPEN("K", "1000000"));
-	return (d);
-}
-
 /* ------------------------------------------------------------------ */
 /* Bands, rates, caps and the rule set in force                       */
 
@@ -63,12 +30,12 @@ enum band_co { SME, MICRO, MEDIUM, LARGE, NIS2, MWL, NBANDCO };
 static const struct {
 	const char *number, *size, *flag;
 } band_cos[NBANDCO] = {
-    [SME] = {CO01, "small", NULL},
-    [MICRO] = {CO02, "micro", NULL},
-    [MEDIUM] = {CO03, "medium", NULL},
-    [LARGE] = {CO04, "large", NULL},
-    [NIS2] = {CO05, "large", "--nis2"},
-    [MWL] = {CO06, "large", "--maatwerk"},
+    [SME] = {LS_CO01, "small", NULL},
+    [MICRO] = {LS_CO02, "micro", NULL},
+    [MEDIUM] = {LS_CO03, "medium", NULL},
+    [LARGE] = {LS_CO04, "large", NULL},
+    [NIS2] = {LS_CO05, "large", "--nis2"},
+    [MWL] = {LS_CO06, "large", "--maatwerk"},
 };
 
 struct band_row {
@@ -226,7 +193,7 @@ static const struct band_row band_rows[] = {
 static void
 test_bands_rates_caps(void **state)
 {
-	struct h_daemon *d = rules_daemon(state);
+	struct h_daemon *d = LS_DAEMON(state);
 	struct ls_answer a;
 	const char      *argv[LS_ARGV_MAX + 1];
 	char             id[32], want[64];
@@ -386,16 +353,16 @@ static const struct ls_row order_reserve[] = {
 static void
 test_order_reserve(void **state)
 {
-	struct h_daemon *d = rules_daemon(state);
+	struct h_daemon *d = LS_DAEMON(state);
 	char             future[16];
 	struct ls_name   names[] = {
-	      {"A", CO01},
-	      {"B", CO02},
-	      {"E", CO03},
-	      {"L", CO04},
-	      {"M", CO05},
-	      {"N", CO06},
-	      {"U", CO07}, /* never added */
+	      {"A", LS_CO01},
+	      {"B", LS_CO02},
+	      {"E", LS_CO03},
+	      {"L", LS_CO04},
+	      {"M", LS_CO05},
+	      {"N", LS_CO06},
+	      {"U", LS_CO07}, /* never added */
 	      {"FUTURE", future},
 	      {NULL, NULL},
         };
@@ -471,14 +438,14 @@ static const struct ls_row order_approve[] = {
 static void
 test_order_approve(void **state)
 {
-	struct h_daemon *d = rules_daemon(state);
+	struct h_daemon *d = LS_DAEMON(state);
 	char             future[16];
 	struct ls_name   names[] = {
-	      {"S", CO01},
-	      {"V", CO02},
-	      {"R", CO03},
-	      {"T", CO04},
-	      {"T2", CO05},
+	      {"S", LS_CO01},
+	      {"V", LS_CO02},
+	      {"R", LS_CO03},
+	      {"T", LS_CO04},
+	      {"T2", LS_CO05},
 	      {"FUTURE", future},
 	      {NULL, NULL},
         };
@@ -585,16 +552,16 @@ static const struct ls_row dm_fiscal[] = {
 static void
 test_deminimis_ceiling(void **state)
 {
-	struct h_daemon *d = rules_daemon(state);
+	struct h_daemon *d = LS_DAEMON(state);
 	struct ls_name   names[] = {
-	      {"X1", CO01},
-	      {"X2", CO02},
-	      {"X3", CO03},
-	      {"X4", CO04},
-	      {"F1", CO05},
-	      {"F2", CO06},
-	      {"F3", CO07},
-	      {"F4", CO08},
+	      {"X1", LS_CO01},
+	      {"X2", LS_CO02},
+	      {"X3", LS_CO03},
+	      {"X4", LS_CO04},
+	      {"F1", LS_CO05},
+	      {"F2", LS_CO06},
+	      {"F3", LS_CO07},
+	      {"F4", LS_CO08},
 	      {NULL, NULL},
         };
 
@@ -676,13 +643,13 @@ static const struct ls_row dm_window[] = {
 static void
 test_deminimis_window(void **state)
 {
-	struct h_daemon *d = rules_daemon(state);
+	struct h_daemon *d = LS_DAEMON(state);
 	struct ls_name   names[] = {
-	      {"W1", CO01},
-	      {"W2", CO02},
-	      {"Z1", CO03},
-	      {"Z2", CO04},
-	      {"Z3", CO05},
+	      {"W1", LS_CO01},
+	      {"W2", LS_CO02},
+	      {"Z1", LS_CO03},
+	      {"Z2", LS_CO04},
+	      {"Z3", LS_CO05},
 	      {NULL, NULL},
         };
 
@@ -760,13 +727,13 @@ static const struct ls_row exclusion[] = {
 static void
 test_exclusion(void **state)
 {
-	struct h_daemon *d = rules_daemon(state);
+	struct h_daemon *d = LS_DAEMON(state);
 	struct ls_name   names[] = {
-	      {"E1", CO01},
-	      {"E2", CO02},
-	      {"E3", CO03},
-	      {"P1", CO04},
-	      {"P2", CO05},
+	      {"E1", LS_CO01},
+	      {"E2", LS_CO02},
+	      {"E3", LS_CO03},
+	      {"P1", LS_CO04},
+	      {"P2", LS_CO05},
 	      {NULL, NULL},
         };
 
@@ -811,10 +778,10 @@ static const struct ls_row exclusion_leap3[] = {
 static void
 test_exclusion_leap_day(void **state)
 {
-	struct h_daemon *d = rules_daemon(state);
+	struct h_daemon *d = LS_DAEMON(state);
 	struct ls_name   names[] = {
-	      {"Y1", CO01},
-	      {"Y2", CO02},
+	      {"Y1", LS_CO01},
+	      {"Y2", LS_CO02},
 	      {NULL, NULL},
         };
 
@@ -902,17 +869,17 @@ static const struct ls_row links[] = {
 static void
 test_links(void **state)
 {
-	struct h_daemon *d = rules_daemon(state);
+	struct h_daemon *d = LS_DAEMON(state);
 	struct ls_name   names[] = {
-	      {"Q1", CO01},
-	      {"Q2", CO02},
-	      {"Q3", CO03},
-	      {"H1", CO04},
-	      {"H2", CO05},
-	      {"H3", CO06},
-	      {"G1", CO07},
-	      {"G2", CO08},
-	      {"G3", CO09},
+	      {"Q1", LS_CO01},
+	      {"Q2", LS_CO02},
+	      {"Q3", LS_CO03},
+	      {"H1", LS_CO04},
+	      {"H2", LS_CO05},
+	      {"H3", LS_CO06},
+	      {"G1", LS_CO07},
+	      {"G2", LS_CO08},
+	      {"G3", LS_CO09},
 	      {NULL, NULL},
         };
 
@@ -974,14 +941,14 @@ static const struct ls_row merger[] = {
 static void
 test_merger(void **state)
 {
-	struct h_daemon *d = rules_daemon(state);
+	struct h_daemon *d = LS_DAEMON(state);
 	struct ls_name   names[] = {
-	      {"MA", CO01},
-	      {"MB", CO02},
-	      {"MC", CO03},
-	      {"MD", CO04},
-	      {"ME", CO05},
-	      {"MF", CO06},
+	      {"MA", LS_CO01},
+	      {"MB", LS_CO02},
+	      {"MC", LS_CO03},
+	      {"MD", LS_CO04},
+	      {"ME", LS_CO05},
+	      {"MF", LS_CO06},
 	      {NULL, NULL},
         };
 
@@ -1039,10 +1006,10 @@ static const struct ls_row budget_edges[] = {
 static void
 test_contract_budget(void **state)
 {
-	struct h_daemon *d = rules_daemon(state);
+	struct h_daemon *d = LS_DAEMON(state);
 	struct ls_name   names[] = {
-	      {"C1", CO01},
-	      {"C2", CO02},
+	      {"C1", LS_CO01},
+	      {"C2", LS_CO02},
 	      {NULL, NULL},
         };
 
@@ -1102,9 +1069,9 @@ static const struct ls_row amend[] = {
 static void
 test_amend(void **state)
 {
-	struct h_daemon *d = rules_daemon(state);
+	struct h_daemon *d = LS_DAEMON(state);
 	struct ls_name   names[] = {
-	      {"A1", CO01},
+	      {"A1", LS_CO01},
 	      {NULL, NULL},
         };
 
@@ -1115,17 +1082,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_teardown(test_bands_rates_caps, teardown_daemon),
-	    cmocka_unit_test_teardown(test_order_reserve, teardown_daemon),
-	    cmocka_unit_test_teardown(test_order_approve, teardown_daemon),
-	    cmocka_unit_test_teardown(test_deminimis_ceiling, teardown_daemon),
-	    cmocka_unit_test_teardown(test_deminimis_window, teardown_daemon),
-	    cmocka_unit_test_teardown(test_exclusion, teardown_daemon),
-	    cmocka_unit_test_teardown(test_exclusion_leap_day, teardown_daemon),
-	    cmocka_unit_test_teardown(test_links, teardown_daemon),
-	    cmocka_unit_test_teardown(test_merger, teardown_daemon),
-	    cmocka_unit_test_teardown(test_contract_budget, teardown_daemon),
-	    cmocka_unit_test_teardown(test_amend, teardown_daemon),
+	    cmocka_unit_test_teardown(test_bands_rates_caps, ls_teardown),
+	    cmocka_unit_test_teardown(test_order_reserve, ls_teardown),
+	    cmocka_unit_test_teardown(test_order_approve, ls_teardown),
+	    cmocka_unit_test_teardown(test_deminimis_ceiling, ls_teardown),
+	    cmocka_unit_test_teardown(test_deminimis_window, ls_teardown),
+	    cmocka_unit_test_teardown(test_exclusion, ls_teardown),
+	    cmocka_unit_test_teardown(test_exclusion_leap_day, ls_teardown),
+	    cmocka_unit_test_teardown(test_links, ls_teardown),
+	    cmocka_unit_test_teardown(test_merger, ls_teardown),
+	    cmocka_unit_test_teardown(test_contract_budget, ls_teardown),
+	    cmocka_unit_test_teardown(test_amend, ls_teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
