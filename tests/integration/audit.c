@@ -4,6 +4,8 @@
  * XML), a strict RFC 4180 reader, journal times, and the small ledger
  * test_tamper.c and test_upgrade.c start from.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -135,6 +137,31 @@ au_ledger_up(void **state, const char *budget_eur, const char *paid_eur)
 	json_decref(au_ctl_json(d, 0, "dossier", "approve", "D1", NULL));
 	json_decref(au_ctl_json(
 	    d, 0, "dossier", "pay", "D1", "--amount", paid_eur, NULL));
+	return (d);
+}
+
+struct h_daemon *
+au_auditor_ledger_up(void **state)
+{
+	struct h_daemon *d;
+
+	if (!h_can_switch_user())
+		skip();
+	*state = d = h_daemon_new(NULL);
+	/* nobody must reach the socket inside the test's directory. */
+	assert_int_equal(chmod(d->dir, 0755), 0);
+	h_daemon_write_config(d,
+	    "[budgetd]\nsocket_mode = 0666\n"
+	    "[roles]\nauditor = 65534\n");
+	h_daemon_start(d);
+	fx_rules_load(d);
+	fx_contract_open(d, "K", "100000");
+	json_decref(au_ctl_json(d, 0, "company", "add", AU_CO_X, "--name", "A",
+	    "--postcode", "9000", "--size", "small", NULL));
+	json_decref(au_ctl_json(d, 0, "dossier", "reserve", "D1", "--company",
+	    AU_CO_X, "--contract", "K", "--package", "START", "--cost", "10000",
+	    NULL));
+	json_decref(au_ctl_json(d, 0, "dossier", "approve", "D1", NULL));
 	return (d);
 }
 

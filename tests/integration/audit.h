@@ -74,6 +74,15 @@ void au_head(const struct h_daemon *d, struct au_head *h);
 struct h_daemon *
 au_ledger_up(void **state, const char *budget_eur, const char *paid_eur);
 
+/*
+ * A daemon up in *state whose config makes nobody (H_NOBODY_UID) an
+ * auditor, with its socket open to all, and the shipped rules, contract K
+ * (EUR 100,000), company AU_CO_X (named "A", small) and its dossier D1
+ * (START at EUR 10,000) reserved and approved. Skips the test when it
+ * cannot run budgetctl as nobody.
+ */
+struct h_daemon *au_auditor_ledger_up(void **state);
+
 /* DIR/name of the daemon's directory, into buf (H_PATH_MAX + 64). */
 #define AU_PATH_SZ (H_PATH_MAX + 64)
 void au_path(const struct h_daemon *d, const char *name, char buf[AU_PATH_SZ]);

@@ -5,17 +5,11 @@
  * the daemon is fixed, then guards the fix. Kept apart so that the
  * auditor's binaries stay green meanwhile.
  */
-#include <sys/stat.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "audit.h"
-
-/* Fictional enterprise numbers (R-ID check digits right). */
-#define CO_A "0200101397"
-#define CO_B "0200202654"
 
 static int
 teardown_daemon(void **state)
@@ -48,22 +42,7 @@ test_bug_permission_denied_not_in_history(void **state)
 	size_t           i;
 	int              found = 0;
 
-	if (!h_can_switch_user())
-		skip();
-	*state = d = h_daemon_new(NULL);
-	assert_int_equal(chmod(d->dir, 0755), 0);
-	h_daemon_write_config(d,
-	    "[budgetd]\nsocket_mode = 0666\n"
-	    "[roles]\nauditor = 65534\n");
-	h_daemon_start(d);
-	fx_rules_load(d);
-	fx_contract_open(d, "K", "100000");
-	json_decref(fx_ctl_json(d, 0, "company", "add", CO_A, "--name", "A",
-	    "--postcode", "9000", "--size", "small", NULL));
-	json_decref(fx_ctl_json(d, 0, "dossier", "reserve", "D1", "--company",
-	    CO_A, "--contract", "K", "--package", "START", "--cost", "10000",
-	    NULL));
-	json_decref(fx_ctl_json(d, 0, "dossier", "approve", "D1", NULL));
+	d = au_auditor_ledger_up(state);
 	assert_int_equal(au_ctl_as_nobody(d, NULL, "dossier", "pay", "D1",
 			     "--amount", "1", NULL),
 	    1);
@@ -107,14 +86,14 @@ test_bug_balance_company_before_it_existed(void **state)
 
 	*state = d = h_daemon_up(NULL);
 	fx_rules_load(d);
-	json_decref(fx_ctl_json(d, 0, "company", "add", CO_A, "--name", "A",
+	json_decref(fx_ctl_json(d, 0, "company", "add", AU_CO_X, "--name", "A",
 	    "--postcode", "9000", "--size", "small", NULL));
-	json_decref(fx_ctl_json(d, 0, "company", "add", CO_B, "--name", "B",
+	json_decref(fx_ctl_json(d, 0, "company", "add", AU_CO_Y, "--name", "B",
 	    "--postcode", "9000", "--size", "small", NULL));
-	fx_company_link(d, CO_A, CO_B, "2020-01-01");
+	fx_company_link(d, AU_CO_X, AU_CO_Y, "2020-01-01");
 	/* Entry 2 added A; B came at entry 3. */
 	j = fx_ctl_json_try(
-	    d, &st, "balance", "--company", CO_B, "--as-of", "2", NULL);
+	    d, &st, "balance", "--company", AU_CO_Y, "--as-of", "2", NULL);
 	if (st != 1 || j == NULL ||
 	    !json_is_string(h_json_get(j, "error.code")) ||
 	    strcmp(h_json_str(j, "error.code"), "not_found") != 0) {
