@@ -1013,6 +1013,13 @@ h_daemon_teardown(struct h_daemon *d)
 		    st);
 }
 
+int
+h_teardown(void **state)
+{
+	h_daemon_teardown(*state);
+	return (0);
+}
+
 char *
 h_daemon_log(const struct h_daemon *d)
 {

@@ -19,13 +19,6 @@
  * A test, in short (test_NAME.c, registered in CMakeLists.txt with
  * budget_add_integration_test(NAME)):
  *
- *	static int
- *	teardown(void **state)
- *	{
- *		h_daemon_teardown(*state);	(crashed? leaked? then free)
- *		return (0);
- *	}
- *
  *	static void
  *	test_x(void **state)
  *	{
@@ -39,7 +32,7 @@
  *		h_proc_free(&p);
  *	}
  *
- *	... cmocka_unit_test_setup_teardown(test_x, NULL, teardown) ...
+ *	... cmocka_unit_test_setup_teardown(test_x, NULL, h_teardown) ...
  */
 #ifndef BUDGET_HARNESS_H
 #define BUDGET_HARNESS_H
@@ -238,6 +231,13 @@ void h_daemon_free(struct h_daemon *d);
  * sanitizer's leak report shows there). Then h_daemon_free. NULL ok.
  */
 void h_daemon_teardown(struct h_daemon *d);
+
+/*
+ * The cmocka teardown of a test whose *state is its daemon (or NULL):
+ * h_daemon_teardown(*state), so a crash or a leak fails that test. Always
+ * returns 0: the failure is the test's, not the group's.
+ */
+int h_teardown(void **state);
 
 /* The whole log so far, NUL-terminated; free() it. "" if none. */
 char *h_daemon_log(const struct h_daemon *d);

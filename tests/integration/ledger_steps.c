@@ -407,13 +407,6 @@ ls_daemon_at(const char *file, int line, void **state)
 	return (d);
 }
 
-int
-ls_teardown(void **state)
-{
-	h_daemon_teardown(*state);
-	return (0);
-}
-
 void
 ls_load_rules_text_at(const char *file, int line, struct h_daemon *d,
     const char *name, const char *text)

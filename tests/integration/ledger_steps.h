@@ -248,9 +248,6 @@ void ls_rows_at(const char *, struct h_daemon *, const struct ls_row *, size_t,
 struct h_daemon *ls_daemon_at(const char *, int, void **state);
 #define LS_DAEMON(state) ls_daemon_at(__FILE__, __LINE__, (state))
 
-/* The cmocka teardown of a test whose *state is its daemon. */
-int ls_teardown(void **state);
-
 /* Fail the current test at file:line with a formatted message. */
 void ls_fail_at(const char *, int, const char *, ...)
     __attribute__((noreturn, format(printf, 3, 4)));

@@ -362,6 +362,13 @@ ops_daemon_teardown(struct h_daemon *d)
 	h_daemon_teardown(d);
 }
 
+int
+ops_teardown(void **state)
+{
+	ops_daemon_teardown(*state);
+	return (0);
+}
+
 /* ------------------------------------------------------------------ */
 /* The well-behaved client                                            */
 

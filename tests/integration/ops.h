@@ -124,6 +124,9 @@ int ops_log_blocked(const struct h_daemon *d, size_t min_unsent);
  */
 void ops_daemon_teardown(struct h_daemon *d);
 
+/* h_teardown with ops_daemon_teardown: the whole log of a crash. */
+int ops_teardown(void **state);
+
 /* ------------------------------------------------------------------ */
 /* The well-behaved client                                            */
 

@@ -1008,13 +1008,6 @@ test_export_content(void **state)
 /* ------------------------------------------------------------------ */
 /* Auditors                                                           */
 
-static int
-teardown_daemon(void **state)
-{
-	h_daemon_teardown(*state);
-	return (0);
-}
-
 /*
  * An auditor reads everything (status, history, balance, export, report,
  * drawdown, verify) and changes nothing: a mutation is refused with
@@ -1093,7 +1086,7 @@ test_auditor_role(void **state)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, NULL, teardown_daemon)
+#define T(f) cmocka_unit_test_setup_teardown(f, NULL, h_teardown)
 	const struct CMUnitTest scen_tests[] = {
 	    cmocka_unit_test(test_balance_contract_seq),
 	    cmocka_unit_test(test_balance_contract_time),

@@ -34,13 +34,6 @@ setup(void **state)
 	return (0);
 }
 
-static int
-teardown(void **state)
-{
-	h_daemon_teardown(*state);
-	return (0);
-}
-
 static void
 test_hot_copy_opens_and_verifies(void **state)
 {
@@ -131,8 +124,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(
-		test_hot_copy_opens_and_verifies, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+		test_hot_copy_opens_and_verifies, setup, h_teardown),
+	    cmocka_unit_test_setup_teardown(test_refusals, setup, h_teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

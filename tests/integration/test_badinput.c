@@ -793,15 +793,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_teardown(test_enterprise_numbers, ls_teardown),
-	    cmocka_unit_test_teardown(test_postcodes, ls_teardown),
-	    cmocka_unit_test_teardown(test_amounts_cli, ls_teardown),
-	    cmocka_unit_test_teardown(test_amounts_wire, ls_teardown),
-	    cmocka_unit_test_teardown(test_dates, ls_teardown),
-	    cmocka_unit_test_teardown(test_unknown, ls_teardown),
-	    cmocka_unit_test_teardown(test_rules_input, ls_teardown),
-	    cmocka_unit_test_teardown(test_rules_file, ls_teardown),
-	    cmocka_unit_test_teardown(test_text_mode, ls_teardown),
+	    cmocka_unit_test_teardown(test_enterprise_numbers, h_teardown),
+	    cmocka_unit_test_teardown(test_postcodes, h_teardown),
+	    cmocka_unit_test_teardown(test_amounts_cli, h_teardown),
+	    cmocka_unit_test_teardown(test_amounts_wire, h_teardown),
+	    cmocka_unit_test_teardown(test_dates, h_teardown),
+	    cmocka_unit_test_teardown(test_unknown, h_teardown),
+	    cmocka_unit_test_teardown(test_rules_input, h_teardown),
+	    cmocka_unit_test_teardown(test_rules_file, h_teardown),
+	    cmocka_unit_test_teardown(test_text_mode, h_teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -18,7 +18,6 @@
 
 static int setup_daemon(void **);
 static int setup_dir(void **);
-static int teardown_daemon(void **);
 
 static int
 setup_daemon(void **state)
@@ -32,13 +31,6 @@ static int
 setup_dir(void **state)
 {
 	*state = h_daemon_new(NULL);
-	return (0);
-}
-
-static int
-teardown_daemon(void **state)
-{
-	h_daemon_teardown(*state);
 	return (0);
 }
 
@@ -319,23 +311,23 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(
-		test_status_text, setup_daemon, teardown_daemon),
+		test_status_text, setup_daemon, h_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_status_json, setup_daemon, teardown_daemon),
+		test_status_json, setup_daemon, h_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_unreachable, setup_daemon, teardown_daemon),
+		test_unreachable, setup_daemon, h_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_unreachable_stale_socket, setup_daemon, teardown_daemon),
+		test_unreachable_stale_socket, setup_daemon, h_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_usage, setup_daemon, teardown_daemon),
+		test_usage, setup_daemon, h_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_concurrent_status, setup_daemon, teardown_daemon),
+		test_concurrent_status, setup_daemon, h_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_status_roles, setup_daemon, teardown_daemon),
+		test_status_roles, setup_daemon, h_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_config_check_ok, setup_dir, teardown_daemon),
+		test_config_check_ok, setup_dir, h_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_config_check_unknown_key, setup_dir, teardown_daemon),
+		test_config_check_unknown_key, setup_dir, h_teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -32,15 +32,6 @@
 #define EXPIRY_DEADLINE_MS (2 * H_DEADLINE_MS)
 #define EXPIRY_POLL_MS     100
 
-static int teardown_daemon(void **);
-
-static int
-teardown_daemon(void **state)
-{
-	h_daemon_teardown(*state);
-	return (0);
-}
-
 static struct h_daemon *
 expiry_up(void **state, const char *config)
 {
@@ -422,7 +413,7 @@ test_expiry_default_ttl(void **state)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, NULL, teardown_daemon)
+#define T(f) cmocka_unit_test_setup_teardown(f, NULL, h_teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_expiry_reservation_released),
 	    T(test_expiry_amendment_released),

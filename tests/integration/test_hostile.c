@@ -75,15 +75,6 @@
 #define EMFILE_IDLE_MS 3000
 #define EMFILE_CPU_MAX 1000
 
-static int teardown_daemon(void **);
-
-static int
-teardown_daemon(void **state)
-{
-	ops_daemon_teardown(*state);
-	return (0);
-}
-
 /*
  * A daemon with config (in *state, for the teardown) and the good
  * client's ledger, pipelined in under that config (short frame timeouts
@@ -661,7 +652,7 @@ test_emfile(void **state)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, NULL, teardown_daemon)
+#define T(f) cmocka_unit_test_setup_teardown(f, NULL, ops_teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_slowloris),
 	    T(test_idle_connections),

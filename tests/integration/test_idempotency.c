@@ -590,14 +590,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_teardown(test_same_request_replayed, ls_teardown),
-	    cmocka_unit_test_teardown(test_generated_id_retried, ls_teardown),
-	    cmocka_unit_test_teardown(test_reuse_detected, ls_teardown),
-	    cmocka_unit_test_teardown(test_refusal_replayed, ls_teardown),
-	    cmocka_unit_test_teardown(test_pipelined_same_id, ls_teardown),
-	    cmocka_unit_test_teardown(test_concurrent_same_id, ls_teardown),
-	    cmocka_unit_test_teardown(test_same_id_across_restart, ls_teardown),
-	    cmocka_unit_test_teardown(test_request_id_rules, ls_teardown),
+	    cmocka_unit_test_teardown(test_same_request_replayed, h_teardown),
+	    cmocka_unit_test_teardown(test_generated_id_retried, h_teardown),
+	    cmocka_unit_test_teardown(test_reuse_detected, h_teardown),
+	    cmocka_unit_test_teardown(test_refusal_replayed, h_teardown),
+	    cmocka_unit_test_teardown(test_pipelined_same_id, h_teardown),
+	    cmocka_unit_test_teardown(test_concurrent_same_id, h_teardown),
+	    cmocka_unit_test_teardown(test_same_id_across_restart, h_teardown),
+	    cmocka_unit_test_teardown(test_request_id_rules, h_teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

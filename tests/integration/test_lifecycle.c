@@ -19,15 +19,6 @@
 /* Requests in flight when SIGTERM arrives. */
 #define INFLIGHT_N 1000
 
-static int teardown_daemon(void **);
-
-static int
-teardown_daemon(void **state)
-{
-	h_daemon_teardown(*state);
-	return (0);
-}
-
 static void
 assert_log_contains(const struct h_daemon *d, const char *needle)
 {
@@ -287,7 +278,7 @@ test_sighup_without_config(void **state)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, NULL, teardown_daemon)
+#define T(f) cmocka_unit_test_setup_teardown(f, NULL, h_teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_second_daemon_refused),
 	    T(test_stale_socket_replaced),

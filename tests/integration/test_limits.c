@@ -46,15 +46,6 @@
 /* A generous bound for "closed by a 1 s timeout": only against hangs. */
 #define TIMEOUT_CLOSE_MS 10000
 
-static int teardown_daemon(void **);
-
-static int
-teardown_daemon(void **state)
-{
-	h_daemon_teardown(*state);
-	return (0);
-}
-
 /*
  * A client that pipelines status requests as fast as the socket takes them
  * and never reads. The daemon must stop reading from it (its writes stall)
@@ -256,7 +247,7 @@ test_frame_timeout(void **state)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, NULL, teardown_daemon)
+#define T(f) cmocka_unit_test_setup_teardown(f, NULL, h_teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_backpressure),
 	    T(test_connection_cap),

@@ -30,7 +30,6 @@
 #define MANY_PIPELINE 20
 
 static int  setup_daemon(void **);
-static int  teardown_daemon(void **);
 static int  good_begin(struct h_daemon *);
 static void good_end(struct h_daemon *, int);
 static void
@@ -40,13 +39,6 @@ static int
 setup_daemon(void **state)
 {
 	*state = h_daemon_up(NULL);
-	return (0);
-}
-
-static int
-teardown_daemon(void **state)
-{
-	h_daemon_teardown(*state);
 	return (0);
 }
 
@@ -574,7 +566,7 @@ test_many_connections_pipelining(void **state)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup_daemon, teardown_daemon)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_daemon, h_teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_garbage_http),
 	    T(test_garbage_payload),

@@ -40,15 +40,6 @@
 /* budgetctl processes racing. */
 #define RACE_CTLS  40
 
-static int teardown_daemon(void **);
-
-static int
-teardown_daemon(void **state)
-{
-	h_daemon_teardown(*state);
-	return (0);
-}
-
 static struct h_daemon *
 race_up(void **state)
 {
@@ -860,7 +851,7 @@ test_race_same_request_id_ctl(void **state)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, NULL, teardown_daemon)
+#define T(f) cmocka_unit_test_setup_teardown(f, NULL, h_teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_race_contract_raw),
 	    T(test_race_contract_pipelined),

@@ -32,13 +32,6 @@ setup(void **state)
 	return (0);
 }
 
-static int
-teardown(void **state)
-{
-	h_daemon_teardown(*state);
-	return (0);
-}
-
 static void
 pack_verify(Budget__Request *req, Budget__VerifyRequest *v)
 {
@@ -226,13 +219,13 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(
-		test_snapshot_between_writes, setup, teardown),
+		test_snapshot_between_writes, setup, h_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_order_around_slow_read, setup, teardown),
+		test_order_around_slow_read, setup, h_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_writes_during_slow_reads, setup, teardown),
+		test_writes_during_slow_reads, setup, h_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_client_gone_during_slow_read, setup, teardown),
+		test_client_gone_during_slow_read, setup, h_teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -15,15 +15,6 @@
 
 #include "harness.h"
 
-static int teardown_daemon(void **);
-
-static int
-teardown_daemon(void **state)
-{
-	h_daemon_teardown(*state);
-	return (0);
-}
-
 static int
 count_substr(const char *hay, const char *needle)
 {
@@ -157,7 +148,7 @@ test_bug_config_error_line_and_text_disagree(void **state)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, NULL, teardown_daemon)
+#define T(f) cmocka_unit_test_setup_teardown(f, NULL, h_teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_bug_socket_stolen_when_connect_is_denied),
 	    T(test_bug_sighup_drops_command_line_verbose),

@@ -11,13 +11,6 @@
 
 #include "audit.h"
 
-static int
-teardown_daemon(void **state)
-{
-	h_daemon_teardown(*state);
-	return (0);
-}
-
 /*
  * daemon/cmd.c:438, cmd_exec_one: the role is checked before the
  * command runs, and it is the command's exec that fills in what the
@@ -111,7 +104,7 @@ test_bug_balance_company_before_it_existed(void **state)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, NULL, teardown_daemon)
+#define T(f) cmocka_unit_test_setup_teardown(f, NULL, h_teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_bug_permission_denied_not_in_history),
 	    T(test_bug_balance_company_before_it_existed),

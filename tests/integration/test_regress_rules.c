@@ -164,13 +164,13 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(
-		test_bug_link_long_before_grants_breaks_ceiling, ls_teardown),
+		test_bug_link_long_before_grants_breaks_ceiling, h_teardown),
 	    cmocka_unit_test_teardown(
-		test_bug_merge_long_before_grants_breaks_ceiling, ls_teardown),
+		test_bug_merge_long_before_grants_breaks_ceiling, h_teardown),
 	    cmocka_unit_test_teardown(
-		test_order_of_link_and_grant_does_not_matter, ls_teardown),
+		test_order_of_link_and_grant_does_not_matter, h_teardown),
 	    cmocka_unit_test_teardown(
-		test_bug_first_digit_9_is_no_establishment_unit, ls_teardown),
+		test_bug_first_digit_9_is_no_establishment_unit, h_teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

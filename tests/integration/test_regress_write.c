@@ -11,15 +11,6 @@
 
 #include "fixture.h"
 
-static int teardown_daemon(void **);
-
-static int
-teardown_daemon(void **state)
-{
-	h_daemon_teardown(*state);
-	return (0);
-}
-
 /*
  * The daemon dies whenever a reservation expires, and again at every
  * start while one is due: a crash loop.
@@ -145,7 +136,7 @@ test_bug_refused_amendment_breaks_journal(void **state)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, NULL, teardown_daemon)
+#define T(f) cmocka_unit_test_setup_teardown(f, NULL, h_teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_bug_expiry_kills_the_daemon),
 	    T(test_bug_refused_amendment_breaks_journal),

@@ -1052,13 +1052,6 @@ test_seed_export(void **state)
 #define CO5 "0200506522"
 #define CO6 "0200607777"
 
-static int
-teardown_daemon(void **state)
-{
-	h_daemon_teardown(*state);
-	return (0);
-}
-
 static void
 ctl_ok(const struct h_daemon *d, ...)
 {
@@ -1403,7 +1396,7 @@ test_drawdown(void **state)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, NULL, teardown_daemon)
+#define T(f) cmocka_unit_test_setup_teardown(f, NULL, h_teardown)
 	const struct CMUnitTest seed_tests[] = {
 	    cmocka_unit_test(test_seed_loaded),
 	    cmocka_unit_test(test_seed_province_year),

@@ -169,15 +169,6 @@ struct words {
 	char backup[H_PATH_MAX + 32];
 };
 
-static int teardown_daemon(void **);
-
-static int
-teardown_daemon(void **state)
-{
-	ops_daemon_teardown(*state);
-	return (0);
-}
-
 static void
 need_root(void)
 {
@@ -964,7 +955,7 @@ test_refusal_in_history(void **state)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, NULL, teardown_daemon)
+#define T(f) cmocka_unit_test_setup_teardown(f, NULL, ops_teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_role_matrix),
 	    T(test_group_roles),

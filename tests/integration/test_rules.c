@@ -1082,17 +1082,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_teardown(test_bands_rates_caps, ls_teardown),
-	    cmocka_unit_test_teardown(test_order_reserve, ls_teardown),
-	    cmocka_unit_test_teardown(test_order_approve, ls_teardown),
-	    cmocka_unit_test_teardown(test_deminimis_ceiling, ls_teardown),
-	    cmocka_unit_test_teardown(test_deminimis_window, ls_teardown),
-	    cmocka_unit_test_teardown(test_exclusion, ls_teardown),
-	    cmocka_unit_test_teardown(test_exclusion_leap_day, ls_teardown),
-	    cmocka_unit_test_teardown(test_links, ls_teardown),
-	    cmocka_unit_test_teardown(test_merger, ls_teardown),
-	    cmocka_unit_test_teardown(test_contract_budget, ls_teardown),
-	    cmocka_unit_test_teardown(test_amend, ls_teardown),
+	    cmocka_unit_test_teardown(test_bands_rates_caps, h_teardown),
+	    cmocka_unit_test_teardown(test_order_reserve, h_teardown),
+	    cmocka_unit_test_teardown(test_order_approve, h_teardown),
+	    cmocka_unit_test_teardown(test_deminimis_ceiling, h_teardown),
+	    cmocka_unit_test_teardown(test_deminimis_window, h_teardown),
+	    cmocka_unit_test_teardown(test_exclusion, h_teardown),
+	    cmocka_unit_test_teardown(test_exclusion_leap_day, h_teardown),
+	    cmocka_unit_test_teardown(test_links, h_teardown),
+	    cmocka_unit_test_teardown(test_merger, h_teardown),
+	    cmocka_unit_test_teardown(test_contract_budget, h_teardown),
+	    cmocka_unit_test_teardown(test_amend, h_teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -24,13 +24,6 @@
 #include "audit.h"
 #include "store.pb-c.h"
 
-static int
-teardown_daemon(void **state)
-{
-	h_daemon_teardown(*state);
-	return (0);
-}
-
 /* ------------------------------------------------------------------ */
 /* The data file, opened by the test while budgetd is stopped         */
 
@@ -806,7 +799,7 @@ test_tamper_report_missing_contract(void **state)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, NULL, teardown_daemon)
+#define T(f) cmocka_unit_test_setup_teardown(f, NULL, h_teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_tamper_byte),
 	    T(test_tamper_amount),

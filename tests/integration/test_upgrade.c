@@ -24,13 +24,6 @@
 /* The layout of a summary in schema 2: state, first decision, pending. */
 #define SCHEMA2_SUMMARY_LEN 13
 
-static int
-teardown_daemon(void **state)
-{
-	h_daemon_teardown(*state);
-	return (0);
-}
-
 static void
 lmdb_check(int rc, const char *what)
 {
@@ -257,7 +250,7 @@ test_newer_refused(void **state)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, NULL, teardown_daemon)
+#define T(f) cmocka_unit_test_setup_teardown(f, NULL, h_teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_upgrade_from_2),
 	    T(test_short_summaries_fail_verify),
