@@ -136,6 +136,16 @@ fx_rules_load(const struct h_daemon *d)
 	    fx_ctl_json(d, 0, "rules", "load", BUDGET_RULES_FILE, NULL));
 }
 
+struct h_daemon *
+fx_daemon_up(void **state, const char *config)
+{
+	struct h_daemon *d;
+
+	*state = d = h_daemon_up(config);
+	fx_rules_load(d);
+	return (d);
+}
+
 void
 fx_contract_open(
     const struct h_daemon *d, const char *id, const char *budget_eur)

@@ -68,6 +68,13 @@ json_t *fx_ctl_vjson_try(
 /* budgetctl rules load of the shipped rules (rules/ in the source tree). */
 void fx_rules_load(const struct h_daemon *d);
 
+/*
+ * h_daemon_up(config) with the shipped rules loaded: the ground the
+ * write-path tests build on. The daemon goes in *state too, for
+ * h_teardown to stop and check even when the test fails half-way.
+ */
+struct h_daemon *fx_daemon_up(void **state, const char *config);
+
 /* contract open ID --provider P-ID --framework FW2 --budget EUR. */
 void fx_contract_open(
     const struct h_daemon *d, const char *id, const char *budget_eur);

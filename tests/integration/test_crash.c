@@ -213,8 +213,7 @@ test_crash_kill9_during_reservations(void **state)
 	print_message("BUDGET_CRASH_SEED=%llu, %u rounds\n",
 	    (unsigned long long)crash.rng, rounds);
 
-	*state = d = h_daemon_up(NULL);
-	fx_rules_load(d);
+	d = fx_daemon_up(state, NULL);
 	/* Room for about 70% of all the requests: refusals come too. */
 	crash.nops = (size_t)rounds * CRASH_N;
 	budget = (int64_t)(crash.nops * 7 / 10) * START_SUB;
@@ -266,8 +265,7 @@ test_crash_kill9_right_after_answer(void **state)
 	char               number[FX_RID_SZ], id[FX_ID_SZ], rid[FX_ID_SZ];
 	int                i, fd;
 
-	*state = d = h_daemon_up(NULL);
-	fx_rules_load(d);
+	d = fx_daemon_up(state, NULL);
 	fx_contract_open(d, "K-ONE", "1000000");
 	fx_companies_add(d, 1, 5);
 	for (i = 0; i < 5; i++) {

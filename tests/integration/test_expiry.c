@@ -32,16 +32,6 @@
 #define EXPIRY_DEADLINE_MS (2 * H_DEADLINE_MS)
 #define EXPIRY_POLL_MS     100
 
-static struct h_daemon *
-expiry_up(void **state, const char *config)
-{
-	struct h_daemon *d;
-
-	*state = d = h_daemon_up(config);
-	fx_rules_load(d);
-	return (d);
-}
-
 /*
  * dossier show --json ID, polled until the dossier is in state (and,
  * when pending is not negative, has that much pending). The daemon must
@@ -136,7 +126,7 @@ expect_last_history_kind(const struct h_daemon *d, const char *id)
 static void
 test_expiry_reservation_released(void **state)
 {
-	struct h_daemon   *d = expiry_up(state, NULL);
+	struct h_daemon   *d = fx_daemon_up(state, NULL);
 	struct fx_contract c;
 	char               a[FX_RID_SZ], b[FX_RID_SZ], x[FX_RID_SZ], st[32];
 	json_t            *j;
@@ -218,7 +208,7 @@ test_expiry_reservation_released(void **state)
 static void
 test_expiry_amendment_released(void **state)
 {
-	struct h_daemon   *d = expiry_up(state, NULL);
+	struct h_daemon   *d = fx_daemon_up(state, NULL);
 	struct fx_contract c;
 	char               a[FX_RID_SZ];
 	json_t            *j;
@@ -278,7 +268,7 @@ test_expiry_amendment_released(void **state)
 static void
 test_expiry_many_at_once(void **state)
 {
-	struct h_daemon   *d = expiry_up(state, NULL);
+	struct h_daemon   *d = fx_daemon_up(state, NULL);
 	struct fx_req     *r = calloc(MANY, sizeof(*r));
 	Budget__Request  **reqs = calloc(MANY, sizeof(*reqs));
 	Budget__Response **out = calloc(MANY, sizeof(*out));
@@ -361,7 +351,7 @@ test_expiry_many_at_once(void **state)
 static void
 test_expiry_across_restart(void **state)
 {
-	struct h_daemon   *d = expiry_up(state, NULL);
+	struct h_daemon   *d = fx_daemon_up(state, NULL);
 	struct fx_contract c;
 	char               a[FX_RID_SZ];
 	int64_t            seq;
@@ -394,7 +384,7 @@ static void
 test_expiry_default_ttl(void **state)
 {
 	struct h_daemon *d =
-	    expiry_up(state, "[ledger]\nreservation_ttl = 2s\n");
+	    fx_daemon_up(state, "[ledger]\nreservation_ttl = 2s\n");
 	struct fx_contract c;
 	char               a[FX_RID_SZ];
 

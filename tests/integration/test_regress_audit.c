@@ -77,8 +77,7 @@ test_bug_balance_company_before_it_existed(void **state)
 	json_t          *j;
 	int              st;
 
-	*state = d = h_daemon_up(NULL);
-	fx_rules_load(d);
+	d = fx_daemon_up(state, NULL);
 	json_decref(fx_ctl_json(d, 0, "company", "add", AU_CO_X, "--name", "A",
 	    "--postcode", "9000", "--size", "small", NULL));
 	json_decref(fx_ctl_json(d, 0, "company", "add", AU_CO_Y, "--name", "B",
