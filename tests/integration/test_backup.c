@@ -25,12 +25,10 @@
 static int
 setup(void **state)
 {
-	struct h_daemon *d = h_daemon_up(NULL);
+	struct h_daemon *d = fx_daemon_up(state, NULL);
 
-	fx_rules_load(d);
 	fx_contract_open(d, CONTRACT, "1000000");
 	fx_companies_add(d, 1, WRITERS);
-	*state = d;
 	return (0);
 }
 

@@ -37,8 +37,7 @@ test_bug_expiry_kills_the_daemon(void **state)
 	int64_t          deadline;
 	int              status, expired;
 
-	*state = d = h_daemon_up(NULL);
-	fx_rules_load(d);
+	d = fx_daemon_up(state, NULL);
 	fx_contract_open(d, "K-EXP", "5000");
 	fx_companies_add(d, 1, 1);
 	fx_rid(1, a);
@@ -103,8 +102,7 @@ test_bug_refused_amendment_breaks_journal(void **state)
 	char             number[FX_RID_SZ], granted[FX_DATE_SZ];
 	json_t          *j;
 
-	*state = d = h_daemon_up(NULL);
-	fx_rules_load(d);
+	d = fx_daemon_up(state, NULL);
 	fx_contract_open(d, "K-BUG", "20000");
 	fx_companies_add(d, 1, 1);
 	fx_rid(1, number);
