@@ -263,7 +263,7 @@ fx_dossier_state(
 /* ------------------------------------------------------------------ */
 /* Raw requests                                                       */
 
-static void
+void
 fx_req_init(struct fx_req *r, const char *rid)
 {
 	memset(r, 0, sizeof(*r));

@@ -119,6 +119,9 @@ fx_dossier_state(const struct h_daemon *d, const char *id, char *buf, size_t);
 /*
  * A Request with its command and the strings they point to, in one
  * object: build it in place, do not copy it (the pointers are inside).
+ * The builders below and ops.c's ops_step (every other dossier step) all
+ * fill this one struct, so that one frame codec and one pipeline serve
+ * every test.
  */
 struct fx_req {
 	Budget__Request req;
@@ -126,7 +129,13 @@ struct fx_req {
 		Budget__DossierReserve   reserve;
 		Budget__DossierApprove   approve;
 		Budget__DossierAmend     amend;
+		Budget__DossierCancel    cancel;
+		Budget__DossierWithdraw  withdraw;
+		Budget__DossierPay       pay;
+		Budget__DossierComplete  complete;
+		Budget__DossierClose     close;
 		Budget__DossierShow      show;
+		Budget__StatusRequest    status;
 		Budget__DeminimisDeclare declare;
 		Budget__CompanyAdd       company;
 	} u;
@@ -137,6 +146,12 @@ struct fx_req {
 	char          contract[FX_ID_SZ];
 	char          text[FX_ID_SZ];
 };
+
+/*
+ * Start r afresh as a Request of this protocol version under request id
+ * rid (NULL: none); the builders then set its command.
+ */
+void fx_req_init(struct fx_req *r, const char *rid);
 
 /*
  * dossier reserve ID --company COMPANY --contract CONTRACT --package PKG

@@ -27,43 +27,19 @@
 /* Entries per export page (the daemon's maximum). */
 #define OPS_EXPORT_PAGE 10000
 
-static void
-ops_init(struct ops_req *r, const char *rid, const char *id)
-{
-	memset(r, 0, sizeof(*r));
-	budget__request__init(&r->req);
-	r->req.version = BUDGET_PROTOCOL_VERSION;
-	snprintf(r->rid, sizeof(r->rid), "%s", rid != NULL ? rid : "");
-	snprintf(r->id, sizeof(r->id), "%s", id != NULL ? id : "");
-	r->req.request_id = r->rid;
-}
-
 void
-ops_reserve(struct ops_req *r, const char *rid, const char *id,
+ops_reserve(struct fx_req *r, const char *rid, const char *id,
     const char *company, const char *contract, int64_t ttl)
 {
-	Budget__DossierReserve *a = &r->u.reserve;
-
-	ops_init(r, rid, id);
-	budget__dossier_reserve__init(a);
-	snprintf(r->company, sizeof(r->company), "%s", company);
-	snprintf(r->contract, sizeof(r->contract), "%s", contract);
-	snprintf(r->text, sizeof(r->text), "START");
-	a->id = r->id;
-	a->company = r->company;
-	a->contract = r->contract;
-	a->package = r->text;
-	a->cost_cents = OPS_START_COST;
-	a->ttl_seconds = ttl;
-	r->req.command_case = BUDGET__REQUEST__COMMAND_DOSSIER_RESERVE;
-	r->req.dossier_reserve = a;
+	fx_reserve(r, rid, id, company, contract, "START", OPS_START_COST, ttl);
 }
 
 void
-ops_step(struct ops_req *r, enum ops_kind kind, const char *rid, const char *id,
+ops_step(struct fx_req *r, enum ops_kind kind, const char *rid, const char *id,
     int64_t amount, int64_t ttl)
 {
-	ops_init(r, rid, id);
+	fx_req_init(r, rid);
+	snprintf(r->id, sizeof(r->id), "%s", id != NULL ? id : "");
 	snprintf(r->text, sizeof(r->text), "ops");
 	switch (kind) {
 	case OPS_RESERVE:
@@ -439,7 +415,7 @@ static void __attribute__((noreturn))
 good_run(const struct ops_good *g, const char *sock, int ready)
 {
 	Budget__Response *a;
-	struct ops_req    r;
+	struct fx_req     r;
 	char              rid[FX_ID_SZ], id[FX_ID_SZ], number[FX_RID_SZ];
 	unsigned          i, k = 0;
 	int               fd;

@@ -24,32 +24,6 @@
 #define OPS_START_COST 1000000
 #define OPS_START_SUB  500000
 
-/*
- * A Request for any dossier step, with the strings it points to, in one
- * object: build it in place, do not copy it (the pointers are inside).
- */
-struct ops_req {
-	Budget__Request req;
-	union {
-		Budget__DossierReserve  reserve;
-		Budget__DossierApprove  approve;
-		Budget__DossierAmend    amend;
-		Budget__DossierCancel   cancel;
-		Budget__DossierWithdraw withdraw;
-		Budget__DossierPay      pay;
-		Budget__DossierComplete complete;
-		Budget__DossierClose    close;
-		Budget__DossierShow     show;
-		Budget__StatusRequest   status;
-	} u;
-	Budget__Cents cents;
-	char          rid[FX_ID_SZ];
-	char          id[FX_ID_SZ];
-	char          company[FX_RID_SZ];
-	char          contract[FX_ID_SZ];
-	char          text[FX_ID_SZ];
-};
-
 /* The steps of ops_step. */
 enum ops_kind {
 	OPS_RESERVE,
@@ -68,7 +42,7 @@ enum ops_kind {
  * reserve ID --company COMPANY --contract CONTRACT --package START --cost
  * 10000 [--ttl ttl seconds; 0: the daemon's default].
  */
-void ops_reserve(struct ops_req *r, const char *rid, const char *id,
+void ops_reserve(struct fx_req *r, const char *rid, const char *id,
     const char *company, const char *contract, int64_t ttl);
 
 /*
@@ -77,7 +51,7 @@ void ops_reserve(struct ops_req *r, const char *rid, const char *id,
  * complete, close, show (no request id needed; rid may be NULL), status
  * (id ignored).
  */
-void ops_step(struct ops_req *r, enum ops_kind kind, const char *rid,
+void ops_step(struct fx_req *r, enum ops_kind kind, const char *rid,
     const char *id, int64_t amount, int64_t ttl);
 
 /* "dossier_approve" ...: the command names the journal uses. */

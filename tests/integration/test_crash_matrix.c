@@ -106,7 +106,7 @@ struct dossier {
 };
 
 struct op {
-	struct ops_req    r;
+	struct fx_req     r;
 	enum ops_kind     kind;
 	size_t            dossier;
 	int               round;

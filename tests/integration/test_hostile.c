@@ -381,7 +381,7 @@ test_pipeline_never_reads(void **state)
 	struct ops_good  g;
 	struct h_mem     before, now;
 	struct pollfd    pfd;
-	struct ops_req   r;
+	struct fx_req    r;
 	uint8_t         *buf, *frame;
 	size_t           len = 0, off = 0, total = 0, flen, cap;
 	int64_t          peak, deadline;
