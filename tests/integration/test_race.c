@@ -708,6 +708,7 @@ test_race_same_request_id_different_requests(void **state)
 	size_t             i, fresh;
 	int                fd;
 	const char        *winner, *loser;
+	int64_t            seq;
 
 	fx_contract_open(d, "K-REUSE", "100000");
 	fx_companies_add(d, 1, 2);
@@ -722,12 +723,15 @@ test_race_same_request_id_different_requests(void **state)
 			    "K-REUSE", "START", START_COST, 0);
 	}
 	fresh = race_same_id(d, reqs, 32, out);
+	seq = fx_journal_seq(d);
 	assert_null(fx_err(out[fresh]));
 	winner = reqs[fresh].id;
 	loser = strcmp(winner, "REUSE-A") == 0 ? "REUSE-B" : "REUSE-A";
 	assert_string_equal(
 	    fx_dossier_state(d, winner, st, sizeof(st)), "reserved");
 	json_decref(fx_ctl_json(d, 1, "dossier", "show", loser, NULL));
+	/* The loser left nothing behind, not even a journal entry. */
+	assert_int_equal(fx_journal_seq(d), seq);
 	fx_contract_show(d, "K-REUSE", &c);
 	assert_int_equal(c.reserved, START_SUB);
 	assert_int_equal(c.dossiers, 1);
