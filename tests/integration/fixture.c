@@ -557,13 +557,14 @@ fx_ops_free(struct fx_op *ops, size_t n)
 struct fx_sconn *
 fx_sconns_open(const struct h_daemon *d, size_t n, size_t first, size_t per)
 {
-	struct fx_sconn *cs = calloc(n, sizeof(*cs));
+	struct fx_sconn *cs;
 	size_t           i;
 
-	if (cs == NULL)
-		h_fail("fixture: out of memory");
+	/* fx_sconns_poll polls them from an array of this size. */
 	if (n > FX_STREAM_CONNS)
 		h_fail("fixture: a stream of %zu connections", n);
+	if ((cs = calloc(n, sizeof(*cs))) == NULL)
+		h_fail("fixture: out of memory");
 	for (i = 0; i < n; i++) {
 		cs[i].fd = h_connect_served(d);
 		cs[i].first = first + i * per;
@@ -582,7 +583,8 @@ fx_sconns_close(struct fx_sconn *cs, size_t n)
 }
 
 void
-fx_sconn_send(struct fx_sconn *c, struct fx_op *ops, int gone)
+fx_sconn_send(
+    struct fx_sconn *c, struct fx_op *ops, const volatile sig_atomic_t *gone)
 {
 	struct fx_op *o = &ops[c->first + c->nsent];
 	uint8_t      *frame;
@@ -591,7 +593,7 @@ fx_sconn_send(struct fx_sconn *c, struct fx_op *ops, int gone)
 	frame = fx_frame(&o->r.req, &len);
 	o->sent = 1;
 	c->nsent++;
-	if (h_send_try(c->fd, frame, len) == -1 && !gone)
+	if (h_send_try(c->fd, frame, len) == -1 && !*gone)
 		h_fail("fixture: send: %s", strerror(errno));
 	free(frame);
 }

@@ -12,6 +12,7 @@
 #ifndef BUDGET_FIXTURE_H
 #define BUDGET_FIXTURE_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -292,9 +293,11 @@ void fx_sconns_close(struct fx_sconn *cs, size_t n);
 /*
  * Send c's next op of ops; it counts as sent even when the send fails,
  * since it may have reached the daemon. A failed send fails the test
- * unless gone (the daemon was told to go, or killed).
+ * unless *gone (the daemon was told to go, or killed), read after the
+ * send: a signal handler may kill the daemon while the frame is built.
  */
-void fx_sconn_send(struct fx_sconn *c, struct fx_op *ops, int gone);
+void fx_sconn_send(
+    struct fx_sconn *c, struct fx_op *ops, const volatile sig_atomic_t *gone);
 
 /*
  * Wait up to ms for input on the connections not closed, marking each

@@ -129,7 +129,7 @@ stream_and_kill(struct h_daemon *d, size_t first, size_t target, double frac)
 	t0 = now_us();
 	for (i = 0; i < CRASH_CONNS; i++) {
 		while (cs[i].nsent < CRASH_WINDOW)
-			fx_sconn_send(&cs[i], crash.ops, crash.killed);
+			fx_sconn_send(&cs[i], crash.ops, &crash.killed);
 	}
 	for (open = CRASH_CONNS; open > 0;) {
 		if (!armed && (acks >= target || crash.killed)) {
@@ -173,7 +173,7 @@ stream_and_kill(struct h_daemon *d, size_t first, size_t target, double frac)
 			acks += k;
 			while (
 			    k-- > 0 && cs[i].nsent < CRASH_PER && !crash.killed)
-				fx_sconn_send(&cs[i], crash.ops, crash.killed);
+				fx_sconn_send(&cs[i], crash.ops, &crash.killed);
 		}
 	}
 	if (!crash.killed)

@@ -45,10 +45,10 @@
 #define WATCHDOG_PETS 4
 
 static struct {
-	struct fx_op *ops;
-	size_t        nops;
-	uint64_t      rng;
-	int           termed;
+	struct fx_op         *ops;
+	size_t                nops;
+	uint64_t              rng;
+	volatile sig_atomic_t termed;
 } term;
 
 static int
@@ -93,7 +93,7 @@ stream_and_term(struct h_daemon *d, size_t first, size_t target)
 	cs = fx_sconns_open(d, TERM_CONNS, first, TERM_PER);
 	for (i = 0; i < TERM_CONNS; i++) {
 		while (cs[i].nsent < TERM_WINDOW)
-			fx_sconn_send(&cs[i], term.ops, term.termed);
+			fx_sconn_send(&cs[i], term.ops, &term.termed);
 	}
 	for (open = TERM_CONNS; open > 0;) {
 		if (!term.termed && acks >= target) {
@@ -128,7 +128,7 @@ stream_and_term(struct h_daemon *d, size_t first, size_t target)
 				after += k;
 			/* After SIGTERM the daemon may be gone. */
 			while (k-- > 0 && c->nsent < TERM_PER)
-				fx_sconn_send(c, term.ops, term.termed);
+				fx_sconn_send(c, term.ops, &term.termed);
 		}
 	}
 	if (!term.termed)
