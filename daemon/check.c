@@ -9,6 +9,8 @@
  */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,14 +305,19 @@ check_company_cb(const struct company *c, void *arg)
  */
 struct check_walk {
 	struct store_cursor cur;
-	uint64_t            next;   /* the sequence number expected next */
-	int                 broken; /* stopped at one that was not so */
-	ProtobufCAllocator  pa;
-	char               *arena;
-	size_t              cap, used, spilled;
-	void              **spill; /* what did not fit, malloc'ed */
+	uint64_t            next;    /* the sequence number expected next */
+	int                 broken;  /* stopped at one that was not so */
+	ProtobufCAllocator  pa;      /* protobuf-c's: into the arena */
+	char               *arena;   /* the current entry's memory */
+	size_t              cap;     /* the arena's size */
+	size_t              used;    /* of it, taken by the current entry */
+	size_t              spilled; /* bytes that went to malloc instead */
+	void              **spill;   /* what did not fit, malloc'ed */
 	size_t              nspill;
 };
+
+/* Every block the arena hands out is aligned for any type. */
+#define CHECK_WALK_ALIGN _Alignof(max_align_t)
 
 static void *
 check_walk_alloc(void *arg, size_t size)
@@ -318,7 +325,10 @@ check_walk_alloc(void *arg, size_t size)
 	struct check_walk *w = arg;
 	void              *p;
 
-	size = (size + 15) & ~(size_t)15; /* max_align_t's alignment */
+	/* protobuf-c asks for no more than the entry's length allows. */
+	if (size > SIZE_MAX / 2)
+		fatalx("check: a journal entry asks for %zu bytes", size);
+	size = (size + CHECK_WALK_ALIGN - 1) & ~(size_t)(CHECK_WALK_ALIGN - 1);
 	if (size <= w->cap - w->used) {
 		p = w->arena + w->used;
 		w->used += size;

@@ -34,10 +34,10 @@
  * refusal uses live together (dossier_needs), so they cannot drift apart.
  */
 enum dossier_need {
-	DOSSIER_PENDING,   /* reserved, or approved with an amendment pending */
-	DOSSIER_SETTLED,   /* approved, no amendment pending */
-	DOSSIER_GRANTED,   /* approved or completed: money committed */
-	DOSSIER_COMPLETED, /* completed */
+	DOSSIER_NEED_PENDING,   /* reserved, or approved and amending */
+	DOSSIER_NEED_SETTLED,   /* approved, no amendment pending */
+	DOSSIER_NEED_GRANTED,   /* approved or completed: money committed */
+	DOSSIER_NEED_COMPLETED, /* completed */
 };
 
 static int64_t
@@ -87,19 +87,19 @@ dossier_needs(struct cmd_ctx *ctx, const struct dossier *d, const char *op,
 	const char *needs;
 
 	switch (need) {
-	case DOSSIER_PENDING:
+	case DOSSIER_NEED_PENDING:
 		ok = d->state == DS_RESERVED || amending;
 		needs = "a reservation or a pending amendment";
 		break;
-	case DOSSIER_SETTLED:
+	case DOSSIER_NEED_SETTLED:
 		ok = d->state == DS_APPROVED && !amending;
 		needs = "an approved dossier without a pending amendment";
 		break;
-	case DOSSIER_GRANTED:
+	case DOSSIER_NEED_GRANTED:
 		ok = d->state == DS_APPROVED || d->state == DS_COMPLETED;
 		needs = "an approved or completed dossier";
 		break;
-	case DOSSIER_COMPLETED:
+	case DOSSIER_NEED_COMPLETED:
 		ok = d->state == DS_COMPLETED;
 		needs = "a completed dossier";
 		break;
@@ -338,7 +338,7 @@ cmd_dossier_approve_exec(struct cmd_ctx *ctx)
 	    (rc = cmd_not_future(ctx, day, "decision date")))
 		return (rc);
 	ctx->jr.date = day;
-	if ((rc = dossier_needs(ctx, &d, "approve", DOSSIER_PENDING)))
+	if ((rc = dossier_needs(ctx, &d, "approve", DOSSIER_NEED_PENDING)))
 		return (rc);
 	initial = d.state == DS_RESERVED;
 	ctx->jr.amount = d.pending;
@@ -476,7 +476,7 @@ cmd_dossier_amend_exec(struct cmd_ctx *ctx)
 	    (rc = cmd_amount_arg(
 		 ctx, a->extension_cost->cents, "extension cost")))
 		return (rc);
-	if ((rc = dossier_needs(ctx, &d, "amend", DOSSIER_SETTLED)) ||
+	if ((rc = dossier_needs(ctx, &d, "amend", DOSSIER_NEED_SETTLED)) ||
 	    (rc = dossier_parties(ctx, &d, &k, NULL)))
 		return (rc);
 	/* The rule set of the first approval governs the whole dossier. */
@@ -582,7 +582,7 @@ cmd_dossier_cancel_exec(struct cmd_ctx *ctx)
 
 	if ((rc = dossier_load(ctx, a->id, &d)) ||
 	    (rc = cmd_text_arg(ctx, a->reason, "reason")) ||
-	    (rc = dossier_needs(ctx, &d, "cancel", DOSSIER_PENDING)) ||
+	    (rc = dossier_needs(ctx, &d, "cancel", DOSSIER_NEED_PENDING)) ||
 	    (rc = dossier_parties(ctx, &d, &k, NULL)))
 		return (rc);
 	e.amount = dossier_release(ctx, &d, &k, DS_CANCELLED);
@@ -646,7 +646,7 @@ cmd_dossier_pay_exec(struct cmd_ctx *ctx)
 	    (rc = cmd_amount_arg(ctx, a->amount_cents, "amount")))
 		return (rc);
 	ctx->jr.amount = a->amount_cents;
-	if ((rc = dossier_needs(ctx, &d, "pay", DOSSIER_GRANTED)))
+	if ((rc = dossier_needs(ctx, &d, "pay", DOSSIER_NEED_GRANTED)))
 		return (rc);
 	if (a->amount_cents > d.granted - d.paid)
 		return (cmd_fail(ctx, BUDGET_ERR_AMOUNT_EXCEEDS_COMMITMENT,
@@ -673,7 +673,7 @@ cmd_dossier_complete_exec(struct cmd_ctx *ctx)
 	enum budget_err                rc;
 
 	if ((rc = dossier_load(ctx, a->id, &d)) ||
-	    (rc = dossier_needs(ctx, &d, "complete", DOSSIER_SETTLED)))
+	    (rc = dossier_needs(ctx, &d, "complete", DOSSIER_NEED_SETTLED)))
 		return (rc);
 	d.state = DS_COMPLETED;
 	record_put_dossier(ctx->txn, &d, 0);
@@ -729,7 +729,7 @@ cmd_dossier_close_exec(struct cmd_ctx *ctx)
 	enum budget_err             rc;
 
 	if ((rc = dossier_load(ctx, a->id, &d)) ||
-	    (rc = dossier_needs(ctx, &d, "close", DOSSIER_COMPLETED)) ||
+	    (rc = dossier_needs(ctx, &d, "close", DOSSIER_NEED_COMPLETED)) ||
 	    (rc = dossier_parties(ctx, &d, &k, NULL)))
 		return (rc);
 	dossier_settle(ctx, &d, &k, &e);
@@ -750,7 +750,7 @@ cmd_dossier_withdraw_exec(struct cmd_ctx *ctx)
 
 	if ((rc = dossier_load(ctx, a->id, &d)) ||
 	    (rc = cmd_text_arg(ctx, a->reason, "reason")) ||
-	    (rc = dossier_needs(ctx, &d, "withdraw", DOSSIER_GRANTED)) ||
+	    (rc = dossier_needs(ctx, &d, "withdraw", DOSSIER_NEED_GRANTED)) ||
 	    (rc = dossier_parties(ctx, &d, &k, NULL)))
 		return (rc);
 	/* A pending amendment goes with it. */
