@@ -1064,6 +1064,28 @@ static const struct ls_row amend[] = {
     /* The extension cost is a total and cannot go down. */
     LS_R_NO("invalid_argument", "extension cost", "dossier", "amend", "DA1",
 	"--extension-cost", "1999.99"),
+    /* With an amendment pending: payments go on, completion waits. */
+    LS_R_DONE_W(LS_W("pending_cents=50000"), "dossier", "amend", "DA1",
+	"--extension-cost", "3000"),
+    LS_R_NO("invalid_state", "amendment pending", "dossier", "complete", "DA1"),
+    LS_R_DONE_W(LS_W("state=approved", "paid_cents=100000"), "dossier", "pay",
+	"DA1", "--amount", "1000"),
+    LS_R_DONE(LS_APPROVE("DA1", "2024-07-03")),
+    LS_R_DONE_W(LS_W("state=completed"), "dossier", "complete", "DA1"),
+    /* Completed: paid and withdrawn still, completed no more. */
+    LS_R_NO("invalid_state", "completed", "dossier", "complete", "DA1"),
+    LS_R_DONE_W(LS_W("state=completed", "paid_cents=200000"), "dossier", "pay",
+	"DA1", "--amount", "1000"),
+    LS_R_DONE_W(LS_W("state=withdrawn", "granted_cents=200000"), "dossier",
+	"withdraw", "DA1", "--reason", "test"),
+    /* Withdrawn with an amendment pending: the increment goes too. */
+    LS_R_DONE(LS_ADD("@A2", "small")),
+    LS_R_DONE(LS_RESERVE("DA2", "@A2", "K", "START", "10000", "2024-06-01")),
+    LS_R_DONE(LS_APPROVE("DA2", "2024-06-01")),
+    LS_R_DONE_W(LS_W("pending_cents=350000"), "dossier", "amend", "DA2",
+	"--package", "MEDIUM", "--cost", "17000"),
+    LS_R_DONE_W(LS_W("state=withdrawn", "pending_cents=0", "granted_cents=0"),
+	"dossier", "withdraw", "DA2", "--reason", "test"),
 };
 
 static void
@@ -1072,6 +1094,7 @@ test_amend(void **state)
 	struct h_daemon *d = LS_DAEMON(state);
 	struct ls_name   names[] = {
 	      {"A1", LS_CO01},
+	      {"A2", LS_CO02},
 	      {NULL, NULL},
         };
 
