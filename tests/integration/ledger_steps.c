@@ -1,7 +1,8 @@
 /*
  * ledger_steps.c: one budgetctl command as a checked step on the ledger
  * (see ledger_steps.h): the run, its expected answer, the journal's move
- * and verify after it, every failure reported at the caller's line.
+ * and verify after it, every failure reported at the caller's line; and
+ * the daemon the tables run on (ls_daemon_at), with the rules loaded.
  */
 #include <stdarg.h>
 #include <stdio.h>
