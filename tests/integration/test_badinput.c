@@ -690,6 +690,104 @@ test_rules_input(void **state)
 	LS_ROWS(d, rules_input, NULL);
 }
 
+/* ------------------------------------------------------------------ */
+/* Money on its edges                                                 */
+
+/*
+ * What an amendment, a payment, a close and a budget cut move, to the
+ * cent (SPEC §2-3, README "dossier ..."): an amendment is checked and
+ * reserved as its increment, not its new total, and one that does not
+ * raise the subsidy is refused; close cuts the grants newest first; a
+ * budget goes down to reserved + committed + paid, paid included.
+ */
+static const struct ls_row money_edges[] = {
+    /* START 10,000.01 is still 5,000.00 (R-SUB-1 rounds down). */
+    LS_R_NO("invalid_argument", "does not raise", "dossier", "amend", "D1",
+	"--cost", "10000.01"),
+    /* KM holds D3's 5,000.00 and exactly its upgrade's 3,500.00. */
+    LS_R_DONE(LS_OPEN("KM", "8500")),
+    LS_R_DONE(LS_ADD(LS_CO05, "small")),
+    LS_R_DONE(LS_RESERVE("D3", LS_CO05, "KM", "START", "10000", "2024-06-01")),
+    LS_R_DONE(LS_APPROVE("D3", "2024-06-01")),
+    LS_R_NOJ("contract_budget_exceeded", "3500.01", "dossier", "amend", "D3",
+	"--package", "MEDIUM", "--cost", "17000.02"),
+    LS_R_DONE_W(LS_W("pending_cents=350000", "subsidy_cents=850000"), "dossier",
+	"amend", "D3", "--package", "MEDIUM", "--cost", "17000"),
+    LS_R_READ(LS_W("reserved_cents=350000", "committed_cents=500000",
+		  "available_cents=0"),
+	"contract", "show", "KM"),
+    LS_R_DONE_W(LS_W("granted_cents=850000", "grants#=2"),
+	LS_APPROVE("D3", "2024-07-01")),
+    /* Closed with 6,000.00 paid: 2,500.00 comes off the newest grant. */
+    LS_R_DONE("dossier", "pay", "D3", "--amount", "6000"),
+    LS_R_DONE("dossier", "complete", "D3"),
+    LS_R_DONE_W(LS_W("state=closed", "granted_cents=600000",
+		    "grants.0.effective_cents=500000",
+		    "grants.1.effective_cents=100000"),
+	"dossier", "close", "D3"),
+    /* Closed is the end: no payment, no withdrawal, no second close. */
+    LS_R_NO(
+	"invalid_state", "closed", "dossier", "pay", "D3", "--amount", "0.01"),
+    LS_R_NO("invalid_state", "closed", "dossier", "withdraw", "D3", "--reason",
+	"test"),
+    LS_R_NO("invalid_state", "closed", "dossier", "close", "D3"),
+    LS_R_READ(LS_W("used_cents=500000"), LS_DM_SHOW(LS_CO05, "2024-06-30")),
+    LS_R_READ(LS_W("used_cents=600000"), LS_DM_SHOW(LS_CO05, "2024-07-01")),
+    LS_R_READ(LS_W("reserved_cents=0", "committed_cents=0", "paid_cents=600000",
+		  "available_cents=250000"),
+	"contract", "show", "KM"),
+    /* What was paid is not available: 4,250.00 does not fit in 2,500.00. */
+    LS_R_DONE(LS_ADD(LS_CO07, "small")),
+    LS_R_NOJ("contract_budget_exceeded", "KM",
+	LS_RESERVE("D5", LS_CO07, "KM", "START", "8500", "2024-06-01")),
+    /* What was paid is used: the budget goes down to it, not below. */
+    LS_R_NOJ("budget_below_usage", "KM", "contract", "amend", "KM", "--budget",
+	"5999.99", "--reason", "test"),
+    LS_R_DONE_W(LS_W("budget_cents=600000", "available_cents=0"), "contract",
+	"amend", "KM", "--budget", "6000", "--reason", "test"),
+    /*
+     * An amendment's increment counts against the de-minimis ceiling on
+     * today (R-DM): with 296,500.00 used, 3,500.00 fits and 3,500.01 not.
+     */
+    LS_R_DONE(LS_ADD(LS_CO06, "small")),
+    LS_R_DONE(LS_DECLARE(LS_CO06, "291500", "@T30")),
+    LS_R_DONE(LS_RESERVE("D4", LS_CO06, "K", "START", "10000", "@T20")),
+    LS_R_DONE(LS_APPROVE("D4", "@T20")),
+    LS_R_NOJ("deminimis_ceiling_exceeded", "300,000.01", "dossier", "amend",
+	"D4", "--package", "MEDIUM", "--cost", "17000.02"),
+    LS_R_DONE_W(LS_W("pending_cents=350000"), "dossier", "amend", "D4",
+	"--package", "MEDIUM", "--cost", "17000"),
+    LS_R_READ(LS_W("used_cents=29650000", "pending_cents=350000",
+		  "available_cents=0"),
+	"deminimis", "show", LS_CO06),
+    /* A budget change journals the new budget and the change (README). */
+    LS_R_DONE(LS_OPEN("KA", "100")),
+    LS_R_DONE("contract", "amend", "KA", "--budget", "150", "--reason", "up"),
+    LS_R_DONE(
+	"contract", "amend", "KA", "--budget", "120.5", "--reason", "down"),
+    LS_R_READ(LS_W("entries#=3", "entries.1.kind=contract_amend",
+		  "entries.1.budget=15000", "entries.1.amount=5000",
+		  "entries.2.budget=12050", "entries.2.amount=-2950"),
+	"history", "--contract", "KA"),
+};
+
+static void
+test_money_edges(void **state)
+{
+	struct h_daemon *d = badinput_daemon(state);
+	char             t30[16], t20[16];
+	struct ls_name   names[] = {
+	      {"T30", t30},
+	      {"T20", t20},
+	      {NULL, NULL},
+        };
+
+	/* Within today's de-minimis window whenever the test runs. */
+	ls_date_from_today(-30, t30);
+	ls_date_from_today(-20, t20);
+	LS_ROWS(d, money_edges, names);
+}
+
 /* A bad rules file: refused with the line it is on; nothing loaded. */
 static void
 test_rules_file(void **state)
@@ -800,6 +898,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_dates, h_teardown),
 	    cmocka_unit_test_teardown(test_unknown, h_teardown),
 	    cmocka_unit_test_teardown(test_rules_input, h_teardown),
+	    cmocka_unit_test_teardown(test_money_edges, h_teardown),
 	    cmocka_unit_test_teardown(test_rules_file, h_teardown),
 	    cmocka_unit_test_teardown(test_text_mode, h_teardown),
 	};
