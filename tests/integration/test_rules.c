@@ -1101,6 +1101,95 @@ test_amend(void **state)
 	LS_ROWS(d, amend, names);
 }
 
+/* ------------------------------------------------------------------ */
+/* De-minimis: reductions and the undertaking's pending reservations  */
+
+/*
+ * Withdraw and close reduce a dossier's de-minimis grant to what was
+ * paid (SPEC §2): the unpaid remainder leaves the undertaking's sum, so
+ * aid that fits only thanks to the reduction is accepted, one cent more
+ * is not.
+ */
+static const struct ls_row dm_reduced[] = {
+    LS_R_DONE(LS_ADD("@R1", "small")),
+    LS_R_DONE(LS_ADD("@R2", "small")),
+    /* Withdrawn after 1,000 of 5,000 was paid: 1,000 counts. */
+    LS_R_DONE(LS_DECLARE("@R1", "290000", "2025-01-10")),
+    LS_R_DONE(LS_RESERVE("DR1", "@R1", "K", "START", "10000", "2025-02-01")),
+    LS_R_DONE(LS_APPROVE("DR1", "2025-02-01")),
+    LS_R_READ(LS_W("used_cents=29500000"), LS_DM_SHOW("@R1", "2025-02-01")),
+    LS_R_DONE("dossier", "pay", "DR1", "--amount", "1000"),
+    LS_R_DONE_W(LS_W("state=withdrawn", "granted_cents=100000"), "dossier",
+	"withdraw", "DR1", "--reason", "test"),
+    LS_R_READ(LS_W("used_cents=29100000", "available_cents=900000",
+		  "grants.1.amount_cents=100000"),
+	LS_DM_SHOW("@R1", "2025-02-01")),
+    LS_R_NOJ("deminimis_ceiling_exceeded", "300,000.01",
+	LS_DECLARE("@R1", "9000.01", "2025-02-02")),
+    LS_R_DONE_W(
+	LS_W("used_cents=30000000"), LS_DECLARE("@R1", "9000", "2025-02-02")),
+    /* Closed after 3,000 of 5,000 was paid: 3,000 counts. */
+    LS_R_DONE(LS_DECLARE("@R2", "290000", "2025-01-10")),
+    LS_R_DONE(LS_RESERVE("DR2", "@R2", "K", "START", "10000", "2025-02-01")),
+    LS_R_DONE(LS_APPROVE("DR2", "2025-02-01")),
+    LS_R_DONE("dossier", "pay", "DR2", "--amount", "3000"),
+    LS_R_DONE("dossier", "complete", "DR2"),
+    LS_R_DONE_W(LS_W("state=closed", "granted_cents=300000"), "dossier",
+	"close", "DR2"),
+    LS_R_READ(LS_W("used_cents=29300000", "available_cents=700000"),
+	LS_DM_SHOW("@R2", "2025-02-01")),
+    LS_R_NOJ("deminimis_ceiling_exceeded", "300,000.01",
+	LS_DECLARE("@R2", "7000.01", "2025-02-02")),
+    LS_R_DONE(LS_DECLARE("@R2", "7000", "2025-02-02")),
+};
+
+/*
+ * Pending reservations of every member of the undertaking count (SPEC
+ * R-DM), not only the deciding company's, and a pending increment counts
+ * in full, whatever was paid on the dossier before. B's trajectory was
+ * approved more than four years ago, so A may start one; B's pending
+ * extension then counts against A's reservation.
+ */
+static const struct ls_row dm_group_pending[] = {
+    LS_R_DONE(LS_ADD("@A", "small")),
+    LS_R_DONE(LS_ADD("@B", "small")),
+    /* V2021, 45%: 11,250 granted to B on 2021-01-05, 1,000 paid. */
+    LS_R_DONE(LS_RESERVE("DB", "@B", "K", "BASIC", "25000", "2021-01-05")),
+    LS_R_DONE(LS_APPROVE("DB", "2021-01-05")),
+    LS_R_DONE("dossier", "pay", "DB", "--amount", "1000"),
+    LS_R_DONE(LS_LINK("@A", "@B", "2021-01-01")),
+    LS_R_DONE(LS_DECLARE("@A", "286000.01", "2025-01-10")),
+    /* 45% of 45,000 is 20,250: an increment of 9,000 is reserved. */
+    LS_R_DONE_W(LS_W("pending_cents=900000", "subsidy_cents=2025000"),
+	"dossier", "amend", "DB", "--extension-cost", "20000"),
+    LS_R_READ(LS_W("used_cents=28600001", "pending_cents=900000",
+		  "undertaking#=2", "available_cents=499999"),
+	LS_DM_SHOW("@A", "2025-06-01")),
+    /* 286,000.01 + 9,000 + 5,000 is one cent too much. */
+    LS_R_NOJ("deminimis_ceiling_exceeded", "300,000.01",
+	LS_RESERVE("DA", "@A", "K", "START", "10000", "2025-06-01")),
+    LS_R_DONE_W(LS_W("subsidy_cents=499999"),
+	LS_RESERVE("DA", "@A", "K", "START", "9999.98", "2025-06-01")),
+    LS_R_READ(LS_W("pending_cents=1399999", "available_cents=0"),
+	LS_DM_SHOW("@A", "2025-06-01")),
+};
+
+static void
+test_deminimis_reductions_and_pending(void **state)
+{
+	struct h_daemon *d = LS_DAEMON(state);
+	struct ls_name   names[] = {
+	      {"R1", LS_CO01},
+	      {"R2", LS_CO02},
+	      {"A", LS_CO03},
+	      {"B", LS_CO04},
+	      {NULL, NULL},
+        };
+
+	LS_ROWS(d, dm_reduced, names);
+	LS_ROWS(d, dm_group_pending, names);
+}
+
 int
 main(void)
 {
@@ -1116,6 +1205,8 @@ main(void)
 	    cmocka_unit_test_teardown(test_merger, h_teardown),
 	    cmocka_unit_test_teardown(test_contract_budget, h_teardown),
 	    cmocka_unit_test_teardown(test_amend, h_teardown),
+	    cmocka_unit_test_teardown(
+		test_deminimis_reductions_and_pending, h_teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
