@@ -1190,6 +1190,54 @@ test_deminimis_reductions_and_pending(void **state)
 	LS_ROWS(d, dm_group_pending, names);
 }
 
+/*
+ * A link or merger that starts on the day both companies received aid:
+ * on that day they are one undertaking (links hold on their first day),
+ * so 150,000 + 160,000 on one day is refused; from the next day on the
+ * join is accepted. A link may hold for one day only.
+ */
+static const struct ls_row join_day[] = {
+    LS_R_DONE(LS_ADD("@J1", "small")),
+    LS_R_DONE(LS_ADD("@J2", "small")),
+    LS_R_DONE(LS_ADD("@J3", "small")),
+    LS_R_DONE(LS_ADD("@J4", "small")),
+    LS_R_DONE(LS_ADD("@J5", "small")),
+    LS_R_DONE(LS_ADD("@J6", "small")),
+    LS_R_DONE(LS_DECLARE("@J1", "150000", "2025-06-01")),
+    LS_R_DONE(LS_DECLARE("@J2", "160000", "2025-06-01")),
+    LS_R_NOJ("deminimis_ceiling_exceeded", "310,000.00",
+	LS_LINK("@J1", "@J2", "2025-06-01")),
+    LS_R_DONE(LS_LINK("@J1", "@J2", "2025-06-02")),
+    LS_R_DONE(LS_DECLARE("@J3", "150000", "2025-06-01")),
+    LS_R_DONE(LS_DECLARE("@J4", "160000", "2025-06-01")),
+    LS_R_NOJ("deminimis_ceiling_exceeded", "310,000.00",
+	LS_MERGE("@J3", "@J4", "2025-06-01")),
+    LS_R_DONE(LS_MERGE("@J3", "@J4", "2025-06-02")),
+    /* A link of one day: since and until the same day. */
+    LS_R_DONE(LS_LINK_UNTIL("@J5", "@J6", "2025-03-01", "2025-03-01")),
+    LS_R_READ(
+	LS_W("undertaking#=2"), "company", "show", "@J6", "--on", "2025-03-01"),
+    LS_R_READ(
+	LS_W("undertaking#=1"), "company", "show", "@J6", "--on", "2025-03-02"),
+};
+
+static void
+test_join_on_grant_day(void **state)
+{
+	struct h_daemon *d = LS_DAEMON(state);
+	struct ls_name   names[] = {
+	      {"J1", LS_CO01},
+	      {"J2", LS_CO02},
+	      {"J3", LS_CO03},
+	      {"J4", LS_CO04},
+	      {"J5", LS_CO05},
+	      {"J6", LS_CO06},
+	      {NULL, NULL},
+        };
+
+	LS_ROWS(d, join_day, names);
+}
+
 int
 main(void)
 {
@@ -1207,6 +1255,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_amend, h_teardown),
 	    cmocka_unit_test_teardown(
 		test_deminimis_reductions_and_pending, h_teardown),
+	    cmocka_unit_test_teardown(test_join_on_grant_day, h_teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
