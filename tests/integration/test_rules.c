@@ -1238,6 +1238,144 @@ test_join_on_grant_day(void **state)
 	LS_ROWS(d, join_day, names);
 }
 
+/* ------------------------------------------------------------------ */
+/* The rules file: defaults, caps of its own, what it may not say     */
+
+/*
+ * A rule set from 2025 with a subsidy cap below rate x cost, a package
+ * with one fixed price, and no exclusion_years (README: default 4).
+ */
+static const char rules_t2025[] = "[ruleset T2025]\n"
+				  "from = 2025-01-01\n"
+				  "rate_sme = 50%\n"
+				  "rate_maatwerk = 50%\n"
+				  "rate_large_nis2 = none\n"
+				  "max_total_cost = none\n"
+				  "max_subsidy = 5000.00\n"
+				  "\n"
+				  "[package T2025 START]\n"
+				  "min_cost = 8000.00\n"
+				  "max_cost = 12000.00\n"
+				  "rank = 1\n"
+				  "extensions = no\n"
+				  "\n"
+				  "[package T2025 FIXED]\n"
+				  "min_cost = 10000.00\n"
+				  "max_cost = 10000.00\n"
+				  "rank = 2\n"
+				  "extensions = no\n";
+
+static const struct ls_row rules_own[] = {
+    LS_R_DONE(LS_ADD("@S1", "small")),
+    LS_R_DONE(LS_ADD("@S2", "small")),
+    /* 50% of 10,000.02 is 5,000.01: the cap gives 5,000.00. */
+    LS_R_DONE_W(LS_W("subsidy_cents=500000", "rule_set=T2025"),
+	LS_RESERVE("DS1", "@S1", "K", "START", "10000.02", "2025-02-01")),
+    LS_R_DONE(LS_CANCEL("DS1")),
+    LS_R_DONE_W(LS_W("subsidy_cents=500000"),
+	LS_RESERVE("DS1b", "@S1", "K", "START", "12000", "2025-02-01")),
+    LS_R_DONE(LS_CANCEL("DS1b")),
+    LS_R_DONE_W(LS_W("subsidy_cents=499999"),
+	LS_RESERVE("DS1c", "@S1", "K", "START", "9999.98", "2025-02-01")),
+    LS_R_DONE(LS_CANCEL("DS1c")),
+    /* A band of one price takes that price only. */
+    LS_R_NO("cost_out_of_band", "band",
+	LS_RESERVE("DS1d", "@S1", "K", "FIXED", "10000.01", "2025-02-01")),
+    LS_R_NO("cost_out_of_band", "band",
+	LS_RESERVE("DS1d", "@S1", "K", "FIXED", "9999.99", "2025-02-01")),
+    LS_R_DONE_W(LS_W("subsidy_cents=500000"),
+	LS_RESERVE("DS1d", "@S1", "K", "FIXED", "10000", "2025-02-01")),
+    /* Without exclusion_years the exclusion is 4 years. */
+    LS_R_DONE(LS_RESERVE("DS2", "@S2", "K", "BASIC", "25000", "2021-06-01")),
+    LS_R_DONE(LS_APPROVE("DS2", "2021-06-01")),
+    LS_R_NOJ("exclusion_period", "4 years",
+	LS_RESERVE("DS2b", "@S2", "K", "START", "10000", "2025-05-31")),
+    LS_R_DONE_W(LS_W("rule_set=T2025"),
+	LS_RESERVE("DS2b", "@S2", "K", "START", "10000", "2025-06-01")),
+};
+
+/* Rules files that must be refused, each with a piece of its message. */
+static const struct {
+	const char *name, *code, *msg, *text;
+} rules_refused[] = {
+    /* Above 100% the subsidy would exceed the cost. */
+    {"rate", "invalid_argument", "rate_sme",
+	"[ruleset R1]\nfrom = 2025-03-01\nrate_sme = 100.01%\n"
+	"[package R1 P]\nmin_cost = 1.00\nmax_cost = 2.00\n"},
+    /* A cap of 0 is no amount: "none" says there is no cap. */
+    {"total", "invalid_argument", "max_total_cost",
+	"[ruleset R2]\nfrom = 2025-03-01\nrate_sme = 50%\n"
+	"max_total_cost = 0.00\n"
+	"[package R2 P]\nmin_cost = 1.00\nmax_cost = 2.00\n"},
+    {"subsidy", "invalid_argument", "max_subsidy",
+	"[ruleset R3]\nfrom = 2025-03-01\nrate_sme = 50%\n"
+	"max_subsidy = 0\n"
+	"[package R3 P]\nmin_cost = 1.00\nmax_cost = 2.00\n"},
+    /* Windows of 0 years would count one day's aid only. */
+    {"years", "invalid_argument", "years",
+	"[deminimis R4]\nfrom = 2025-03-01\nceiling = 300000.00\n"
+	"window = rolling\nyears = 0\n"},
+    {"exclusion", "invalid_argument", "exclusion_years",
+	"[ruleset R5]\nfrom = 2025-03-01\nrate_sme = 50%\n"
+	"exclusion_years = 0\n"
+	"[package R5 P]\nmin_cost = 1.00\nmax_cost = 2.00\n"},
+    /* A set without a from date would be in force since ever. */
+    {"from", "invalid_argument", "from",
+	"[ruleset R6]\nrate_sme = 50%\n"
+	"[package R6 P]\nmin_cost = 1.00\nmax_cost = 2.00\n"},
+    /* A loaded set or regime never changes: not a cap, not a ceiling. */
+    {"v2024", "already_exists", "V2024 is loaded already",
+	"[ruleset V2024]\nfrom = 2024-04-17\nrate_sme = 50%\n"
+	"rate_maatwerk = 50%\nrate_large_nis2 = 35%\n"
+	"max_total_cost = 70000.00\nmax_subsidy = 30000.00\n"
+	"exclusion_years = 4\n"
+	"[package V2024 START]\nmin_cost = 8500.00\nmax_cost = 10800.00\n"
+	"rank = 1\nextensions = no\n"
+	"[package V2024 MEDIUM]\nmin_cost = 17000.00\n"
+	"max_cost = 22000.00\nrank = 2\nextensions = yes\n"
+	"[package V2024 PLUS]\nmin_cost = 28800.00\nmax_cost = 35000.00\n"
+	"rank = 3\nextensions = yes\n"},
+    {"regime", "already_exists", "2023/2831",
+	"[deminimis 2023/2831]\nfrom = 2024-01-01\nceiling = 400000.00\n"
+	"window = rolling\nyears = 3\n"},
+};
+
+static void
+test_rules_file_own_sets(void **state)
+{
+	struct h_daemon *d = LS_DAEMON(state);
+	struct ls_answer a;
+	char             path[H_PATH_MAX + 32];
+	const char      *argv[] = {"rules", "load", path, NULL};
+	struct ls_name   names[] = {
+	      {"S1", LS_CO01},
+	      {"S2", LS_CO02},
+	      {NULL, NULL},
+        };
+	FILE  *fp;
+	size_t i;
+
+	for (i = 0; i < sizeof(rules_refused) / sizeof(rules_refused[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s.rules", d->dir,
+		    rules_refused[i].name);
+		assert_non_null(fp = fopen(path, "w"));
+		fputs(rules_refused[i].text, fp);
+		assert_int_equal(fclose(fp), 0);
+		ls_step_at(
+		    __FILE__, __LINE__, d, rules_refused[i].code, 0, argv, &a);
+		if (strstr(a.message, rules_refused[i].msg) == NULL) {
+			print_error(
+			    "%s: %s\n", rules_refused[i].name, a.message);
+			ls_answer_free(&a);
+			fail_msg("the message does not say \"%s\"",
+			    rules_refused[i].msg);
+		}
+		ls_answer_free(&a);
+	}
+	LS_RULES_TEXT(d, "t2025.rules", rules_t2025);
+	LS_ROWS(d, rules_own, names);
+}
+
 int
 main(void)
 {
@@ -1256,6 +1394,7 @@ main(void)
 	    cmocka_unit_test_teardown(
 		test_deminimis_reductions_and_pending, h_teardown),
 	    cmocka_unit_test_teardown(test_join_on_grant_day, h_teardown),
+	    cmocka_unit_test_teardown(test_rules_file_own_sets, h_teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
