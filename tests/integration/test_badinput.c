@@ -760,12 +760,16 @@ static const struct ls_row money_edges[] = {
     LS_R_READ(LS_W("used_cents=29650000", "pending_cents=350000",
 		  "available_cents=0"),
 	"deminimis", "show", LS_CO06),
-    /* A budget change journals the new budget and the change (README). */
+    /*
+     * A budget change journals the new budget and the change (README); the
+     * opening is the change from nothing.
+     */
     LS_R_DONE(LS_OPEN("KA", "100")),
     LS_R_DONE("contract", "amend", "KA", "--budget", "150", "--reason", "up"),
     LS_R_DONE(
 	"contract", "amend", "KA", "--budget", "120.5", "--reason", "down"),
-    LS_R_READ(LS_W("entries#=3", "entries.1.kind=contract_amend",
+    LS_R_READ(LS_W("entries#=3", "entries.0.budget=10000",
+		  "entries.0.amount=10000", "entries.1.kind=contract_amend",
 		  "entries.1.budget=15000", "entries.1.amount=5000",
 		  "entries.2.budget=12050", "entries.2.amount=-2950"),
 	"history", "--contract", "KA"),
