@@ -298,6 +298,16 @@ roles_ledger(const struct h_daemon *d)
 	ledger_seq = ops_journal_seq(d);
 }
 
+/* budgetctl exited 1 with permission_denied; p is freed. */
+static void
+expect_denied(struct h_proc *p)
+{
+	h_proc_expect(p, 1);
+	assert_string_equal(
+	    h_json_str(h_json(p), "error.code"), "permission_denied");
+	h_proc_free(p);
+}
+
 /*
  * The journal entries after seq: exactly one refusal of command by uid
  * as role (want_refusal), naming what was asked (field = value, unless
@@ -662,10 +672,7 @@ test_group_roles(void **state)
 		h_ctl_as(&p, d, 4006, 5002, "--json", "contract", "open", "G1",
 		    "--provider", "P", "--framework", "FW2", "--budget", "10",
 		    NULL);
-		h_proc_expect(&p, 1);
-		assert_string_equal(
-		    h_json_str(h_json(&p), "error.code"), "permission_denied");
-		h_proc_free(&p);
+		expect_denied(&p);
 		h_ctl_as(&p, d, 4006, 5003, "--json", "contract", "open", "G1",
 		    "--provider", "P", "--framework", "FW2", "--budget", "10",
 		    NULL);
@@ -757,25 +764,16 @@ test_default_roles(void **state)
 
 	before = ops_journal_seq(d);
 	h_ctl_as(&p, d, 4001, 4001, "--json", "status", NULL);
-	h_proc_expect(&p, 1);
-	assert_string_equal(
-	    h_json_str(h_json(&p), "error.code"), "permission_denied");
-	h_proc_free(&p);
+	expect_denied(&p);
 	h_ctl_as(&p, d, H_NOBODY_UID, H_NOBODY_GID, "--json", "contract",
 	    "show", "X", NULL);
-	h_proc_expect(&p, 1);
-	assert_string_equal(
-	    h_json_str(h_json(&p), "error.code"), "permission_denied");
-	h_proc_free(&p);
+	expect_denied(&p);
 	assert_int_equal(ops_journal_seq(d), before);
 
 	h_ctl_as(&p, d, 4001, 4001, "--json", "--request-id", "dflt-1",
 	    "contract", "open", "X", "--provider", "P", "--framework", "FW2",
 	    "--budget", "10", NULL);
-	h_proc_expect(&p, 1);
-	assert_string_equal(
-	    h_json_str(h_json(&p), "error.code"), "permission_denied");
-	h_proc_free(&p);
+	expect_denied(&p);
 	assert_int_equal(ops_journal_seq(d), before + 1);
 	e = ops_journal(d, before + 1);
 	assert_int_equal(json_array_size(e), 1);
@@ -794,10 +792,7 @@ test_default_roles(void **state)
 	h_ctl_as(&p, d, 4001, 4001, "--json", "--request-id", "dflt-1",
 	    "contract", "open", "X", "--provider", "P", "--framework", "FW2",
 	    "--budget", "10", NULL);
-	h_proc_expect(&p, 1);
-	assert_string_equal(
-	    h_json_str(h_json(&p), "error.code"), "permission_denied");
-	h_proc_free(&p);
+	expect_denied(&p);
 	assert_int_equal(ops_journal_seq(d), before + 1);
 }
 
@@ -921,10 +916,7 @@ test_refusal_in_history(void **state)
 	h_ctl_as(&p, d, 4001, 4001, "--json", "--request-id", "perm-1",
 	    "contract", "amend", "K-PERM", "--budget", "2000", "--reason", "x",
 	    NULL);
-	h_proc_expect(&p, 1);
-	assert_string_equal(
-	    h_json_str(h_json(&p), "error.code"), "permission_denied");
-	h_proc_free(&p);
+	expect_denied(&p);
 
 	/* The refusal is journaled, under the uid... */
 	entries = ops_journal(d, 1);
