@@ -662,8 +662,16 @@ void     replay_position(struct replay *, const char *, int32_t,
 	const struct dm_regime *, struct dm_position *, struct grant **, size_t *);
 uint64_t replay_seq(const struct replay *);
 int64_t  replay_time(const struct replay *);
-void     replay_compare(struct replay *, struct store_txn *,
-	void (*)(void *, const char *), void *);
+/* The kinds of record replay_compare compares, one call each. */
+enum replay_kind {
+	REPLAY_CONTRACTS,
+	REPLAY_DOSSIERS,
+	REPLAY_GRANTS,
+	REPLAY_COMPANIES,
+};
+#define REPLAY_NKINDS 4
+void replay_compare(struct replay *, struct store_txn *, enum replay_kind,
+    void (*)(void *, const char *), void *);
 
 /* reader.c */
 void     reader_start(void);

@@ -9,6 +9,7 @@
  */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,10 +39,7 @@ struct check_state {
 	struct check_report *r;
 	struct check_sum    *sums;
 	size_t               nsums, capsums;
-	/* The history index items the journal calls for, summed (replay). */
-	uint64_t seed, want;
-	size_t   indexed;
-	int      whole; /* the journal walked to its end */
+	int                  whole; /* the journal walked to its end */
 };
 
 static void check_problem(struct check_report *, const char *, ...)
@@ -295,75 +293,100 @@ check_company_cb(const struct company *c, void *arg)
 }
 
 /*
- * The journal in order, one decoded entry at a time: each under the key of
- * its own sequence number, the numbers running 1, 2, 3 without a gap.
- *
- * Entries are decoded into an arena that the next entry reuses: verify
- * decodes every entry on both threads, and protobuf-c's malloc and free
- * of each field would otherwise be a fifth of its time. An entry the
- * arena has no room for goes to malloc, and the arena grows to fit it.
+ * Decoded journal entries live in an arena, emptied all at once: verify
+ * decodes every entry, and protobuf-c's malloc and free of each field
+ * would otherwise be a fifth of its time. What the arena has no room for
+ * goes to malloc, and the arena grows to fit it next time.
  */
-struct check_walk {
-	struct store_cursor cur;
-	uint64_t            next;    /* the sequence number expected next */
-	int                 broken;  /* stopped at one that was not so */
-	ProtobufCAllocator  pa;      /* protobuf-c's: into the arena */
-	char               *arena;   /* the current entry's memory */
-	size_t              cap;     /* the arena's size */
-	size_t              used;    /* of it, taken by the current entry */
-	size_t              spilled; /* bytes that went to malloc instead */
-	void              **spill;   /* what did not fit, malloc'ed */
-	size_t              nspill;
+struct check_arena {
+	ProtobufCAllocator pa;      /* protobuf-c's: into this arena */
+	char              *mem;     /* the arena itself */
+	size_t             cap;     /* its size */
+	size_t             used;    /* of it, taken since the last reset */
+	size_t             spilled; /* bytes that went to malloc instead */
+	void             **spill;   /* what did not fit, malloc'ed */
+	size_t             nspill;
 };
 
 /* Every block the arena hands out is aligned for any type. */
-#define CHECK_WALK_ALIGN _Alignof(max_align_t)
+#define CHECK_ARENA_ALIGN _Alignof(max_align_t)
 
 static void *
-check_walk_alloc(void *arg, size_t size)
+check_arena_alloc(void *arg, size_t size)
 {
-	struct check_walk *w = arg;
-	void              *p;
+	struct check_arena *a = arg;
+	void               *p;
 
 	/* protobuf-c asks for no more than the entry's length allows. */
 	if (size > SIZE_MAX / 2)
 		fatalx("check: a journal entry asks for %zu bytes", size);
-	size = (size + CHECK_WALK_ALIGN - 1) & ~(size_t)(CHECK_WALK_ALIGN - 1);
-	if (size <= w->cap - w->used) {
-		p = w->arena + w->used;
-		w->used += size;
+	size =
+	    (size + CHECK_ARENA_ALIGN - 1) & ~(size_t)(CHECK_ARENA_ALIGN - 1);
+	if (size <= a->cap - a->used) {
+		p = a->mem + a->used;
+		a->used += size;
 		return (p);
 	}
-	w->spill = xreallocarray(w->spill, w->nspill + 1, sizeof(*w->spill));
-	w->spill[w->nspill++] = p = xmalloc(size);
-	w->spilled += size;
+	a->spill = xreallocarray(a->spill, a->nspill + 1, sizeof(*a->spill));
+	a->spill[a->nspill++] = p = xmalloc(size);
+	a->spilled += size;
 	return (p);
 }
 
 static void
-check_walk_free(void *arg, void *p)
+check_arena_free(void *arg, void *p)
 {
 	(void)arg;
-	(void)p; /* all of it goes at once, in check_walk_reset */
+	(void)p; /* all of it goes at once, in check_arena_reset */
 }
 
-/* Forget the last entry's memory; make room for the largest yet. */
 static void
-check_walk_reset(struct check_walk *w)
+check_arena_init(struct check_arena *a, size_t cap)
+{
+	memset(a, 0, sizeof(*a));
+	a->pa.alloc = check_arena_alloc;
+	a->pa.free = check_arena_free;
+	a->pa.allocator_data = a;
+	a->cap = cap;
+	a->mem = xmalloc(cap);
+}
+
+/* Forget what the arena holds; make room for the most it held yet. */
+static void
+check_arena_reset(struct check_arena *a)
 {
 	size_t i;
 
-	for (i = 0; i < w->nspill; i++)
-		free(w->spill[i]);
-	w->nspill = 0;
-	if (w->spilled > 0) {
-		w->cap = (w->used + w->spilled) * 2;
-		free(w->arena);
-		w->arena = xmalloc(w->cap);
-		w->spilled = 0;
+	for (i = 0; i < a->nspill; i++)
+		free(a->spill[i]);
+	a->nspill = 0;
+	if (a->spilled > 0) {
+		a->cap = (a->used + a->spilled) * 2;
+		free(a->mem);
+		a->mem = xmalloc(a->cap);
+		a->spilled = 0;
 	}
-	w->used = 0;
+	a->used = 0;
 }
+
+static void
+check_arena_fini(struct check_arena *a)
+{
+	check_arena_reset(a);
+	free(a->spill);
+	free(a->mem);
+}
+
+/*
+ * The journal in order, one decoded entry at a time: each under the key of
+ * its own sequence number, the numbers running 1, 2, 3 without a gap.
+ */
+struct check_walk {
+	struct store_cursor cur;
+	uint64_t            next;   /* the sequence number expected next */
+	int                 broken; /* stopped at one that was not so */
+	struct check_arena  own;    /* for check_walk_next: one entry */
+};
 
 static void
 check_walk_open(struct check_walk *w, struct store_txn *t)
@@ -371,39 +394,32 @@ check_walk_open(struct check_walk *w, struct store_txn *t)
 	memset(w, 0, sizeof(*w));
 	store_cursor_open(&w->cur, t, STORE_DB_JOURNAL, NULL, 0);
 	w->next = 1;
-	w->pa.alloc = check_walk_alloc;
-	w->pa.free = check_walk_free;
-	w->pa.allocator_data = w;
-	w->cap = 4096;
-	w->arena = xmalloc(w->cap);
+	check_arena_init(&w->own, 4096);
 }
 
 static void
 check_walk_close(struct check_walk *w)
 {
 	store_cursor_close(&w->cur);
-	check_walk_reset(w);
-	free(w->spill);
-	free(w->arena);
+	check_arena_fini(&w->own);
 }
 
 /*
- * The next entry, valid until the next call, or NULL: at the end, or
- * (w->broken) at entry w->next, which is missing, out of order or
- * undecodable.
+ * The next entry, decoded into a (valid until a is reset), or NULL: at
+ * the end, or (w->broken) at entry w->next, which is missing, out of
+ * order or undecodable.
  */
 static const Budgetstore__JournalEntry *
-check_walk_next(struct check_walk *w)
+check_walk_into(struct check_walk *w, struct check_arena *a)
 {
 	const Budgetstore__JournalEntry *m;
 	struct store_val                 k, v;
 	uint64_t                         seq;
 
-	check_walk_reset(w);
 	if (w->broken || !store_cursor_next(&w->cur, &k, &v))
 		return (NULL);
 	seq = k.len == 8 ? record_get_be64(k.data) : 0;
-	m = budgetstore__journal_entry__unpack(&w->pa, v.len, v.data);
+	m = budgetstore__journal_entry__unpack(&a->pa, v.len, v.data);
 	if (m == NULL || seq != w->next || m->seq != seq || m->hash.len != 32) {
 		w->broken = 1;
 		return (NULL);
@@ -412,51 +428,78 @@ check_walk_next(struct check_walk *w)
 	return (m);
 }
 
+/* The next entry, valid until the next call; as check_walk_into. */
+static const Budgetstore__JournalEntry *
+check_walk_next(struct check_walk *w)
+{
+	check_arena_reset(&w->own);
+	return (check_walk_into(w, &w->own));
+}
+
 /*
- * The first half of the journal walk, I-4: every entry is there, in order,
- * decodes, and its hash is SHA-256(previous || canonical form); the head
- * in the meta database is the chain's last link.
+ * I-4, one entry at a time: every entry's hash is SHA-256(previous ||
+ * canonical form). The chain stops at the first that is not; the walk
+ * goes on, for the replay's sake.
+ */
+struct check_chain {
+	struct check_report *r;
+	uint8_t              prev[32];
+	char                *canon; /* one buffer for every canonical form */
+	size_t               ccap;
+	int                  stopped;
+	/* The history index items the journal calls for, summed. */
+	uint64_t seed, want;
+	size_t   indexed;
+};
+
+static void
+check_chain_entry(struct check_chain *ch, const Budgetstore__JournalEntry *m)
+{
+	uint8_t h[32];
+	size_t  clen;
+
+	ch->indexed += journal_index_sum(m, ch->seed, &ch->want);
+	if (ch->stopped)
+		return;
+	clen = journal_canonical_into(m, &ch->canon, &ch->ccap);
+	journal_hash(ch->prev, ch->canon, clen, h);
+	if (memcmp(h, m->hash.data, 32) != 0) {
+		check_problem(ch->r,
+		    "journal entry %llu: hash does not "
+		    "match its content and predecessor",
+		    (unsigned long long)m->seq);
+		ch->r->first_bad_seq = m->seq;
+		ch->stopped = 1;
+		return;
+	}
+	memcpy(ch->prev, h, 32);
+	ch->r->entries = m->seq;
+}
+
+/*
+ * The end of the chain: where the walk broke off (0: it did not), and
+ * whether the head in the meta database is the chain's last link.
  */
 static void
-check_hashes(struct check_state *cs)
+check_chain_end(struct check_chain *ch, struct store_txn *t, uint64_t broken)
 {
-	struct check_report             *r = cs->r;
-	struct check_walk                w;
-	const Budgetstore__JournalEntry *m;
-	uint8_t                          prev[32], h[32], head[32];
-	uint64_t                         seq;
-	char                            *canon = NULL;
-	size_t                           clen, ccap = 0;
+	struct check_report *r = ch->r;
+	uint8_t              head[32];
+	uint64_t             seq;
 
-	memset(prev, 0, sizeof(prev));
-	check_walk_open(&w, cs->t);
-	while ((m = check_walk_next(&w)) != NULL) {
-		clen = journal_canonical_into(m, &canon, &ccap);
-		journal_hash(prev, canon, clen, h);
-		if (memcmp(h, m->hash.data, 32) != 0) {
-			check_problem(r,
-			    "journal entry %llu: hash does not "
-			    "match its content and predecessor",
-			    (unsigned long long)m->seq);
-			r->first_bad_seq = m->seq;
-			break;
-		}
-		memcpy(prev, h, 32);
-		r->entries = m->seq;
-	}
-	free(canon);
-	check_walk_close(&w);
-	if (w.broken) {
+	free(ch->canon);
+	ch->canon = NULL;
+	if (!ch->stopped && broken != 0) {
 		check_problem(r,
 		    "journal entry %llu: missing, out of "
 		    "order or undecodable",
-		    (unsigned long long)w.next);
-		r->first_bad_seq = w.next;
+		    (unsigned long long)broken);
+		r->first_bad_seq = broken;
 	}
-	journal_head(cs->t, &seq, head);
+	journal_head(t, &seq, head);
 	memcpy(r->head, head, 32);
 	if (r->first_bad_seq == 0 &&
-	    (seq != r->entries || memcmp(head, prev, 32) != 0)) {
+	    (seq != r->entries || memcmp(head, ch->prev, 32) != 0)) {
 		check_problem(r,
 		    "journal head says entry %llu, the chain ends "
 		    "at %llu",
@@ -466,6 +509,167 @@ check_hashes(struct check_state *cs)
 	/* Report the journal's size, not how far the chain held. */
 	if (seq > r->entries)
 		r->entries = seq;
+}
+
+/*
+ * How the journal gets from the thread that walks it to the one that
+ * hashes it: blocks of decoded entries, in a ring. The walker decodes each
+ * entry once, replays it, and passes the block on; the hasher checks the
+ * chain over it and gives it back. A block is a few hundred microseconds
+ * of work, so the lock is taken a few thousand times per million entries.
+ */
+#define CHECK_BLOCK_ENTRIES 256
+#define CHECK_RING_BLOCKS   8
+
+struct check_block {
+	struct check_arena               a;
+	const Budgetstore__JournalEntry *e[CHECK_BLOCK_ENTRIES];
+	size_t                           n;
+};
+
+struct check_ring {
+	pthread_mutex_t    mu;
+	pthread_cond_t     cv;
+	struct check_block blocks[CHECK_RING_BLOCKS];
+	uint64_t           filled; /* blocks passed on, in all */
+	uint64_t           hashed; /* blocks given back, in all */
+	int                done;   /* the walk has ended */
+	uint64_t           broken; /* where it broke off, or 0 */
+};
+
+static void
+check_ring_init(struct check_ring *g)
+{
+	size_t i;
+
+	memset(g, 0, sizeof(*g));
+	if (pthread_mutex_init(&g->mu, NULL) != 0 ||
+	    pthread_cond_init(&g->cv, NULL) != 0)
+		fatalx("check: pthread_mutex_init");
+	for (i = 0; i < CHECK_RING_BLOCKS; i++)
+		check_arena_init(&g->blocks[i].a, 64 * 1024);
+}
+
+static void
+check_ring_fini(struct check_ring *g)
+{
+	size_t i;
+
+	for (i = 0; i < CHECK_RING_BLOCKS; i++)
+		check_arena_fini(&g->blocks[i].a);
+	pthread_cond_destroy(&g->cv);
+	pthread_mutex_destroy(&g->mu);
+}
+
+/* The walker's next empty block, once the hasher has given it back. */
+static struct check_block *
+check_ring_empty(struct check_ring *g)
+{
+	struct check_block *b;
+
+	pthread_mutex_lock(&g->mu);
+	while (g->filled - g->hashed == CHECK_RING_BLOCKS)
+		pthread_cond_wait(&g->cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+	b = &g->blocks[g->filled % CHECK_RING_BLOCKS];
+	check_arena_reset(&b->a);
+	b->n = 0;
+	return (b);
+}
+
+/* Pass a block on; the last, done, also says where the walk ended. */
+static void
+check_ring_fill(struct check_ring *g, int done, uint64_t broken)
+{
+	pthread_mutex_lock(&g->mu);
+	g->filled++;
+	g->done = done;
+	g->broken = broken;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+/* The hasher's next block, or NULL when the walk has ended. */
+static struct check_block *
+check_ring_next(struct check_ring *g)
+{
+	struct check_block *b = NULL;
+
+	pthread_mutex_lock(&g->mu);
+	while (g->hashed == g->filled && !g->done)
+		pthread_cond_wait(&g->cv, &g->mu);
+	if (g->hashed < g->filled)
+		b = &g->blocks[g->hashed % CHECK_RING_BLOCKS];
+	pthread_mutex_unlock(&g->mu);
+	return (b);
+}
+
+static void
+check_ring_hashed(struct check_ring *g)
+{
+	pthread_mutex_lock(&g->mu);
+	g->hashed++;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+/*
+ * The journal, walked once: each entry decoded, replayed (I-3) and, on one
+ * thread, hashed (ch); on two, passed to the other thread through the
+ * ring g to be hashed there. Replay problems go to cs->r. It stops where
+ * the entries stop making sense: the chain says where and why, and its
+ * verdict decides whether the replay's findings mean anything.
+ */
+static uint64_t
+check_journal(
+    struct check_state *cs, struct check_ring *g, struct check_chain *ch)
+{
+	struct check_walk                w;
+	struct check_block              *b = NULL;
+	struct check_arena              *a;
+	const Budgetstore__JournalEntry *m;
+	char                             why[512];
+
+	check_walk_open(&w, cs->t);
+	for (;;) {
+		if (g != NULL && b == NULL)
+			b = check_ring_empty(g);
+		a = b != NULL ? &b->a : &w.own;
+		if (b == NULL)
+			check_arena_reset(a);
+		if ((m = check_walk_into(&w, a)) == NULL)
+			break;
+		if (replay_apply(cs->rp, m, why, sizeof(why)) == -1)
+			check_problem(cs->r, "%s", why);
+		if (b == NULL) {
+			check_chain_entry(ch, m);
+			continue;
+		}
+		b->e[b->n++] = m;
+		if (b->n == CHECK_BLOCK_ENTRIES) {
+			check_ring_fill(g, 0, 0);
+			b = NULL;
+		}
+	}
+	cs->whole = !w.broken;
+	if (g != NULL)
+		check_ring_fill(g, 1, w.broken ? w.next : 0);
+	check_walk_close(&w);
+	return (w.broken ? w.next : 0);
+}
+
+/* The other thread's half of check_journal: the chain over each block. */
+static void
+check_ring_hash(struct check_ring *g, struct check_chain *ch)
+{
+	struct check_block *b;
+	size_t              i;
+
+	while ((b = check_ring_next(g)) != NULL) {
+		for (i = 0; i < b->n; i++)
+			check_chain_entry(ch, b->e[i]);
+		check_ring_hashed(g);
+	}
 }
 
 /*
@@ -508,34 +712,6 @@ check_index_items(struct check_state *cs)
 		    "for, in place of some it does");
 }
 
-/*
- * The second half, I-3: the history index items the entries call for are
- * summed (check_ledger compares the sum with the index's), and what each
- * entry did is done again from scratch, then compared with every stored
- * record. It stops where the entries stop making sense:
- * check_hashes says where and why, and its verdict decides whether this
- * half's findings mean anything.
- */
-static void
-check_replay(struct check_state *cs)
-{
-	struct check_report             *r = cs->r;
-	struct check_walk                w;
-	const Budgetstore__JournalEntry *m;
-	char                             why[512];
-
-	check_walk_open(&w, cs->t);
-	while ((m = check_walk_next(&w)) != NULL) {
-		cs->indexed += journal_index_sum(m, cs->seed, &cs->want);
-		if (replay_apply(cs->rp, m, why, sizeof(why)) == -1)
-			check_problem(r, "%s", why);
-	}
-	check_walk_close(&w);
-	cs->whole = !w.broken;
-	if (cs->whole)
-		replay_compare(cs->rp, cs->t, check_problem_cb, r);
-}
-
 /* The stored records against each other: dossiers and contracts. */
 static void
 check_records(struct check_state *cs)
@@ -557,30 +733,69 @@ check_records(struct check_state *cs)
 	cs->nsums = cs->capsums = 0;
 }
 
-/* Every company with a grant: its grants, and I-2 in every window. */
-static void
-check_companies(struct check_state *cs)
-{
-	record_each_company(cs->t, check_company_cb, cs);
-}
-
 /*
- * What a second thread checks: the hash chain, then the dossiers and
- * contracts. Together about as much work as the replay and the companies'
- * I-2 that the first thread does, so verify takes half the time on two
- * cores. Both read one snapshot: the second thread a transaction of its
- * own that sees the same commit as the caller's; when it does not (a write
- * came in between) the caller does this part itself, before the replay.
+ * What is left once the journal has been walked, in parts that either
+ * thread may take, the largest first, so that the two finish together.
+ * The replay is complete by then and only read. Each part has a report
+ * of its own; check_ledger puts them together in this order.
  */
-struct check_worker {
-	struct store_txn   *t; /* its own, or the caller's */
-	uint64_t            seed;
-	struct check_report hash, rec;
+enum check_part {
+	CP_COMPANIES, /* every company with a grant: I-2 in every window */
+	CP_RECORDS,   /* check_records */
+	CP_DOSSIERS,  /* the stored dossiers against the replay */
+	CP_GRANTS,    /* ...grants */
+	CP_COMPANY,   /* ...companies */
+	CP_HISTORY,   /* the history index, summed */
+	CP_CONTRACTS, /* ...contracts */
+	CP_NPARTS
+};
+
+struct check_parts {
+	_Atomic unsigned    next; /* the next part to take */
+	struct check_report rep[CP_NPARTS];
+	struct replay      *rp;
+	const int          *whole;    /* the replay is of the whole journal */
+	uint64_t            seed;     /* of the history index's sum */
 	uint64_t            hist_sum; /* the history index's items, summed */
 	size_t              hist_n;
-	int                 err;
-	long                chain_ms, records_ms;
 };
+
+static void
+check_part(struct check_parts *p, enum check_part i, struct store_txn *t)
+{
+	static const enum replay_kind kind[CP_NPARTS] = {
+	    [CP_DOSSIERS] = REPLAY_DOSSIERS,
+	    [CP_GRANTS] = REPLAY_GRANTS,
+	    [CP_COMPANY] = REPLAY_COMPANIES,
+	    [CP_CONTRACTS] = REPLAY_CONTRACTS,
+	};
+	struct check_state cs;
+
+	memset(&cs, 0, sizeof(cs));
+	cs.t = t;
+	cs.r = &p->rep[i];
+	switch (i) {
+	case CP_COMPANIES:
+		record_each_company(t, check_company_cb, &cs);
+		break;
+	case CP_RECORDS:
+		check_records(&cs);
+		break;
+	case CP_HISTORY:
+		p->hist_n = history_index_sum(t, p->seed, &p->hist_sum);
+		break;
+	case CP_DOSSIERS:
+	case CP_GRANTS:
+	case CP_COMPANY:
+	case CP_CONTRACTS:
+		if (*p->whole)
+			replay_compare(
+			    p->rp, t, kind[i], check_problem_cb, cs.r);
+		break;
+	case CP_NPARTS:
+		break;
+	}
+}
 
 /* Milliseconds of clk since *since. */
 static long
@@ -607,33 +822,45 @@ check_cpu_ms(const struct timespec *since)
 	return (check_ms_of(CLOCK_THREAD_CPUTIME_ID, since));
 }
 
-static void
-check_worker_part(struct check_worker *w, struct store_txn *t)
+/* Take parts until none is left; this thread's CPU milliseconds. */
+static long
+check_parts_take(struct check_parts *p, struct store_txn *t)
 {
-	struct check_state cs;
-	struct timespec    start;
+	struct timespec start;
+	unsigned        i;
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
-	memset(&cs, 0, sizeof(cs));
-	cs.t = t;
-	cs.r = &w->hash;
-	w->hash.ok = 1;
-	check_hashes(&cs);
-	w->chain_ms = check_cpu_ms(&start);
-	cs.r = &w->rec;
-	w->rec.ok = 1;
-	check_records(&cs);
-	w->hist_n = history_index_sum(t, w->seed, &w->hist_sum);
-	w->err = t->err;
-	w->records_ms = check_cpu_ms(&start) - w->chain_ms;
+	while ((i = atomic_fetch_add(&p->next, 1)) < CP_NPARTS)
+		check_part(p, (enum check_part)i, t);
+	return (check_cpu_ms(&start));
 }
+
+/*
+ * The second thread: the chain over the blocks the first passes it, then
+ * its share of the parts. Both read one snapshot: the second thread a
+ * transaction of its own that sees the same commit as the caller's; when
+ * it does not (a write came in between) the caller does all of it.
+ */
+struct check_worker {
+	struct store_txn   *t;
+	struct check_ring   ring;
+	struct check_chain  chain;
+	struct check_report hash;
+	struct check_parts *parts;
+	long                chain_ms, parts_ms;
+};
 
 static void *
 check_worker_main(void *arg)
 {
 	struct check_worker *w = arg;
+	struct timespec      start;
 
-	check_worker_part(w, w->t);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+	check_ring_hash(&w->ring, &w->chain);
+	check_chain_end(&w->chain, w->t, w->ring.broken);
+	w->chain_ms = check_cpu_ms(&start);
+	w->parts_ms = check_parts_take(w->parts, w->t);
 	return (NULL);
 }
 
@@ -667,22 +894,33 @@ check_ledger(struct store_txn *t, struct check_report *r)
 {
 	struct check_state  cs;
 	struct check_worker w;
-	struct check_report rep, comp;
+	struct check_parts  p;
+	struct check_report rep;
 	struct store_txn    wt;
 	struct timespec     start, cpu;
 	pthread_t           thr;
-	int                 threaded = 0;
-	long                ms = 0, comp_ms = 0;
+	uint64_t            broken = 0;
+	int                 threaded = 0, err;
+	long                ms = 0, parts_ms;
+	size_t              i;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+	memset(&cs, 0, sizeof(cs));
 	memset(r, 0, sizeof(*r));
 	memset(&w, 0, sizeof(w));
+	memset(&p, 0, sizeof(p));
 	memset(&rep, 0, sizeof(rep));
-	memset(&comp, 0, sizeof(comp));
-	r->ok = rep.ok = comp.ok = 1;
-	if (getrandom(&w.seed, sizeof(w.seed), 0) != (ssize_t)sizeof(w.seed))
+	r->ok = rep.ok = w.hash.ok = 1;
+	for (i = 0; i < CP_NPARTS; i++)
+		p.rep[i].ok = 1;
+	atomic_init(&p.next, 0);
+	if (getrandom(&p.seed, sizeof(p.seed), 0) != (ssize_t)sizeof(p.seed))
 		fatal("check: getrandom");
+	w.chain.r = &w.hash;
+	w.chain.seed = p.seed;
+	w.parts = &p;
+	p.whole = &cs.whole;
 	/*
 	 * The second thread's transaction, begun here (the environment is
 	 * MDB_NOTLS: it may move to that thread) so that whether it sees
@@ -692,75 +930,83 @@ check_ledger(struct store_txn *t, struct check_report *r)
 	if (t->err == 0 && wt.err == 0 && store_snapshot(t) != 0 &&
 	    store_snapshot(&wt) == store_snapshot(t)) {
 		w.t = &wt;
+		check_ring_init(&w.ring);
 		threaded =
 		    pthread_create(&thr, NULL, check_worker_main, &w) == 0;
+		if (!threaded)
+			check_ring_fini(&w.ring);
 	}
 	if (!threaded) {
-		/* One thread: the chain first, as it decides the rest. */
 		store_abort(&wt);
 		w.t = t;
-		check_worker_part(&w, t);
 	}
 
-	memset(&cs, 0, sizeof(cs));
 	cs.t = t;
 	cs.r = &rep;
-	cs.seed = w.seed;
 	if (t->err == 0) {
 		cs.rp = replay_new(store_count(t, STORE_DB_CONTRACTS),
 		    store_count(t, STORE_DB_DOSSIERS),
 		    store_count(t, STORE_DB_GRANTS),
 		    store_count(t, STORE_DB_COMPANIES));
-		check_replay(&cs);
-		replay_free(cs.rp);
-		ms = check_cpu_ms(&cpu);
-		/* The second thread has the larger share: this one, I-2. */
-		cs.r = &comp;
-		check_companies(&cs);
-		comp_ms = check_cpu_ms(&cpu) - ms;
+		p.rp = cs.rp;
+		broken =
+		    check_journal(&cs, threaded ? &w.ring : NULL, &w.chain);
 	}
-
+	ms = check_cpu_ms(&cpu);
+	if (!threaded)
+		check_chain_end(&w.chain, t, broken);
+	parts_ms = t->err == 0 ? check_parts_take(&p, t) : 0;
 	if (threaded) {
 		if (pthread_join(thr, NULL) != 0)
 			fatalx("check: pthread_join");
-		store_abort(&wt);
+		check_ring_fini(&w.ring);
 	}
+	err = t->err != 0 ? t->err : w.t->err;
+	if (threaded)
+		store_abort(&wt);
+	replay_free(cs.rp);
+
 	/* The index holds exactly what the journal calls for, or look why. */
-	cs.r = &rep;
-	if (t->err == 0 && w.err == 0 && cs.whole &&
-	    (w.hist_n != cs.indexed || w.hist_sum != cs.want))
+	if (err == 0 && cs.whole &&
+	    (p.hist_n != w.chain.indexed || p.hist_sum != w.chain.want))
 		check_index_items(&cs);
 	/*
 	 * A store that could not be read leaves every later comparison
 	 * short of data: what it would say is noise. The chain's verdict,
 	 * reached first, stands.
 	 */
-	if (t->err != 0 || w.err != 0) {
+	if (err != 0) {
 		check_report_free(&rep);
-		check_report_free(&w.rec);
-		check_report_free(&comp);
+		for (i = 0; i < CP_NPARTS; i++)
+			check_report_free(&p.rep[i]);
 	}
 
 	r->entries = w.hash.entries;
 	r->first_bad_seq = w.hash.first_bad_seq;
 	memcpy(r->head, w.hash.head, 32);
-	r->ncontracts = w.rec.ncontracts;
-	r->ncompanies = comp.ncompanies;
-	r->ndossiers = w.rec.ndossiers;
+	r->ncontracts = p.rep[CP_RECORDS].ncontracts;
+	r->ndossiers = p.rep[CP_RECORDS].ndossiers;
+	r->ncompanies = p.rep[CP_COMPANIES].ncompanies;
 	check_take(r, &w.hash);
 	/* A broken chain makes every later comparison noise. */
-	if (r->first_bad_seq == 0)
+	if (r->first_bad_seq == 0) {
 		check_take(r, &rep);
-	else
-		check_report_free(&rep);
-	check_take(r, &w.rec);
-	check_take(r, &comp);
-	if (t->err != 0 || w.err != 0)
-		check_problem(r, "the ledger could not be read: %s",
-		    store_strerror(t->err != 0 ? t->err : w.err));
-	log_debug("check: %llu entries in %ld ms; CPU: replay %ld ms, "
-		  "companies %ld ms; chain %ld ms, records %ld ms (%s)",
-	    (unsigned long long)r->entries, check_ms(&start), ms, comp_ms,
-	    w.chain_ms, w.records_ms,
-	    threaded ? "on a second thread" : "first, on this one");
+		check_take(r, &p.rep[CP_CONTRACTS]);
+		check_take(r, &p.rep[CP_DOSSIERS]);
+		check_take(r, &p.rep[CP_GRANTS]);
+		check_take(r, &p.rep[CP_COMPANY]);
+	}
+	check_report_free(&rep);
+	check_take(r, &p.rep[CP_RECORDS]);
+	check_take(r, &p.rep[CP_COMPANIES]);
+	for (i = 0; i < CP_NPARTS; i++)
+		check_report_free(&p.rep[i]);
+	if (err != 0)
+		check_problem(
+		    r, "the ledger could not be read: %s", store_strerror(err));
+	log_debug("check: %llu entries in %ld ms; CPU: journal %ld ms, "
+		  "parts %ld ms; chain %ld ms, parts %ld ms (%s)",
+	    (unsigned long long)r->entries, check_ms(&start), ms, parts_ms,
+	    w.chain_ms, w.parts_ms,
+	    threaded ? "on a second thread" : "all on this one");
 }
