@@ -248,22 +248,14 @@ check_contract_cb(const struct contract *k, void *arg)
 	return (0);
 }
 
-struct check_company {
-	struct check_state *cs;
-	int32_t             first;
-	int                 has;
-};
-
+/* A stored grant on its own: what is left of it lies within what it was. */
 static int
-check_first_grant_cb(const struct grant *g, void *arg)
+check_grant_cb(const struct grant *g, void *arg)
 {
-	struct check_company *cc = arg;
+	struct check_state *cs = arg;
 
-	if (!cc->has || g->date < cc->first)
-		cc->first = g->date;
-	cc->has = 1;
 	if (g->effective < 0 || g->effective > g->amount)
-		check_problem(cc->cs->r,
+		check_problem(cs->r,
 		    "grant %llu: effective %lld outside "
 		    "0..%lld",
 		    (unsigned long long)g->id, (long long)g->effective,
@@ -271,20 +263,20 @@ check_first_grant_cb(const struct grant *g, void *arg)
 	return (0);
 }
 
+/*
+ * I-2 in every window of the company's undertaking that holds a grant:
+ * from the first day there is, on.
+ */
 static int
 check_company_cb(const struct company *c, void *arg)
 {
-	struct check_state  *cs = arg;
-	struct check_company cc = {cs, 0, 0};
-	char                 why[768];
-	enum budget_err      rc;
+	struct check_state *cs = arg;
+	char                why[768];
+	enum budget_err     rc;
 
 	cs->r->ncompanies++;
-	record_each_grant(cs->t, c->number, check_first_grant_cb, &cc);
-	if (!cc.has)
-		return (0);
-	rc = dm_verify(
-	    cs->t, c->number, cc.first, DM_ALL_WINDOWS, why, sizeof(why));
+	rc = dm_verify(cs->t, c->number, UNDERTAKING_ANY_DAY + 1,
+	    DM_ALL_WINDOWS | DM_GRANT_DAYS, why, sizeof(why));
 	if (rc == BUDGET_ERR_DEMINIMIS_CEILING_EXCEEDED)
 		check_problem(cs->r, "I-2 broken: %s", why);
 	else if (rc != BUDGET_OK && rc != BUDGET_ERR_STORAGE_ERROR)
@@ -745,6 +737,7 @@ enum check_part {
 	CP_DOSSIERS,  /* the stored dossiers against the replay */
 	CP_GRANTS,    /* ...grants */
 	CP_COMPANY,   /* ...companies */
+	CP_GRANT_OK,  /* every stored grant on its own */
 	CP_HISTORY,   /* the history index, summed */
 	CP_CONTRACTS, /* ...contracts */
 	CP_NPARTS
@@ -780,6 +773,9 @@ check_part(struct check_parts *p, enum check_part i, struct store_txn *t)
 		break;
 	case CP_RECORDS:
 		check_records(&cs);
+		break;
+	case CP_GRANT_OK:
+		record_each_grant(t, NULL, check_grant_cb, &cs);
 		break;
 	case CP_HISTORY:
 		p->hist_n = history_index_sum(t, p->seed, &p->hist_sum);
@@ -998,6 +994,7 @@ check_ledger(struct store_txn *t, struct check_report *r)
 	}
 	check_report_free(&rep);
 	check_take(r, &p.rep[CP_RECORDS]);
+	check_take(r, &p.rep[CP_GRANT_OK]);
 	check_take(r, &p.rep[CP_COMPANIES]);
 	for (i = 0; i < CP_NPARTS; i++)
 		check_report_free(&p.rep[i]);

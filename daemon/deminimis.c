@@ -215,10 +215,25 @@ dm_position(struct store_txn *t, const char *company, int32_t day,
 	return (BUDGET_OK);
 }
 
+/* A grant as I-2 sees it: whose (an index into the undertaking), when. */
+struct dm_grant {
+	size_t  member;
+	int32_t date;
+	int64_t effective;
+};
+
+/*
+ * The candidate days of dm_verify, and every grant of the undertaking's
+ * members, read once: each window sums them again from memory instead of
+ * walking the store once per member per window.
+ */
 struct dm_days {
-	int32_t *d;
-	size_t   n, cap;
-	int32_t  from;
+	int32_t         *d;
+	size_t           n, cap;
+	int32_t          from;
+	struct dm_grant *g;
+	size_t           ng, capg;
+	size_t           member; /* whose grants are being read */
 };
 
 /* A candidate day, once, if it lies after dd->from. */
@@ -243,8 +258,54 @@ dm_days_add(struct dm_days *dd, int32_t day)
 static int
 dm_days_grant_cb(const struct grant *gr, void *arg)
 {
-	dm_days_add(arg, gr->date);
+	struct dm_days *dd = arg;
+
+	dm_days_add(dd, gr->date);
+	if (dd->ng == dd->capg) {
+		dd->capg = dd->capg ? dd->capg * 2 : 16;
+		dd->g = xreallocarray(dd->g, dd->capg, sizeof(*dd->g));
+	}
+	dd->g[dd->ng].member = dd->member;
+	dd->g[dd->ng].date = gr->date;
+	dd->g[dd->ng].effective = gr->effective;
+	dd->ng++;
 	return (0);
+}
+
+/*
+ * What g, the undertaking on one day, has been granted in s's window, from
+ * the grants dd read of u, everyone ever in it. g is part of u: a link in
+ * force on a day is a link.
+ */
+static void
+dm_sum_read(const struct dm_days *dd, const struct undertaking *u,
+    const struct undertaking *g, struct dm_sum *s)
+{
+	struct grant gr;
+	size_t       i, j;
+	char        *in = xcalloc(u->n, 1);
+
+	for (j = 0; j < g->n; j++) {
+		for (i = 0; i < u->n; i++) {
+			if (strcmp(u->m[i], g->m[j]) == 0) {
+				in[i] = 1;
+				break;
+			}
+		}
+		if (i == u->n)
+			fatalx("dm_verify: %s is in an undertaking on one day "
+			       "but not in it on any day",
+			    g->m[j]);
+	}
+	memset(&gr, 0, sizeof(gr));
+	for (i = 0; i < dd->ng; i++) {
+		if (!in[dd->g[i].member])
+			continue;
+		gr.date = dd->g[i].date;
+		gr.effective = dd->g[i].effective;
+		dm_sum_cb(&gr, s);
+	}
+	free(in);
 }
 
 static int
@@ -292,9 +353,10 @@ dm_verify(struct store_txn *t, const char *company, int32_t day, int flags,
 		free(dd.d);
 		return (BUDGET_ERR_STORAGE_ERROR);
 	}
-	for (i = 0; i < u.n && t->err == 0; i++)
+	for (i = 0; i < u.n && t->err == 0; i++) {
+		dd.member = i;
 		record_each_grant(t, u.m[i], dm_days_grant_cb, &dd);
-	undertaking_free(&u);
+	}
 	if (dd.n > 1)
 		qsort(dd.d, dd.n, sizeof(*dd.d), dm_day_cmp);
 
@@ -315,12 +377,15 @@ dm_verify(struct store_txn *t, const char *company, int32_t day, int flags,
 		/* Only windows that contain day can have changed. */
 		if (!(flags & DM_ALL_WINDOWS) && (day < s.start || day > s.end))
 			continue;
-		if (undertaking_on(t, company, x, &g) != 0) {
+		/* Never linked to anyone: alone on every day. */
+		if (u.n == 1) {
+			undertaking_init(&g);
+			undertaking_add(&g, company);
+		} else if (undertaking_on(t, company, x, &g) != 0) {
 			undertaking_free(&g);
 			break;
 		}
-		for (i = 0; i < g.n && t->err == 0; i++)
-			record_each_grant(t, g.m[i], dm_sum_cb, &s);
+		dm_sum_read(&dd, &u, &g, &s);
 		pending = flags & DM_PENDING ? dm_pending(t, &g, NULL) : 0;
 		if (t->err == 0 &&
 		    (s.overflow || money_add(s.sum, pending, &total) == -1 ||
@@ -349,7 +414,9 @@ dm_verify(struct store_txn *t, const char *company, int32_t day, int flags,
 		}
 		undertaking_free(&g);
 	}
+	undertaking_free(&u);
 	free(dd.d);
+	free(dd.g);
 	if (t->err != 0)
 		return (BUDGET_ERR_STORAGE_ERROR);
 	return (rc);

@@ -39,8 +39,9 @@ struct canon {
 	size_t len, cap;
 };
 
+/* Room for n more bytes and a NUL. */
 static void
-canon_put(struct canon *c, const char *s, size_t n)
+canon_reserve(struct canon *c, size_t n)
 {
 	if (c->len + n + 1 > c->cap) {
 		while (c->len + n + 1 > c->cap)
@@ -48,6 +49,12 @@ canon_put(struct canon *c, const char *s, size_t n)
 		if ((c->buf = realloc(c->buf, c->cap)) == NULL)
 			canon_fatal("out of memory");
 	}
+}
+
+static void
+canon_put(struct canon *c, const char *s, size_t n)
+{
+	canon_reserve(c, n);
 	memcpy(c->buf + c->len, s, n);
 	c->len += n;
 	c->buf[c->len] = '\0';
@@ -57,24 +64,25 @@ static void
 canon_str(struct canon *c, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	char              esc[3];
+	size_t            n = strlen(s);
+	char             *o;
 
-	const char *run;
-
-	/* Plain bytes go in runs: most strings have nothing to escape. */
-	for (run = s; *s != '\0'; s++) {
+	/* At worst every byte is escaped: room for that, then no checks. */
+	canon_reserve(c, 3 * n);
+	o = c->buf + c->len;
+	for (; *s != '\0'; s++) {
 		unsigned char b = (unsigned char)*s;
 
-		if (b >= 0x21 && b <= 0x7e && b != '%')
+		if (b >= 0x21 && b <= 0x7e && b != '%') {
+			*o++ = (char)b;
 			continue;
-		canon_put(c, run, (size_t)(s - run));
-		esc[0] = '%';
-		esc[1] = hex[b >> 4];
-		esc[2] = hex[b & 0xf];
-		canon_put(c, esc, 3);
-		run = s + 1;
+		}
+		*o++ = '%';
+		*o++ = hex[b >> 4];
+		*o++ = hex[b & 0xf];
 	}
-	canon_put(c, run, (size_t)(s - run));
+	c->len = (size_t)(o - c->buf);
+	c->buf[c->len] = '\0';
 }
 
 /* How a field is written; by name, since several share a C type. */
@@ -87,14 +95,33 @@ enum canon_kind {
 static enum canon_kind
 canon_kind_of(const char *name)
 {
-	/* Called for every number of every entry: most names fail here. */
-	if (strchr("tedu", name[0]) == NULL)
-		return (CANON_PLAIN);
 	if (strcmp(name, "time") == 0 || strcmp(name, "expires_at") == 0)
 		return (CANON_TIME);
 	if (strcmp(name, "date") == 0 || strcmp(name, "until") == 0)
 		return (CANON_DATE);
 	return (CANON_PLAIN);
+}
+
+/*
+ * Each field's kind, by its index in the descriptor, worked out once:
+ * the canonical form of every entry asks for every field's.
+ */
+#define CANON_MAX_FIELDS 64
+static pthread_once_t  canon_kinds_once = PTHREAD_ONCE_INIT;
+static enum canon_kind canon_kinds[CANON_MAX_FIELDS];
+
+static void
+canon_kinds_init(void)
+{
+	const ProtobufCMessageDescriptor *d =
+	    &budgetstore__journal_entry__descriptor;
+	unsigned i;
+
+	if (d->n_fields > CANON_MAX_FIELDS)
+		canon_fatal("JournalEntry has more fields than the canonical "
+			    "form expects");
+	for (i = 0; i < d->n_fields; i++)
+		canon_kinds[i] = canon_kind_of(d->fields[i].name);
 }
 
 /* Decimal digits of v into buf (at least 21 bytes); snprintf is slow. */
@@ -121,8 +148,8 @@ canon_u64(uint64_t v, char *buf, size_t len)
  * opposed to a string, a date or a time).
  */
 static const char *
-canon_scalar(const ProtobufCFieldDescriptor *f, const void *p, char *buf,
-    size_t len, int *number)
+canon_scalar(const ProtobufCFieldDescriptor *f, enum canon_kind kind,
+    const void *p, char *buf, size_t len, int *number)
 {
 	int64_t v;
 
@@ -146,7 +173,7 @@ canon_scalar(const ProtobufCFieldDescriptor *f, const void *p, char *buf,
 		canon_fatal("a field has a type the canonical form does not "
 			    "know");
 	}
-	switch (canon_kind_of(f->name)) {
+	switch (kind) {
 	case CANON_TIME:
 		return (timestamp_format(v, buf, len));
 	case CANON_DATE:
@@ -199,6 +226,9 @@ journal_fields(const Budgetstore__JournalEntry *m,
 	size_t                            j, n, sz;
 	int                               number;
 
+	pthread_once(&canon_kinds_once, canon_kinds_init);
+	if (d != &budgetstore__journal_entry__descriptor)
+		canon_fatal("not a journal entry");
 	for (i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 		const char                     *p = (const char *)m + f->offset;
@@ -208,7 +238,8 @@ journal_fields(const Budgetstore__JournalEntry *m,
 		if (f->label != PROTOBUF_C_LABEL_REPEATED) {
 			if (canon_is_default(f, p))
 				continue;
-			v = canon_scalar(f, p, buf, sizeof(buf), &number);
+			v = canon_scalar(
+			    f, canon_kinds[i], p, buf, sizeof(buf), &number);
 			cb(f->name, v, number, arg);
 			continue;
 		}
@@ -227,8 +258,8 @@ journal_fields(const Budgetstore__JournalEntry *m,
 
 			if (j > 0)
 				canon_put(&list, ",", 1);
-			v = canon_scalar(
-			    f, arr + j * sz, buf, sizeof(buf), &number);
+			v = canon_scalar(f, canon_kinds[i], arr + j * sz, buf,
+			    sizeof(buf), &number);
 			canon_put(&list, v, strlen(v));
 		}
 		cb(f->name, list.buf, 0, arg);
@@ -241,10 +272,12 @@ canon_line_cb(const char *name, const char *value, int number, void *arg)
 {
 	struct canon *c = arg;
 
-	(void)number;
 	canon_put(c, name, strlen(name));
 	canon_put(c, "=", 1);
-	canon_str(c, value);
+	if (number) /* digits and a sign: nothing to escape */
+		canon_put(c, value, strlen(value));
+	else
+		canon_str(c, value);
 	canon_put(c, "\n", 1);
 }
 
