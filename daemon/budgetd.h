@@ -653,8 +653,10 @@ struct replay;
 struct replay *replay_new(size_t, size_t, size_t, size_t);
 void           replay_free(struct replay *);
 void           replay_partial(struct replay *);
-int            replay_apply(
-	       struct replay *, const struct Budgetstore__JournalEntry *, char *, size_t);
+void
+replay_prefetch(struct replay *, const struct Budgetstore__JournalEntry *, int);
+int replay_apply(
+    struct replay *, const struct Budgetstore__JournalEntry *, char *, size_t);
 void replay_contract_effect(
     const struct Budgetstore__JournalEntry *, struct contract *);
 int      replay_get_contract(struct replay *, const char *, struct contract *);

@@ -617,35 +617,53 @@ check_journal(
     struct check_state *cs, struct check_ring *g, struct check_chain *ch)
 {
 	struct check_walk                w;
-	struct check_block              *b = NULL;
-	struct check_arena              *a;
-	const Budgetstore__JournalEntry *m;
+	struct check_block              *b, *own = NULL;
+	const Budgetstore__JournalEntry *m = NULL;
 	char                             why[512];
+	size_t                           i;
 
 	check_walk_open(&w, cs->t);
-	for (;;) {
-		if (g != NULL && b == NULL)
-			b = check_ring_empty(g);
-		a = b != NULL ? &b->a : &w.own;
-		if (b == NULL)
-			check_arena_reset(a);
-		if ((m = check_walk_into(&w, a)) == NULL)
-			break;
-		if (replay_apply(cs->rp, m, why, sizeof(why)) == -1)
-			check_problem(cs->r, "%s", why);
-		if (b == NULL) {
-			check_chain_entry(ch, m);
-			continue;
-		}
-		b->e[b->n++] = m;
-		if (b->n == CHECK_BLOCK_ENTRIES) {
-			check_ring_fill(g, 0, 0);
-			b = NULL;
-		}
+	if (g == NULL) {
+		own = xmalloc(sizeof(*own));
+		check_arena_init(&own->a, 64 * 1024);
 	}
-	cs->whole = !w.broken;
-	if (g != NULL)
-		check_ring_fill(g, 1, w.broken ? w.next : 0);
+	do {
+		if (g != NULL)
+			b = check_ring_empty(g);
+		else {
+			b = own;
+			check_arena_reset(&b->a);
+			b->n = 0;
+		}
+		/*
+		 * A block decoded, then replayed: its lookups prefetched
+		 * meanwhile, so that the replay finds them in the cache.
+		 */
+		while (b->n < CHECK_BLOCK_ENTRIES &&
+		    (m = check_walk_into(&w, &b->a)) != NULL) {
+			b->e[b->n++] = m;
+			replay_prefetch(cs->rp, m, 0);
+		}
+		for (i = 0; i < b->n; i++)
+			replay_prefetch(cs->rp, b->e[i], 1);
+		for (i = 0; i < b->n; i++) {
+			if (replay_apply(cs->rp, b->e[i], why, sizeof(why)) ==
+			    -1)
+				check_problem(cs->r, "%s", why);
+			if (g == NULL)
+				check_chain_entry(ch, b->e[i]);
+		}
+		if (m == NULL) {
+			cs->whole = !w.broken;
+			if (g != NULL)
+				check_ring_fill(g, 1, w.broken ? w.next : 0);
+		} else if (g != NULL)
+			check_ring_fill(g, 0, 0);
+	} while (m != NULL);
+	if (own != NULL) {
+		check_arena_fini(&own->a);
+		free(own);
+	}
 	check_walk_close(&w);
 	return (w.broken ? w.next : 0);
 }
