@@ -43,7 +43,7 @@ set_schema(const struct h_daemon *d, uint64_t schema, size_t n)
 	MDB_dbi     meta, cd;
 	MDB_cursor *cur;
 	MDB_val     k, v;
-	uint8_t     be[8], cut[64];
+	uint8_t     be[8], cut[64], key[64];
 	size_t      count = 0;
 	int         i, rc;
 
@@ -62,6 +62,14 @@ set_schema(const struct h_daemon *d, uint64_t schema, size_t n)
 		memcpy(cut, v.mv_data, n);
 		v.mv_data = cut;
 		v.mv_size = n;
+		/*
+		 * The key too: it points into the page, which a put of
+		 * another size rewrites under it.
+		 */
+		if (k.mv_size > sizeof(key))
+			h_fail("upgrade: a key of %zu bytes", k.mv_size);
+		memcpy(key, k.mv_data, k.mv_size);
+		k.mv_data = key;
 		lmdb_check(
 		    mdb_cursor_put(cur, &k, &v, MDB_CURRENT), "mdb_cursor_put");
 		count++;
