@@ -144,19 +144,21 @@ journal_check_index(struct store_txn       *t,
 }
 
 /*
- * One index item (key, seq) as a 64-bit number that depends on seed:
+ * One index item (key, value) as a 64-bit number that depends on seed:
  * FNV-1a, then splitmix64's finaliser, since FNV's high bits mix poorly.
+ * Summed over an index, it stands for the index as a whole (see
+ * journal_index_sum).
  */
-static uint64_t
-journal_index_mix(
-    uint64_t seed, const uint8_t *k, size_t klen, const uint8_t v[8])
+uint64_t
+index_mix(
+    uint64_t seed, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen)
 {
 	uint64_t h = seed ^ UINT64_C(14695981039346656037);
 	size_t   i;
 
 	for (i = 0; i < klen; i++)
 		h = (h ^ k[i]) * UINT64_C(1099511628211);
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < vlen; i++)
 		h = (h ^ v[i]) * UINT64_C(1099511628211);
 	h ^= h >> 30;
 	h *= UINT64_C(0xbf58476d1ce4e5b9);
@@ -184,8 +186,8 @@ journal_index_sum(
 
 	record_be64(v, m->seq);
 	for (i = 0; i < n; i++)
-		*sum += journal_index_mix(
-		    seed, k, journal_index_key(k, it[i].type, it[i].id), v);
+		*sum += index_mix(seed, k,
+		    journal_index_key(k, it[i].type, it[i].id), v, sizeof(v));
 	return (n);
 }
 
@@ -204,7 +206,7 @@ history_index_sum(struct store_txn *t, uint64_t seed, uint64_t *sum)
 			n++;
 			continue;
 		}
-		*sum += journal_index_mix(seed, k.data, k.len, v.data);
+		*sum += index_mix(seed, k.data, k.len, v.data, 8);
 		n++;
 	}
 	store_cursor_close(&cur);

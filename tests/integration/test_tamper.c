@@ -773,6 +773,136 @@ test_tamper_unreadable_record(void **state)
 	restore_record(d, "grants", key, klen, orig, vlen, &h);
 }
 
+/* Take key out of db of d's stopped ledger. */
+static void
+record_del(
+    const struct h_daemon *d, const char *db, const void *key, size_t klen)
+{
+	struct tdb t;
+
+	tdb_open(d, db, &t);
+	tdb_del(&t, key, klen);
+	tdb_close(&t);
+}
+
+/* A dossier's key in the company index: company number, dossier id. */
+static size_t
+summary_key(const char *company, const char *dossier, uint8_t key[64])
+{
+	size_t clen = strlen(company), dlen = strlen(dossier);
+
+	memcpy(key, company, clen);
+	memcpy(key + clen, dossier, dlen);
+	return (clen + dlen);
+}
+
+/*
+ * The company index (company + dossier -> summary) changed with the
+ * dossiers intact: D1's summary changed, then dropped, then one for a
+ * dossier that is not there. verify compares the index with the dossiers
+ * by sums, and when they differ names what differs.
+ */
+static void
+test_tamper_summaries(void **state)
+{
+	struct au_head   h;
+	struct h_daemon *d = tamper_ledger(state, &h);
+	uint8_t          key[64], ghost[64], *orig, *bad;
+	size_t           klen, glen, len;
+
+	klen = summary_key(AU_CO_X, "D1", key);
+	glen = summary_key(AU_CO_X, "D9", ghost);
+	assert_int_equal(h_daemon_stop(d), 0);
+	orig = record_get(d, "company_dossiers", key, klen, &len);
+
+	/* Changed: the summary says one cent more was paid. */
+	bad = bytes_dup(orig, len);
+	bad[len - 1] ^= 1;
+	record_put(d, "company_dossiers", key, klen, bad, len);
+	free(bad);
+	h_daemon_start(d);
+	expect_problem(d, 0, "dossier D1:", "does not summarise");
+
+	/* Dropped. */
+	assert_int_equal(h_daemon_stop(d), 0);
+	record_del(d, "company_dossiers", key, klen);
+	h_daemon_start(d);
+	expect_problem(d, 0, "dossier D1:", "does not summarise");
+
+	/* Back, and a summary of a dossier nobody reserved. */
+	assert_int_equal(h_daemon_stop(d), 0);
+	record_put(d, "company_dossiers", key, klen, orig, len);
+	record_put(d, "company_dossiers", ghost, glen, orig, len);
+	h_daemon_start(d);
+	expect_problem(d, 0, "summarises dossier D9", "no such dossier");
+
+	assert_int_equal(h_daemon_stop(d), 0);
+	record_del(d, "company_dossiers", ghost, glen);
+	free(orig);
+	expect_restored(d, &h);
+}
+
+/*
+ * D1's grant (the first in the grants database, company AU_CO_X): its
+ * effective amount cut by a cent, then a second copy under another date.
+ * verify says D1's grants no longer add up to what it was granted, and
+ * that the grant is stored twice.
+ */
+static void
+test_tamper_grants(void **state)
+{
+	struct au_head      h;
+	struct h_daemon    *d = tamper_ledger(state, &h);
+	struct tdb          t;
+	MDB_cursor         *cur;
+	MDB_val             k, v;
+	Budgetstore__Grant *g;
+	uint8_t             key[64], twin[64], *orig, *bad;
+	size_t              klen, len, blen;
+	char                want[64];
+
+	assert_int_equal(h_daemon_stop(d), 0);
+	tdb_open(d, "grants", &t);
+	tdb_check(mdb_cursor_open(t.txn, t.dbi, &cur), "mdb_cursor_open");
+	tdb_check(mdb_cursor_get(cur, &k, &v, MDB_FIRST), "mdb_cursor_get");
+	if (k.mv_size > sizeof(key) || k.mv_size < 12 ||
+	    memcmp(k.mv_data, AU_CO_X, 10) != 0)
+		h_fail("tamper: the first grant is not D1's");
+	klen = k.mv_size;
+	memcpy(key, k.mv_data, klen);
+	mdb_cursor_close(cur);
+	orig = tdb_get(&t, key, klen, &len);
+	mdb_txn_abort(t.txn);
+	mdb_env_close(t.env);
+
+	g = budgetstore__grant__unpack(NULL, len, orig);
+	assert_non_null(g);
+	assert_string_equal(g->dossier, "D1");
+	snprintf(want, sizeof(want), "grant %llu is stored twice",
+	    (unsigned long long)g->id);
+	g->effective -= 1;
+	bad = record_encode(&g->base, &blen);
+	budgetstore__grant__free_unpacked(g, NULL);
+	record_put(d, "grants", key, klen, bad, blen);
+	free(bad);
+	h_daemon_start(d);
+	expect_problem(d, 0, "dossier D1:", "grants found");
+
+	/* The same grant under a second key: a day later. */
+	assert_int_equal(h_daemon_stop(d), 0);
+	record_put(d, "grants", key, klen, orig, len);
+	memcpy(twin, key, klen);
+	twin[13] ^= 1;
+	record_put(d, "grants", twin, klen, orig, len);
+	h_daemon_start(d);
+	expect_problem(d, 0, want, NULL);
+
+	assert_int_equal(h_daemon_stop(d), 0);
+	record_del(d, "grants", twin, klen);
+	free(orig);
+	expect_restored(d, &h);
+}
+
 /*
  * A contract gone from under its dossiers' grants: the report is refused
  * with storage_error rather than answered without them.
@@ -809,6 +939,8 @@ main(void)
 	    T(test_tamper_balance),
 	    T(test_tamper_dossier),
 	    T(test_tamper_history),
+	    T(test_tamper_summaries),
+	    T(test_tamper_grants),
 	    T(test_tamper_unreadable_record),
 	    T(test_tamper_report_missing_contract),
 	};
