@@ -60,16 +60,15 @@ canon_put(struct canon *c, const char *s, size_t n)
 	c->buf[c->len] = '\0';
 }
 
-static void
-canon_str(struct canon *c, const char *s)
+/*
+ * s at o, every byte outside 0x21-0x7e, and '%', written %XX; o must have
+ * room for three times s. The end of what was written.
+ */
+static char *
+canon_esc(char *o, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t            n = strlen(s);
-	char             *o;
 
-	/* At worst every byte is escaped: room for that, then no checks. */
-	canon_reserve(c, 3 * n);
-	o = c->buf + c->len;
 	for (; *s != '\0'; s++) {
 		unsigned char b = (unsigned char)*s;
 
@@ -81,8 +80,7 @@ canon_str(struct canon *c, const char *s)
 		*o++ = hex[b >> 4];
 		*o++ = hex[b & 0xf];
 	}
-	c->len = (size_t)(o - c->buf);
-	c->buf[c->len] = '\0';
+	return (o);
 }
 
 /* How a field is written; by name, since several share a C type. */
@@ -271,14 +269,23 @@ static void
 canon_line_cb(const char *name, const char *value, int number, void *arg)
 {
 	struct canon *c = arg;
+	size_t        nlen = strlen(name), vlen = strlen(value);
+	char         *o;
 
-	canon_put(c, name, strlen(name));
-	canon_put(c, "=", 1);
-	if (number) /* digits and a sign: nothing to escape */
-		canon_put(c, value, strlen(value));
-	else
-		canon_str(c, value);
-	canon_put(c, "\n", 1);
+	/* Room for the line at its longest, then no more checks. */
+	canon_reserve(c, nlen + 2 + 3 * vlen);
+	o = c->buf + c->len;
+	memcpy(o, name, nlen);
+	o += nlen;
+	*o++ = '=';
+	if (number) { /* digits and a sign: nothing to escape */
+		memcpy(o, value, vlen);
+		o += vlen;
+	} else
+		o = canon_esc(o, value);
+	*o++ = '\n';
+	*o = '\0';
+	c->len = (size_t)(o - c->buf);
 }
 
 /*
