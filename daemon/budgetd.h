@@ -450,6 +450,14 @@ struct dm_position {
 
 struct Budgetstore__JournalEntry;
 
+/* unpack.c: protobuf_c_message_unpack, faster for flat messages. */
+struct ProtobufCMessage;
+struct ProtobufCMessageDescriptor;
+struct ProtobufCAllocator;
+struct ProtobufCMessage *
+budget_unpack(const struct ProtobufCMessageDescriptor *,
+    struct ProtobufCAllocator *, size_t, const uint8_t *);
+
 /* What the checker found (check.c). */
 struct check_report {
 	int      ok;
@@ -530,6 +538,8 @@ void     store_set_schema(struct store_txn *, uint64_t);
 int      store_commit(struct store_txn *);
 void     store_abort(struct store_txn *);
 int      store_get(struct store_txn *, enum store_db, const void *, size_t,
+	 struct store_val *);
+int      store_peek(struct store_txn *, enum store_db, const void *, size_t,
 	 struct store_val *);
 void     store_put(struct store_txn *, enum store_db, const void *, size_t,
 	const void *, size_t);

@@ -510,7 +510,8 @@ check_walk_into(struct check_walk *w, struct check_arena *a)
 	if (w->broken || !store_cursor_next(&w->cur, &k, &v))
 		return (NULL);
 	seq = k.len == 8 ? record_get_be64(k.data) : 0;
-	m = budgetstore__journal_entry__unpack(&a->pa, v.len, v.data);
+	m = (const Budgetstore__JournalEntry *)budget_unpack(
+	    &budgetstore__journal_entry__descriptor, &a->pa, v.len, v.data);
 	if (m == NULL || seq != w->next || m->seq != seq || m->hash.len != 32) {
 		w->broken = 1;
 		return (NULL);

@@ -71,18 +71,82 @@ record_put_msg(struct store_txn *t, enum store_db db, const void *key,
 	free(buf);
 }
 
-/* Get and unpack; NULL with the result in *rc (sticky on corruption). */
+/*
+ * A stored record is decoded into a buffer on the caller's stack, not a
+ * malloc per field: every command and every walk of verify decodes
+ * records, and turns each at once into a struct of fixed arrays
+ * (record_*_from). What does not fit goes to malloc, and record_unpacked
+ * gives it back.
+ */
+#define RECORD_ARENA_SZ 4096
+
+struct record_arena {
+	ProtobufCAllocator pa;
+	size_t             used;    /* of buf */
+	size_t             spilled; /* pieces that went to malloc */
+	_Alignas(max_align_t) char buf[RECORD_ARENA_SZ];
+};
+
+static void *
+record_arena_alloc(void *arg, size_t size)
+{
+	struct record_arena *a = arg;
+	const size_t         align = _Alignof(max_align_t);
+	void                *p;
+
+	if (size <= sizeof(a->buf) &&
+	    ((size + align - 1) & ~(align - 1)) <= sizeof(a->buf) - a->used) {
+		p = a->buf + a->used;
+		a->used += (size + align - 1) & ~(align - 1);
+		return (p);
+	}
+	a->spilled++;
+	return (xmalloc(size > 0 ? size : 1));
+}
+
+static void
+record_arena_free(void *arg, void *p)
+{
+	struct record_arena *a = arg;
+	uintptr_t            u = (uintptr_t)p, b = (uintptr_t)a->buf;
+
+	if (u < b || u >= b + sizeof(a->buf))
+		free(p);
+}
+
+/* v as a message of kind d, in a; NULL when it does not decode. */
+static ProtobufCMessage *
+record_unpack(struct record_arena *a, const ProtobufCMessageDescriptor *d,
+    const struct store_val *v)
+{
+	a->pa.alloc = record_arena_alloc;
+	a->pa.free = record_arena_free;
+	a->pa.allocator_data = a;
+	a->used = 0;
+	a->spilled = 0;
+	return (budget_unpack(d, &a->pa, v->len, v->data));
+}
+
+/* Done with m (NULL is fine): give back what went to malloc. */
+static void
+record_unpacked(struct record_arena *a, void *m)
+{
+	if (m != NULL && a->spilled > 0)
+		protobuf_c_message_free_unpacked(m, &a->pa);
+}
+
+/* Get and unpack into a; NULL with the result in *rc (sticky on corruption). */
 static ProtobufCMessage *
 record_get_msg(struct store_txn *t, enum store_db db, const void *key,
-    size_t klen, const ProtobufCMessageDescriptor *d, int *rc)
+    size_t klen, const ProtobufCMessageDescriptor *d, int *rc,
+    struct record_arena *a)
 {
 	struct store_val  v;
 	ProtobufCMessage *m;
 
-	if ((*rc = store_get(t, db, key, klen, &v)) != STORE_OK)
+	if ((*rc = store_peek(t, db, key, klen, &v)) != STORE_OK)
 		return (NULL);
-	m = protobuf_c_message_unpack(d, NULL, v.len, v.data);
-	free(v.data);
+	m = record_unpack(a, d, &v);
 	if (m == NULL) {
 		log_warnx("record: a %s record does not decode", d->short_name);
 		t->err = *rc = STORE_CORRUPT;
@@ -113,16 +177,17 @@ record_contract_from(struct contract *c, const Budgetstore__Contract *m)
 int
 record_get_contract(struct store_txn *t, const char *id, struct contract *c)
 {
+	struct record_arena    ra;
 	Budgetstore__Contract *m;
 	int                    rc;
 
 	m = (Budgetstore__Contract *)record_get_msg(t, STORE_DB_CONTRACTS, id,
-	    strlen(id), &budgetstore__contract__descriptor, &rc);
+	    strlen(id), &budgetstore__contract__descriptor, &rc, &ra);
 	if (m == NULL)
 		return (rc);
 	if (record_contract_from(c, m) == -1)
 		t->err = rc = STORE_CORRUPT;
-	budgetstore__contract__free_unpacked(m, NULL);
+	record_unpacked(&ra, m);
 	return (rc);
 }
 
@@ -148,6 +213,7 @@ int
 record_each_contract(
     struct store_txn *t, int (*cb)(const struct contract *, void *), void *arg)
 {
+	struct record_arena    ra;
 	struct store_cursor    cur;
 	struct store_val       k, v;
 	Budgetstore__Contract *m;
@@ -156,14 +222,15 @@ record_each_contract(
 
 	store_cursor_open(&cur, t, STORE_DB_CONTRACTS, NULL, 0);
 	while (!stop && store_cursor_next(&cur, &k, &v)) {
-		m = budgetstore__contract__unpack(NULL, v.len, v.data);
+		m = (Budgetstore__Contract *)record_unpack(
+		    &ra, &budgetstore__contract__descriptor, &v);
 		if (m == NULL || record_contract_from(&c, m) == -1) {
 			if (m != NULL)
-				budgetstore__contract__free_unpacked(m, NULL);
+				record_unpacked(&ra, m);
 			t->err = STORE_CORRUPT;
 			break;
 		}
-		budgetstore__contract__free_unpacked(m, NULL);
+		record_unpacked(&ra, m);
 		stop = cb(&c, arg);
 	}
 	store_cursor_close(&cur);
@@ -195,16 +262,18 @@ record_company_from(struct company *c, const Budgetstore__Company *m)
 int
 record_get_company(struct store_txn *t, const char *number, struct company *c)
 {
+	struct record_arena   ra;
 	Budgetstore__Company *m;
 	int                   rc;
 
 	m = (Budgetstore__Company *)record_get_msg(t, STORE_DB_COMPANIES,
-	    number, strlen(number), &budgetstore__company__descriptor, &rc);
+	    number, strlen(number), &budgetstore__company__descriptor, &rc,
+	    &ra);
 	if (m == NULL)
 		return (rc);
 	if (record_company_from(c, m) == -1)
 		t->err = rc = STORE_CORRUPT;
-	budgetstore__company__free_unpacked(m, NULL);
+	record_unpacked(&ra, m);
 	return (rc);
 }
 
@@ -231,6 +300,7 @@ int
 record_each_company(
     struct store_txn *t, int (*cb)(const struct company *, void *), void *arg)
 {
+	struct record_arena   ra;
 	struct store_cursor   cur;
 	struct store_val      k, v;
 	Budgetstore__Company *m;
@@ -239,14 +309,15 @@ record_each_company(
 
 	store_cursor_open(&cur, t, STORE_DB_COMPANIES, NULL, 0);
 	while (!stop && store_cursor_next(&cur, &k, &v)) {
-		m = budgetstore__company__unpack(NULL, v.len, v.data);
+		m = (Budgetstore__Company *)record_unpack(
+		    &ra, &budgetstore__company__descriptor, &v);
 		if (m == NULL || record_company_from(&c, m) == -1) {
 			if (m != NULL)
-				budgetstore__company__free_unpacked(m, NULL);
+				record_unpacked(&ra, m);
 			t->err = STORE_CORRUPT;
 			break;
 		}
-		budgetstore__company__free_unpacked(m, NULL);
+		record_unpacked(&ra, m);
 		stop = cb(&c, arg);
 	}
 	store_cursor_close(&cur);
@@ -257,13 +328,15 @@ record_each_company(
 int
 record_company_decode(const struct store_val *v, struct company *c)
 {
+	struct record_arena   ra;
 	Budgetstore__Company *m;
 	int                   rc;
 
-	if ((m = budgetstore__company__unpack(NULL, v->len, v->data)) == NULL)
+	if ((m = (Budgetstore__Company *)record_unpack(
+		 &ra, &budgetstore__company__descriptor, v)) == NULL)
 		return (-1);
 	rc = record_company_from(c, m);
-	budgetstore__company__free_unpacked(m, NULL);
+	record_unpacked(&ra, m);
 	return (rc);
 }
 
@@ -384,6 +457,7 @@ int
 record_each_link(struct store_txn *t, const char *company,
     int (*cb)(const struct link *, void *), void *arg)
 {
+	struct record_arena ra;
 	struct store_cursor cur;
 	struct store_val    k, v;
 	Budgetstore__Link  *m;
@@ -392,20 +466,21 @@ record_each_link(struct store_txn *t, const char *company,
 
 	store_cursor_open(&cur, t, STORE_DB_LINKS, company, RID_DIGITS);
 	while (!stop && store_cursor_next(&cur, &k, &v)) {
-		m = budgetstore__link__unpack(NULL, v.len, v.data);
+		m = (Budgetstore__Link *)record_unpack(
+		    &ra, &budgetstore__link__descriptor, &v);
 		memset(&l, 0, sizeof(l));
 		if (m == NULL ||
 		    record_str(l.parent, sizeof(l.parent), m->parent) == -1 ||
 		    record_str(l.child, sizeof(l.child), m->child) == -1) {
 			if (m != NULL)
-				budgetstore__link__free_unpacked(m, NULL);
+				record_unpacked(&ra, m);
 			t->err = STORE_CORRUPT;
 			break;
 		}
 		l.since = m->since;
 		l.until = m->until;
 		l.merge = m->merge;
-		budgetstore__link__free_unpacked(m, NULL);
+		record_unpacked(&ra, m);
 		stop = cb(&l, arg);
 	}
 	store_cursor_close(&cur);
@@ -468,18 +543,19 @@ int
 record_get_grant(struct store_txn *t, const char *company, int32_t date,
     uint64_t id, struct grant *g)
 {
+	struct record_arena ra;
 	Budgetstore__Grant *m;
 	uint8_t             k[GRANT_KEY_LEN];
 	int                 rc;
 
 	record_grant_key(k, company, date, id);
 	m = (Budgetstore__Grant *)record_get_msg(t, STORE_DB_GRANTS, k,
-	    sizeof(k), &budgetstore__grant__descriptor, &rc);
+	    sizeof(k), &budgetstore__grant__descriptor, &rc, &ra);
 	if (m == NULL)
 		return (rc);
 	if (record_grant_from(g, m) == -1)
 		t->err = rc = STORE_CORRUPT;
-	budgetstore__grant__free_unpacked(m, NULL);
+	record_unpacked(&ra, m);
 	return (rc);
 }
 
@@ -488,6 +564,7 @@ int
 record_each_grant(struct store_txn *t, const char *company,
     int (*cb)(const struct grant *, void *), void *arg)
 {
+	struct record_arena ra;
 	struct store_cursor cur;
 	struct store_val    k, v;
 	Budgetstore__Grant *m;
@@ -497,14 +574,15 @@ record_each_grant(struct store_txn *t, const char *company,
 	store_cursor_open(&cur, t, STORE_DB_GRANTS, company,
 	    company != NULL ? RID_DIGITS : 0);
 	while (!stop && store_cursor_next(&cur, &k, &v)) {
-		m = budgetstore__grant__unpack(NULL, v.len, v.data);
+		m = (Budgetstore__Grant *)record_unpack(
+		    &ra, &budgetstore__grant__descriptor, &v);
 		if (m == NULL || record_grant_from(&g, m) == -1) {
 			if (m != NULL)
-				budgetstore__grant__free_unpacked(m, NULL);
+				record_unpacked(&ra, m);
 			t->err = STORE_CORRUPT;
 			break;
 		}
-		budgetstore__grant__free_unpacked(m, NULL);
+		record_unpacked(&ra, m);
 		stop = cb(&g, arg);
 	}
 	store_cursor_close(&cur);
@@ -561,16 +639,17 @@ record_dossier_from(struct dossier *d, const Budgetstore__Dossier *m)
 int
 record_get_dossier(struct store_txn *t, const char *id, struct dossier *d)
 {
+	struct record_arena   ra;
 	Budgetstore__Dossier *m;
 	int                   rc;
 
 	m = (Budgetstore__Dossier *)record_get_msg(t, STORE_DB_DOSSIERS, id,
-	    strlen(id), &budgetstore__dossier__descriptor, &rc);
+	    strlen(id), &budgetstore__dossier__descriptor, &rc, &ra);
 	if (m == NULL)
 		return (rc);
 	if (record_dossier_from(d, m) == -1)
 		t->err = rc = STORE_CORRUPT;
-	budgetstore__dossier__free_unpacked(m, NULL);
+	record_unpacked(&ra, m);
 	return (rc);
 }
 
@@ -784,14 +863,16 @@ static int
 record_each_dossier_cb(struct store_txn *t, const struct store_val *v,
     int (*cb)(const struct dossier *, void *), void                *arg)
 {
+	struct record_arena   ra;
 	Budgetstore__Dossier *m;
 	struct dossier        d;
 	int                   bad;
 
-	m = budgetstore__dossier__unpack(NULL, v->len, v->data);
+	m = (Budgetstore__Dossier *)record_unpack(
+	    &ra, &budgetstore__dossier__descriptor, v);
 	bad = m == NULL || record_dossier_from(&d, m) == -1;
 	if (m != NULL)
-		budgetstore__dossier__free_unpacked(m, NULL);
+		record_unpacked(&ra, m);
 	if (bad) {
 		t->err = STORE_CORRUPT;
 		return (1);
@@ -939,6 +1020,7 @@ record_put_ruleset(struct store_txn *t, const struct ruleset *rs)
 int
 record_get_ruleset(struct store_txn *t, const char *name, struct ruleset *rs)
 {
+	struct record_arena   ra;
 	Budgetstore__RuleSet *m;
 	uint8_t               k[1 + LEDGER_ID_MAX];
 	size_t                len = strlen(name);
@@ -949,12 +1031,12 @@ record_get_ruleset(struct store_txn *t, const char *name, struct ruleset *rs)
 	k[0] = 'S';
 	memcpy(k + 1, name, len);
 	m = (Budgetstore__RuleSet *)record_get_msg(t, STORE_DB_RULES, k,
-	    1 + len, &budgetstore__rule_set__descriptor, &rc);
+	    1 + len, &budgetstore__rule_set__descriptor, &rc, &ra);
 	if (m == NULL)
 		return (rc);
 	if (record_ruleset_from(rs, m) == -1)
 		t->err = rc = STORE_CORRUPT;
-	budgetstore__rule_set__free_unpacked(m, NULL);
+	record_unpacked(&ra, m);
 	return (rc);
 }
 
@@ -991,6 +1073,7 @@ record_put_regime(struct store_txn *t, const struct dm_regime *r)
 int
 record_get_regime(struct store_txn *t, const char *name, struct dm_regime *r)
 {
+	struct record_arena           ra;
 	Budgetstore__DeminimisRegime *m;
 	uint8_t                       k[1 + LEDGER_ID_MAX];
 	size_t                        len = strlen(name);
@@ -1001,12 +1084,12 @@ record_get_regime(struct store_txn *t, const char *name, struct dm_regime *r)
 	k[0] = 'R';
 	memcpy(k + 1, name, len);
 	m = (Budgetstore__DeminimisRegime *)record_get_msg(t, STORE_DB_RULES, k,
-	    1 + len, &budgetstore__deminimis_regime__descriptor, &rc);
+	    1 + len, &budgetstore__deminimis_regime__descriptor, &rc, &ra);
 	if (m == NULL)
 		return (rc);
 	if (record_regime_from(r, m) == -1)
 		t->err = rc = STORE_CORRUPT;
-	budgetstore__deminimis_regime__free_unpacked(m, NULL);
+	record_unpacked(&ra, m);
 	return (rc);
 }
 
@@ -1018,6 +1101,7 @@ int
 record_each_rule(
     struct store_txn *t, char kind, int (*cb)(const void *, void *), void *arg)
 {
+	struct record_arena           ra;
 	struct store_cursor           cur;
 	struct store_val              k, v;
 	Budgetstore__RuleSet         *ms;
@@ -1029,19 +1113,19 @@ record_each_rule(
 	store_cursor_open(&cur, t, STORE_DB_RULES, &kind, 1);
 	while (!stop && store_cursor_next(&cur, &k, &v)) {
 		if (kind == 'S') {
-			ms = budgetstore__rule_set__unpack(NULL, v.len, v.data);
+			ms = (Budgetstore__RuleSet *)record_unpack(
+			    &ra, &budgetstore__rule_set__descriptor, &v);
 			bad = ms == NULL || record_ruleset_from(&rs, ms) == -1;
 			if (ms != NULL)
-				budgetstore__rule_set__free_unpacked(ms, NULL);
+				record_unpacked(&ra, ms);
 			if (!bad)
 				stop = cb(&rs, arg);
 		} else {
-			mr = budgetstore__deminimis_regime__unpack(
-			    NULL, v.len, v.data);
+			mr = (Budgetstore__DeminimisRegime *)record_unpack(&ra,
+			    &budgetstore__deminimis_regime__descriptor, &v);
 			bad = mr == NULL || record_regime_from(&rg, mr) == -1;
 			if (mr != NULL)
-				budgetstore__deminimis_regime__free_unpacked(
-				    mr, NULL);
+				record_unpacked(&ra, mr);
 			if (!bad)
 				stop = cb(&rg, arg);
 		}

@@ -471,6 +471,35 @@ store_get(struct store_txn *t, enum store_db db, const void *key, size_t klen,
 }
 
 /*
+ * As store_get, but out points into the map: valid only until the next
+ * write in t or its end. For a caller that decodes the value at once.
+ */
+int
+store_peek(struct store_txn *t, enum store_db db, const void *key, size_t klen,
+    struct store_val *out)
+{
+	MDB_val k, v;
+	int     rc;
+
+	out->data = NULL;
+	out->len = 0;
+	if (t->err != 0)
+		return (t->err);
+	k.mv_data = (void *)(uintptr_t)key;
+	k.mv_size = klen;
+	rc = mdb_get(t->txn, store.dbi[db], &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return (STORE_NOTFOUND);
+	if (rc != 0) {
+		t->err = store_err_from_mdb(rc, "get");
+		return (t->err);
+	}
+	out->len = v.mv_size;
+	out->data = v.mv_data;
+	return (STORE_OK);
+}
+
+/*
  * The one mdb_put behind store_put and the appends: flags tell LMDB where
  * the value goes, what names the operation in the log if it fails.
  */
