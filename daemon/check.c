@@ -3,9 +3,14 @@
  * as a total: it recomputes every contract's reserved, committed and paid
  * from the dossiers, every dossier's granted amount from its grants, and
  * compares; it checks I-1 on every contract, I-2 on every undertaking with
- * a grant, the expiry index against the reservations, and the journal's
- * hash chain (I-4) from the first entry to the head. Tests run it after
- * every step.
+ * a grant, the company and history indexes against the records and the
+ * journal, and the journal's hash chain (I-4) from the first entry to the
+ * head; it replays the journal into fresh balances and compares them with
+ * every stored record (I-3). Tests run it after every step.
+ *
+ * On two threads: the journal is walked and decoded once; one thread
+ * replays it, the other hashes it; then both take the remaining parts
+ * (see enum check_part) until none is left.
  */
 #include <pthread.h>
 #include <stdarg.h>
