@@ -297,8 +297,8 @@ check_summaries_extra(struct check_state *cs)
 			check_problem(cs->r,
 			    "the company index holds an item that is no "
 			    "summary: %.*s, %zu bytes",
-			    (int)(k.len < 64 ? k.len : 64), (const char *)k.data,
-			    v.len);
+			    (int)(k.len < 64 ? k.len : 64),
+			    (const char *)k.data, v.len);
 		else if (record_get_dossier(cs->t, sum.id, &d) != STORE_OK ||
 		    strcmp(d.company, sum.company) != 0)
 			check_problem(cs->r,
