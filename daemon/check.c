@@ -282,6 +282,24 @@ check_summary_cb(const struct dossier *d, void *arg)
 	return (0);
 }
 
+/* Up to the first 32 bytes of p in hex, "..." if there is more. */
+static const char *
+check_hex(const void *p, size_t len, char *buf, size_t size)
+{
+	static const char digits[] = "0123456789abcdef";
+	const uint8_t    *b = p;
+	size_t            i, n = len < 32 ? len : 32;
+
+	if (size < 2 * n + 4)
+		fatalx("check_hex: no room");
+	for (i = 0; i < n; i++) {
+		buf[2 * i] = digits[b[i] >> 4];
+		buf[2 * i + 1] = digits[b[i] & 0xf];
+	}
+	strcpy(buf + 2 * n, len > n ? "..." : "");
+	return (buf);
+}
+
 /* ...and which summaries name no dossier of that company. */
 static void
 check_summaries_extra(struct check_state *cs)
@@ -290,15 +308,15 @@ check_summaries_extra(struct check_state *cs)
 	struct store_val       k, v;
 	struct dossier_summary sum;
 	struct dossier         d;
+	char                   hex[2 * 32 + 4];
 
 	store_cursor_open(&cur, cs->t, STORE_DB_COMPANY_DOSSIERS, NULL, 0);
 	while (store_cursor_next(&cur, &k, &v)) {
 		if (record_summary_decode(&k, &v, &sum) == -1)
 			check_problem(cs->r,
 			    "the company index holds an item that is no "
-			    "summary: %.*s, %zu bytes",
-			    (int)(k.len < 64 ? k.len : 64),
-			    (const char *)k.data, v.len);
+			    "summary: key %s, %zu bytes",
+			    check_hex(k.data, k.len, hex, sizeof(hex)), v.len);
 		else if (record_get_dossier(cs->t, sum.id, &d) != STORE_OK ||
 		    strcmp(d.company, sum.company) != 0)
 			check_problem(cs->r,
