@@ -610,6 +610,8 @@ int  record_get_grant(
      struct store_txn *, const char *, int32_t, uint64_t, struct grant *);
 int      record_each_grant(struct store_txn *, const char *,
 	 int (*)(const struct grant *, void *), void *);
+int      record_each_grant_filed(struct store_txn *,
+	 int (*)(const struct grant *, const char *, int, void *), void *);
 uint64_t record_next_grant_id(struct store_txn *);
 int      record_get_dossier(struct store_txn *, const char *, struct dossier *);
 void     record_put_dossier(struct store_txn *, const struct dossier *, int);

@@ -244,8 +244,10 @@ check_dossier_cb(const struct dossier *d, void *arg)
 	 * add up to what it has been granted.
 	 */
 	for (i = 0; i < d->ngrants; i++) {
+		if (d->grants[i] == 0)
+			continue;
 		g = check_map_slot(&cs->grants, d->grants[i]);
-		if (d->grants[i] == 0 || g->key == 0 || g->owner != company)
+		if (g->key == 0 || g->owner != company)
 			continue;
 		if (money_add(effective, g->value, &effective) == -1)
 			overflow = 1;
@@ -356,13 +358,22 @@ check_contract_cb(const struct contract *k, void *arg)
 	return (0);
 }
 
-/* A stored grant on its own: what is left of it lies within what it was. */
+/*
+ * A stored grant on its own: filed under its own key (company, date, id),
+ * and what is left of it within what it was. Into cs->grants by id, as
+ * the grant of the company its key files it under.
+ */
 static int
-check_grant_cb(const struct grant *g, void *arg)
+check_grant_cb(const struct grant *g, const char *filed, int keyok, void *arg)
 {
 	struct check_state *cs = arg;
 	struct check_slot  *sl;
 
+	if (!keyok)
+		check_problem(cs->r,
+		    "grant %llu of company %s is filed under company %s, "
+		    "or under another date or id",
+		    (unsigned long long)g->id, g->company, filed);
 	if (g->effective < 0 || g->effective > g->amount)
 		check_problem(cs->r,
 		    "grant %llu: effective %lld outside "
@@ -381,7 +392,7 @@ check_grant_cb(const struct grant *g, void *arg)
 	}
 	sl->key = g->id;
 	sl->value = g->effective;
-	sl->owner = check_rid_key(g->company, strlen(g->company));
+	sl->owner = check_rid_key(filed, strlen(filed));
 	return (0);
 }
 
@@ -877,7 +888,7 @@ check_records(struct check_state *cs)
 
 	check_read_companies(cs);
 	check_map_init(&cs->grants, store_count(t, STORE_DB_GRANTS));
-	record_each_grant(t, NULL, check_grant_cb, cs);
+	record_each_grant_filed(t, check_grant_cb, cs);
 	record_each_dossier(t, check_dossier_cb, cs);
 	record_each_contract(t, check_contract_cb, cs);
 	for (i = 0; i < cs->nsums; i++) {

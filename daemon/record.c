@@ -589,6 +589,47 @@ record_each_grant(struct store_txn *t, const char *company,
 	return (t->err);
 }
 
+/*
+ * verify: every grant in key order, with the company its key files it
+ * under (*filed, the key's first digits) and whether the key is the one
+ * record_put_grant gives it. Whose grant it is goes by the key, as every
+ * walk of one company's grants does.
+ */
+int
+record_each_grant_filed(struct store_txn *t,
+    int (*cb)(const struct grant *, const char *, int, void *), void *arg)
+{
+	struct record_arena ra;
+	struct store_cursor cur;
+	struct store_val    k, v;
+	Budgetstore__Grant *m;
+	struct grant        g;
+	uint8_t             want[GRANT_KEY_LEN];
+	char                filed[RID_DIGITS + 1];
+	int                 stop = 0, bad;
+
+	store_cursor_open(&cur, t, STORE_DB_GRANTS, NULL, 0);
+	while (!stop && store_cursor_next(&cur, &k, &v)) {
+		m = (Budgetstore__Grant *)record_unpack(
+		    &ra, &budgetstore__grant__descriptor, &v);
+		bad = m == NULL || record_grant_from(&g, m) == -1;
+		record_unpacked(&ra, m);
+		if (bad || k.len < RID_DIGITS) {
+			t->err = STORE_CORRUPT;
+			break;
+		}
+		memcpy(filed, k.data, RID_DIGITS);
+		filed[RID_DIGITS] = '\0';
+		record_grant_key(want, g.company, g.date, g.id);
+		stop = cb(&g, filed,
+		    k.len == sizeof(want) &&
+			memcmp(k.data, want, sizeof(want)) == 0,
+		    arg);
+	}
+	store_cursor_close(&cur);
+	return (t->err);
+}
+
 uint64_t
 record_next_grant_id(struct store_txn *t)
 {

@@ -904,6 +904,50 @@ test_tamper_grants(void **state)
 }
 
 /*
+ * D1's grant filed under AU_CO_Y's part of the grants database: its key's
+ * company changed, its value intact. Whose grant it is goes by the key
+ * (every walk of one company's grants, I-2's included, goes by it): D1's
+ * grants no longer add up, and the grant is not under its own key.
+ */
+static void
+test_tamper_grant_refiled(void **state)
+{
+	struct au_head   h;
+	struct h_daemon *d = tamper_ledger(state, &h);
+	struct tdb       t;
+	MDB_cursor      *cur;
+	MDB_val          k, v;
+	uint8_t          key[64], moved[64], *orig;
+	size_t           klen, len;
+
+	assert_int_equal(h_daemon_stop(d), 0);
+	tdb_open(d, "grants", &t);
+	tdb_check(mdb_cursor_open(t.txn, t.dbi, &cur), "mdb_cursor_open");
+	tdb_check(mdb_cursor_get(cur, &k, &v, MDB_FIRST), "mdb_cursor_get");
+	if (k.mv_size > sizeof(key) || k.mv_size < 10 ||
+	    memcmp(k.mv_data, AU_CO_X, 10) != 0)
+		h_fail("tamper: the first grant is not D1's");
+	klen = k.mv_size;
+	memcpy(key, k.mv_data, klen);
+	mdb_cursor_close(cur);
+	orig = tdb_get(&t, key, klen, &len);
+	memcpy(moved, key, klen);
+	memcpy(moved, AU_CO_Y, 10);
+	tdb_del(&t, key, klen);
+	tdb_put(&t, moved, klen, orig, len);
+	tdb_close(&t);
+	h_daemon_start(d);
+	expect_problem(d, 0, "dossier D1:", "grants found");
+	expect_problem(d, 0, "is filed under company " AU_CO_Y, NULL);
+
+	assert_int_equal(h_daemon_stop(d), 0);
+	record_del(d, "grants", moved, klen);
+	record_put(d, "grants", key, klen, orig, len);
+	free(orig);
+	expect_restored(d, &h);
+}
+
+/*
  * A contract gone from under its dossiers' grants: the report is refused
  * with storage_error rather than answered without them.
  */
@@ -941,6 +985,7 @@ main(void)
 	    T(test_tamper_history),
 	    T(test_tamper_summaries),
 	    T(test_tamper_grants),
+	    T(test_tamper_grant_refiled),
 	    T(test_tamper_unreadable_record),
 	    T(test_tamper_report_missing_contract),
 	};
