@@ -432,6 +432,7 @@ struct undertaking {
 #define DM_PENDING          0x1 /* dm_verify: count pending reservations */
 #define DM_ALL_WINDOWS      0x2 /* dm_verify: every window, not only day's */
 #define DM_GRANT_DAYS       0x4 /* dm_verify: day itself is no grant day */
+#define DM_OWN_FIRST        0x8 /* dm_verify: from company's first grant */
 
 /* A company's de-minimis position on a day. */
 struct dm_position {

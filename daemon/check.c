@@ -397,8 +397,9 @@ check_grant_cb(const struct grant *g, const char *filed, int keyok, void *arg)
 }
 
 /*
- * I-2 in every window of the company's undertaking that holds a grant:
- * from the first day there is, on.
+ * I-2 in every window of the company's undertaking from the company's
+ * own first grant on; nothing for a company without one. Each window is
+ * so checked for the member whose grant opens it, not for every member.
  */
 static int
 check_company_cb(const struct company *c, void *arg)
@@ -409,7 +410,7 @@ check_company_cb(const struct company *c, void *arg)
 
 	cs->r->ncompanies++;
 	rc = dm_verify(cs->t, c->number, UNDERTAKING_ANY_DAY + 1,
-	    DM_ALL_WINDOWS | DM_GRANT_DAYS, why, sizeof(why));
+	    DM_ALL_WINDOWS | DM_GRANT_DAYS | DM_OWN_FIRST, why, sizeof(why));
 	if (rc == BUDGET_ERR_DEMINIMIS_CEILING_EXCEEDED)
 		check_problem(cs->r, "I-2 broken: %s", why);
 	else if (rc != BUDGET_OK && rc != BUDGET_ERR_STORAGE_ERROR)
@@ -604,10 +605,13 @@ check_chain_entry(struct check_chain *ch, const Budgetstore__JournalEntry *m)
 
 /*
  * The end of the chain: where the walk broke off (0: it did not), and
- * whether the head in the meta database is the chain's last link.
+ * whether the head in the meta database is the chain's last link. A walk
+ * cut short by a read error (cut) says nothing about the head:
+ * check_ledger says that the ledger could not be read.
  */
 static void
-check_chain_end(struct check_chain *ch, struct store_txn *t, uint64_t broken)
+check_chain_end(
+    struct check_chain *ch, struct store_txn *t, uint64_t broken, int cut)
 {
 	struct check_report *r = ch->r;
 	uint8_t              head[32];
@@ -624,7 +628,7 @@ check_chain_end(struct check_chain *ch, struct store_txn *t, uint64_t broken)
 	}
 	journal_head(t, &seq, head);
 	memcpy(r->head, head, 32);
-	if (r->first_bad_seq == 0 &&
+	if (!cut && r->first_bad_seq == 0 &&
 	    (seq != r->entries || memcmp(head, ch->prev, 32) != 0)) {
 		check_problem(r,
 		    "journal head says entry %llu, the chain ends "
@@ -661,6 +665,7 @@ struct check_ring {
 	uint64_t           hashed; /* blocks given back, in all */
 	int                done;   /* the walk has ended */
 	uint64_t           broken; /* where it broke off, or 0 */
+	int                cut;    /* by a read error */
 };
 
 static void
@@ -697,20 +702,26 @@ check_ring_empty(struct check_ring *g)
 	while (g->filled - g->hashed == CHECK_RING_BLOCKS)
 		pthread_cond_wait(&g->cv, &g->mu);
 	pthread_mutex_unlock(&g->mu);
+	/* Only the walker writes filled: it may read it unlocked. */
 	b = &g->blocks[g->filled % CHECK_RING_BLOCKS];
 	check_arena_reset(&b->a);
 	b->n = 0;
 	return (b);
 }
 
-/* Pass a block on; the last, done, also says where the walk ended. */
+/*
+ * Pass a block on; the last, done, also says where and how the walk ended.
+ * The lock publishes, with it, everything the walker wrote before: the
+ * blocks, the replay, cs->whole.
+ */
 static void
-check_ring_fill(struct check_ring *g, int done, uint64_t broken)
+check_ring_fill(struct check_ring *g, int done, uint64_t broken, int cut)
 {
 	pthread_mutex_lock(&g->mu);
 	g->filled++;
 	g->done = done;
 	g->broken = broken;
+	g->cut = cut;
 	pthread_cond_broadcast(&g->cv);
 	pthread_mutex_unlock(&g->mu);
 }
@@ -747,8 +758,8 @@ check_ring_hashed(struct check_ring *g)
  * verdict decides whether the replay's findings mean anything.
  */
 static uint64_t
-check_journal(
-    struct check_state *cs, struct check_ring *g, struct check_chain *ch)
+check_journal(struct check_state *cs, struct check_ring *g,
+    struct check_chain *ch, int *cut)
 {
 	struct check_walk                w;
 	struct check_block              *b, *own = NULL;
@@ -788,11 +799,13 @@ check_journal(
 				check_chain_entry(ch, b->e[i]);
 		}
 		if (m == NULL) {
-			cs->whole = !w.broken;
+			*cut = cs->t->err != 0;
+			cs->whole = !w.broken && !*cut;
 			if (g != NULL)
-				check_ring_fill(g, 1, w.broken ? w.next : 0);
+				check_ring_fill(
+				    g, 1, w.broken ? w.next : 0, *cut);
 		} else if (g != NULL)
-			check_ring_fill(g, 0, 0);
+			check_ring_fill(g, 0, 0, 0);
 	} while (m != NULL);
 	if (own != NULL) {
 		check_arena_fini(&own->a);
@@ -915,7 +928,8 @@ check_records(struct check_state *cs)
  * What is left once the journal has been walked, in parts that either
  * thread may take, the largest first, so that the two finish together.
  * The replay is complete by then and only read. Each part has a report
- * of its own; check_ledger puts them together in this order.
+ * of its own; check_ledger puts them together, the chain's first, in an
+ * order of its own.
  */
 enum check_part {
 	CP_COMPANIES, /* every company with a grant: I-2 in every window */
@@ -932,11 +946,15 @@ struct check_parts {
 	_Atomic unsigned    next; /* the next part to take */
 	struct check_report rep[CP_NPARTS];
 	struct replay      *rp;
-	const int          *whole;    /* the replay is of the whole journal */
-	uint64_t            seed;     /* of the history index's sum */
-	uint64_t            hist_sum; /* the history index's items, summed */
-	size_t              hist_n;
-	long                ms[CP_NPARTS]; /* each part's CPU, for the log */
+	/*
+	 * The replay is of the whole journal: check_journal's, which the
+	 * ring's last fill publishes to the other thread.
+	 */
+	const int *whole;
+	uint64_t   seed;     /* of the history index's sum */
+	uint64_t   hist_sum; /* the history index's items, summed */
+	size_t     hist_n;
+	long       ms[CP_NPARTS]; /* each part's CPU, for the log */
 };
 
 static void
@@ -1041,7 +1059,7 @@ check_worker_main(void *arg)
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
 	check_ring_hash(&w->ring, &w->chain);
-	check_chain_end(&w->chain, w->t, w->ring.broken);
+	check_chain_end(&w->chain, w->t, w->ring.broken, w->ring.cut);
 	w->chain_ms = check_cpu_ms(&start);
 	w->parts_ms = check_parts_take(w->parts, w->t);
 	return (NULL);
@@ -1083,7 +1101,7 @@ check_ledger(struct store_txn *t, struct check_report *r)
 	struct timespec     start, cpu;
 	pthread_t           thr;
 	uint64_t            broken = 0;
-	int                 threaded = 0, err;
+	int                 threaded = 0, err, cut = 1;
 	long                ms = 0, parts_ms;
 	size_t              i;
 
@@ -1132,12 +1150,13 @@ check_ledger(struct store_txn *t, struct check_report *r)
 		    store_count(t, STORE_DB_GRANTS),
 		    store_count(t, STORE_DB_COMPANIES));
 		p.rp = cs.rp;
-		broken =
-		    check_journal(&cs, threaded ? &w.ring : NULL, &w.chain);
-	}
+		broken = check_journal(
+		    &cs, threaded ? &w.ring : NULL, &w.chain, &cut);
+	} else if (threaded)
+		check_ring_fill(&w.ring, 1, 0, 1); /* or it waits forever */
 	ms = check_cpu_ms(&cpu);
 	if (!threaded)
-		check_chain_end(&w.chain, t, broken);
+		check_chain_end(&w.chain, t, broken, cut);
 	parts_ms = t->err == 0 ? check_parts_take(&p, t) : 0;
 	if (threaded) {
 		if (pthread_join(thr, NULL) != 0)

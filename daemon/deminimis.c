@@ -278,8 +278,8 @@ dm_days_grant_cb(const struct grant *gr, void *arg)
  * force on a day is a link.
  */
 static void
-dm_sum_read(const struct dm_days *dd, const struct undertaking *u,
-    const struct undertaking *g, struct dm_sum *s)
+dm_sum_read(struct store_txn *t, const struct dm_days *dd,
+    const struct undertaking *u, const struct undertaking *g, struct dm_sum *s)
 {
 	struct grant gr;
 	size_t       i, j;
@@ -292,10 +292,9 @@ dm_sum_read(const struct dm_days *dd, const struct undertaking *u,
 				break;
 			}
 		}
+		/* Cannot happen (see above); if it did, ask the store. */
 		if (i == u->n)
-			fatalx("dm_verify: %s is in an undertaking on one day "
-			       "but not in it on any day",
-			    g->m[j]);
+			record_each_grant(t, g->m[j], dm_sum_cb, s);
 	}
 	memset(&gr, 0, sizeof(gr));
 	for (i = 0; i < dd->ng; i++) {
@@ -306,6 +305,31 @@ dm_sum_read(const struct dm_days *dd, const struct undertaking *u,
 		dm_sum_cb(&gr, s);
 	}
 	free(in);
+}
+
+/*
+ * DM_OWN_FIRST: keep the candidate days from company's own first grant on
+ * (it is u's member 0); 0 when it has none, and there is nothing to check.
+ */
+static int
+dm_days_own_first(struct dm_days *dd)
+{
+	int32_t first = 0;
+	size_t  i, n = 0;
+	int     has = 0;
+
+	for (i = 0; i < dd->ng; i++) {
+		if (dd->g[i].member == 0 && (!has || dd->g[i].date < first)) {
+			first = dd->g[i].date;
+			has = 1;
+		}
+	}
+	for (i = 0; i < dd->n; i++) {
+		if (dd->d[i] >= first)
+			dd->d[n++] = dd->d[i];
+	}
+	dd->n = n;
+	return (has);
 }
 
 static int
@@ -320,7 +344,10 @@ dm_day_cmp(const void *a, const void *b)
  * I-2 for company's undertaking, from day on (see the top of this file).
  * DM_PENDING also counts the undertaking's pending reservations, as a
  * reservation or an approval must; DM_ALL_WINDOWS checks every window
- * from day on, not only those that contain day (the checker). Returns BUDGET_OK,
+ * from day on, not only those that contain day (the checker);
+ * DM_OWN_FIRST, only from company's own first grant on, and nothing if it
+ * has none (the checker, which asks for every company: the others of its
+ * undertaking answer for the windows before). Returns BUDGET_OK,
  * DEMINIMIS_CEILING_EXCEEDED or NO_RULES_IN_FORCE with why filled, or
  * STORAGE_ERROR with t->err set.
  */
@@ -357,6 +384,8 @@ dm_verify(struct store_txn *t, const char *company, int32_t day, int flags,
 		dd.member = i;
 		record_each_grant(t, u.m[i], dm_days_grant_cb, &dd);
 	}
+	if ((flags & DM_OWN_FIRST) && !dm_days_own_first(&dd))
+		dd.n = 0;
 	if (dd.n > 1)
 		qsort(dd.d, dd.n, sizeof(*dd.d), dm_day_cmp);
 
@@ -385,7 +414,7 @@ dm_verify(struct store_txn *t, const char *company, int32_t day, int flags,
 			undertaking_free(&g);
 			break;
 		}
-		dm_sum_read(&dd, &u, &g, &s);
+		dm_sum_read(t, &dd, &u, &g, &s);
 		pending = flags & DM_PENDING ? dm_pending(t, &g, NULL) : 0;
 		if (t->err == 0 &&
 		    (s.overflow || money_add(s.sum, pending, &total) == -1 ||

@@ -111,19 +111,16 @@ unpack_store(ProtobufCType type, uint64_t v, void *dst)
 	}
 }
 
-/* The size of one element of a repeated field of this type. */
-static size_t
-unpack_elem_size(ProtobufCType type)
-{
-	return (type == PROTOBUF_C_TYPE_INT64 || type == PROTOBUF_C_TYPE_UINT64
-		? 8
-		: 4);
-}
+/*
+ * The only repeated fields this decodes are of 64-bit integers (the scan
+ * refuses the others), so every element is 8 bytes.
+ */
+#define UNPACK_ELEM_SIZE 8
 
 /*
  * One pass over the wire: each field known, of its wire type, within the
- * buffer; with count != NULL, the elements of each repeated field
- * counted (by field index). -1 for anything protobuf-c should see.
+ * buffer; the elements of each repeated field counted into count (by
+ * field index). -1 for anything protobuf-c should see.
  */
 static int
 unpack_scan(const ProtobufCMessageDescriptor *d, const uint8_t *p,
@@ -203,14 +200,15 @@ budget_unpack(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *a,
 	const ProtobufCFieldDescriptor *f;
 	ProtobufCMessage               *m;
 	size_t                          count[UNPACK_MAX_FIELDS];
-	size_t                          i, sz;
+	size_t                          i;
 	uint64_t                        key = 0, v = 0, n = 0;
 	char                           *s;
 	uint8_t                        *b;
 
-	memset(count, 0, sizeof(count));
-	if (d->n_fields > UNPACK_MAX_FIELDS ||
-	    unpack_scan(d, data, end, count) == -1)
+	if (d->n_fields > UNPACK_MAX_FIELDS)
+		return (protobuf_c_message_unpack(d, a, len, data));
+	memset(count, 0, d->n_fields * sizeof(count[0]));
+	if (unpack_scan(d, data, end, count) == -1)
 		return (protobuf_c_message_unpack(d, a, len, data));
 	if ((m = unpack_alloc(a, d->sizeof_message)) == NULL)
 		return (NULL);
@@ -220,8 +218,8 @@ budget_unpack(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *a,
 		f = &d->fields[i];
 		if (f->label != PROTOBUF_C_LABEL_REPEATED || count[i] == 0)
 			continue;
-		sz = unpack_elem_size(f->type);
-		if ((b = unpack_alloc(a, count[i] * sz)) == NULL) {
+		if ((b = unpack_alloc(a, count[i] * UNPACK_ELEM_SIZE)) ==
+		    NULL) {
 			protobuf_c_message_free_unpacked(m, a);
 			return (NULL);
 		}
@@ -236,16 +234,17 @@ budget_unpack(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *a,
 			    f->quantifier_offset);
 			char   *arr = *(char **)((char *)m + f->offset);
 
-			sz = unpack_elem_size(f->type);
 			if ((key & 7) == WT_VARINT) {
 				(void)unpack_varint(&p, end, &v, VARINT_LONG);
-				memcpy(arr + (*q)++ * sz, &v, sz);
+				memcpy(arr + (*q)++ * UNPACK_ELEM_SIZE, &v,
+				    UNPACK_ELEM_SIZE);
 				continue;
 			}
 			(void)unpack_varint(&p, end, &n, VARINT_SHORT);
 			for (e = p + n; p < e;) {
 				(void)unpack_varint(&p, e, &v, VARINT_LONG);
-				memcpy(arr + (*q)++ * sz, &v, sz);
+				memcpy(arr + (*q)++ * UNPACK_ELEM_SIZE, &v,
+				    UNPACK_ELEM_SIZE);
 			}
 			continue;
 		}

@@ -843,6 +843,39 @@ test_tamper_summaries(void **state)
 }
 
 /*
+ * D1's grant, the first in the grants database of d's stopped ledger (its
+ * company, AU_CO_X, sorts first): its key into key (*klen bytes), and a
+ * copy of its stored bytes (free it; *len bytes).
+ */
+static uint8_t *
+d1_grant(const struct h_daemon *d, uint8_t key[64], size_t *klen, size_t *len)
+{
+	struct tdb          t;
+	MDB_cursor         *cur;
+	MDB_val             k, v;
+	Budgetstore__Grant *g;
+	uint8_t            *orig;
+
+	tdb_open(d, "grants", &t);
+	tdb_check(mdb_cursor_open(t.txn, t.dbi, &cur), "mdb_cursor_open");
+	tdb_check(mdb_cursor_get(cur, &k, &v, MDB_FIRST), "mdb_cursor_get");
+	if (k.mv_size > 64 || k.mv_size < 12 ||
+	    memcmp(k.mv_data, AU_CO_X, 10) != 0)
+		h_fail("tamper: the first grant is not AU_CO_X's");
+	*klen = k.mv_size;
+	memcpy(key, k.mv_data, *klen);
+	mdb_cursor_close(cur);
+	orig = tdb_get(&t, key, *klen, len);
+	mdb_txn_abort(t.txn);
+	mdb_env_close(t.env);
+	g = budgetstore__grant__unpack(NULL, *len, orig);
+	assert_non_null(g);
+	assert_string_equal(g->dossier, "D1");
+	budgetstore__grant__free_unpacked(g, NULL);
+	return (orig);
+}
+
+/*
  * D1's grant (the first in the grants database, company AU_CO_X): its
  * effective amount cut by a cent, then a second copy under another date.
  * verify says D1's grants no longer add up to what it was granted, and
@@ -853,31 +886,15 @@ test_tamper_grants(void **state)
 {
 	struct au_head      h;
 	struct h_daemon    *d = tamper_ledger(state, &h);
-	struct tdb          t;
-	MDB_cursor         *cur;
-	MDB_val             k, v;
 	Budgetstore__Grant *g;
 	uint8_t             key[64], twin[64], *orig, *bad;
 	size_t              klen, len, blen;
 	char                want[64];
 
 	assert_int_equal(h_daemon_stop(d), 0);
-	tdb_open(d, "grants", &t);
-	tdb_check(mdb_cursor_open(t.txn, t.dbi, &cur), "mdb_cursor_open");
-	tdb_check(mdb_cursor_get(cur, &k, &v, MDB_FIRST), "mdb_cursor_get");
-	if (k.mv_size > sizeof(key) || k.mv_size < 12 ||
-	    memcmp(k.mv_data, AU_CO_X, 10) != 0)
-		h_fail("tamper: the first grant is not D1's");
-	klen = k.mv_size;
-	memcpy(key, k.mv_data, klen);
-	mdb_cursor_close(cur);
-	orig = tdb_get(&t, key, klen, &len);
-	mdb_txn_abort(t.txn);
-	mdb_env_close(t.env);
-
+	orig = d1_grant(d, key, &klen, &len);
 	g = budgetstore__grant__unpack(NULL, len, orig);
 	assert_non_null(g);
-	assert_string_equal(g->dossier, "D1");
 	snprintf(want, sizeof(want), "grant %llu is stored twice",
 	    (unsigned long long)g->id);
 	g->effective -= 1;
@@ -915,24 +932,14 @@ test_tamper_grant_refiled(void **state)
 	struct au_head   h;
 	struct h_daemon *d = tamper_ledger(state, &h);
 	struct tdb       t;
-	MDB_cursor      *cur;
-	MDB_val          k, v;
 	uint8_t          key[64], moved[64], *orig;
 	size_t           klen, len;
 
 	assert_int_equal(h_daemon_stop(d), 0);
-	tdb_open(d, "grants", &t);
-	tdb_check(mdb_cursor_open(t.txn, t.dbi, &cur), "mdb_cursor_open");
-	tdb_check(mdb_cursor_get(cur, &k, &v, MDB_FIRST), "mdb_cursor_get");
-	if (k.mv_size > sizeof(key) || k.mv_size < 10 ||
-	    memcmp(k.mv_data, AU_CO_X, 10) != 0)
-		h_fail("tamper: the first grant is not D1's");
-	klen = k.mv_size;
-	memcpy(key, k.mv_data, klen);
-	mdb_cursor_close(cur);
-	orig = tdb_get(&t, key, klen, &len);
+	orig = d1_grant(d, key, &klen, &len);
 	memcpy(moved, key, klen);
 	memcpy(moved, AU_CO_Y, 10);
+	tdb_open(d, "grants", &t);
 	tdb_del(&t, key, klen);
 	tdb_put(&t, moved, klen, orig, len);
 	tdb_close(&t);
@@ -945,6 +952,57 @@ test_tamper_grant_refiled(void **state)
 	record_put(d, "grants", key, klen, orig, len);
 	free(orig);
 	expect_restored(d, &h);
+}
+
+/* How many of verify's problems contain word. */
+static size_t
+problems_with(json_t *v, const char *word)
+{
+	json_t *ps = h_json_get(v, "problems");
+	size_t  i, n = 0;
+
+	for (i = 0; i < json_array_size(ps); i++)
+		n += strstr(json_string_value(json_array_get(ps, i)), word) !=
+		    NULL;
+	return (n);
+}
+
+/*
+ * I-2 broken in the store: D1's grant raised to EUR 10 million, in one
+ * undertaking of AU_CO_X and AU_CO_Y (linked). verify says so once, for
+ * the member whose grant opens the window, not once per member.
+ */
+static void
+test_tamper_deminimis(void **state)
+{
+	struct au_head      h;
+	struct h_daemon    *d = tamper_ledger(state, &h);
+	Budgetstore__Grant *g;
+	uint8_t             key[64], *orig, *bad;
+	size_t              klen, len, blen;
+	json_t             *v;
+
+	json_decref(au_ctl_json(d, 0, "company", "link", AU_CO_X, AU_CO_Y,
+	    "--since", "2020-01-01", NULL));
+	fx_verify_ok(d);
+	au_head(d, &h);
+	assert_int_equal(h_daemon_stop(d), 0);
+	orig = d1_grant(d, key, &klen, &len);
+	g = budgetstore__grant__unpack(NULL, len, orig);
+	assert_non_null(g);
+	g->amount = g->effective = INT64_C(1000000000);
+	bad = record_encode(&g->base, &blen);
+	budgetstore__grant__free_unpacked(g, NULL);
+	record_put(d, "grants", key, klen, bad, blen);
+	free(bad);
+	h_daemon_start(d);
+	v = expect_broken(d, 0);
+	if (problems_with(v, "I-2 broken") != 1) {
+		dump_verify(v);
+		h_fail("verify: I-2 broken not said exactly once");
+	}
+	json_decref(v);
+	restore_record(d, "grants", key, klen, orig, len, &h);
 }
 
 /*
@@ -986,6 +1044,7 @@ main(void)
 	    T(test_tamper_summaries),
 	    T(test_tamper_grants),
 	    T(test_tamper_grant_refiled),
+	    T(test_tamper_deminimis),
 	    T(test_tamper_unreadable_record),
 	    T(test_tamper_report_missing_contract),
 	};
