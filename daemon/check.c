@@ -368,12 +368,17 @@ check_grant_cb(const struct grant *g, const char *filed, int keyok, void *arg)
 {
 	struct check_state *cs = arg;
 	struct check_slot  *sl;
+	char                hex[2 * 32 + 4];
 
 	if (!keyok)
 		check_problem(cs->r,
 		    "grant %llu of company %s is filed under company %s, "
 		    "or under another date or id",
-		    (unsigned long long)g->id, g->company, filed);
+		    (unsigned long long)g->id, g->company,
+		    check_rid_key(filed, LEDGER_RID_SZ - 1) != 0
+			? filed
+			: check_hex(
+			      filed, LEDGER_RID_SZ - 1, hex, sizeof(hex)));
 	if (g->effective < 0 || g->effective > g->amount)
 		check_problem(cs->r,
 		    "grant %llu: effective %lld outside "
@@ -392,7 +397,7 @@ check_grant_cb(const struct grant *g, const char *filed, int keyok, void *arg)
 	}
 	sl->key = g->id;
 	sl->value = g->effective;
-	sl->owner = check_rid_key(filed, strlen(filed));
+	sl->owner = check_rid_key(filed, LEDGER_RID_SZ - 1);
 	return (0);
 }
 
@@ -627,6 +632,8 @@ check_chain_end(
 		r->first_bad_seq = broken;
 	}
 	journal_head(t, &seq, head);
+	if (t->err != 0)
+		return; /* no head to compare or show: check_ledger says why */
 	memcpy(r->head, head, 32);
 	if (!cut && r->first_bad_seq == 0 &&
 	    (seq != r->entries || memcmp(head, ch->prev, 32) != 0)) {
@@ -1221,12 +1228,13 @@ check_ledger(struct store_txn *t, struct check_report *r)
 	if (err != 0)
 		check_problem(
 		    r, "the ledger could not be read: %s", store_strerror(err));
-	log_debug("check: %llu entries in %ld ms; CPU: journal %ld ms, "
-		  "parts %ld ms; chain %ld ms, parts %ld ms (%s)",
+	/* Info, not debug: which path verify took is part of the record. */
+	log_info("verify: %llu entries in %ld ms; CPU: journal %ld ms, "
+		 "parts %ld ms; chain %ld ms, parts %ld ms (%s)",
 	    (unsigned long long)r->entries, check_ms(&start), ms, parts_ms,
 	    w.chain_ms, w.parts_ms,
 	    threaded ? "on a second thread" : "all on this one");
-	log_debug("check: parts (CPU ms): I-2 %ld, records %ld, against the "
+	log_debug("verify: parts (CPU ms): I-2 %ld, records %ld, against the "
 		  "replay: dossiers %ld, grants %ld, companies %ld, contracts "
 		  "%ld; history %ld",
 	    p.ms[CP_COMPANIES], p.ms[CP_RECORDS], p.ms[CP_DOSSIERS],

@@ -969,8 +969,10 @@ problems_with(json_t *v, const char *word)
 
 /*
  * I-2 broken in the store: D1's grant raised to EUR 10 million, in one
- * undertaking of AU_CO_X and AU_CO_Y (linked). verify says so once, for
- * the member whose grant opens the window, not once per member.
+ * undertaking of AU_CO_X and AU_CO_Y (linked). verify says so once:
+ * AU_CO_Y has no grant of its own, and a member is checked only from its
+ * own first grant on (with a grant of its own on or before the window's
+ * day, it would say so too).
  */
 static void
 test_tamper_deminimis(void **state)
@@ -1003,6 +1005,31 @@ test_tamper_deminimis(void **state)
 	}
 	json_decref(v);
 	restore_record(d, "grants", key, klen, orig, len, &h);
+}
+
+/*
+ * The path verify took, as budgetd logs it: on two threads, or on one
+ * when BUDGETD_VERIFY_THREADS=1 (integration_tamper_one_thread runs this
+ * file so), which every other test here then also took.
+ */
+static void
+test_verify_path(void **state)
+{
+	struct au_head   h;
+	struct h_daemon *d = tamper_ledger(state, &h);
+	const char      *env = getenv("BUDGETD_VERIFY_THREADS");
+	const char      *want, *other;
+	char            *log;
+
+	want = env != NULL && strcmp(env, "1") == 0 ? "(all on this one)"
+						    : "(on a second thread)";
+	other = strcmp(want, "(all on this one)") == 0 ? "(on a second thread)"
+						       : "(all on this one)";
+	fx_verify_ok(d);
+	log = h_daemon_log(d);
+	if (strstr(log, want) == NULL || strstr(log, other) != NULL)
+		h_fail("verify: not %s:\n%s", want, log);
+	free(log);
 }
 
 /*
@@ -1045,6 +1072,7 @@ main(void)
 	    T(test_tamper_grants),
 	    T(test_tamper_grant_refiled),
 	    T(test_tamper_deminimis),
+	    T(test_verify_path),
 	    T(test_tamper_unreadable_record),
 	    T(test_tamper_report_missing_contract),
 	};
