@@ -1,0 +1,207 @@
+/*
+ * test_check.c: verify (daemon/check.c) on a store that fails to read.
+ * A read error is no tampering: verify must say the ledger could not be
+ * read, and must not name a first bad entry or compare the chain with a
+ * head it did not get. No test through the daemon can make LMDB fail on
+ * cue, so this one links with -Wl,--wrap=mdb_get and fails the read of
+ * the journal head's sequence number when told to; and with
+ * -Wl,--wrap=mdb_cursor_get, a step of the journal's walk. Both on both
+ * of verify's paths (two threads, and BUDGETD_VERIFY_THREADS=1).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <lmdb.h>
+
+#include "budgetd.h"
+
+/* budgetd_core's other objects refer to these; the tests never call them. */
+struct budgetd *bd;
+void
+budgetd_shutdown(void)
+{
+}
+void
+budgetd_maybe_exit(void)
+{
+}
+
+int __real_mdb_get(MDB_txn *, MDB_dbi, MDB_val *, MDB_val *);
+int __wrap_mdb_get(MDB_txn *, MDB_dbi, MDB_val *, MDB_val *);
+
+int __real_mdb_cursor_get(MDB_cursor *, MDB_val *, MDB_val *, MDB_cursor_op);
+int __wrap_mdb_cursor_get(MDB_cursor *, MDB_val *, MDB_val *, MDB_cursor_op);
+
+static int fail_head; /* fail reads of "journal_seq" */
+static int fail_step; /* fail the cursor step after this many (0: none) */
+
+/*
+ * While verify walks the journal it is the only one stepping a cursor:
+ * the other thread only hashes until the walk is over.
+ */
+int
+__wrap_mdb_cursor_get(MDB_cursor *c, MDB_val *k, MDB_val *v, MDB_cursor_op op)
+{
+	if (fail_step > 0 && --fail_step == 0)
+		return (MDB_CORRUPTED);
+	return (__real_mdb_cursor_get(c, k, v, op));
+}
+
+int
+__wrap_mdb_get(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v)
+{
+	if (fail_head && k->mv_size == 11 &&
+	    memcmp(k->mv_data, "journal_seq", 11) == 0)
+		return (MDB_CORRUPTED);
+	return (__real_mdb_get(txn, dbi, k, v));
+}
+
+static char dir[256];
+
+/* A store with a journal of three refusals: nothing else to hold. */
+static int
+ledger_setup(void **state)
+{
+	struct store_txn t;
+	struct jentry    e;
+	char            *cause = NULL;
+	int              i;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/budgetd-test-check-XXXXXX",
+	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(dir) == NULL)
+		return (-1);
+	if (store_open(dir, 1 << 20, 1 << 24, &cause) != 0) {
+		fprintf(stderr, "store_open: %s\n", cause);
+		return (-1);
+	}
+	store_begin(&t, 1);
+	for (i = 0; i < 3; i++) {
+		memset(&e, 0, sizeof(e));
+		e.time = 1700000000000000 + i;
+		e.kind = "refused";
+		e.error = "not_found";
+		e.command = "dossier show";
+		e.dossier = "D1";
+		journal_append(&t, &e);
+	}
+	journal_flush(&t);
+	return (store_commit(&t) == 0 ? 0 : -1);
+}
+
+static int
+ledger_teardown(void **state)
+{
+	char           path[512];
+	DIR           *dp;
+	struct dirent *de;
+
+	(void)state;
+	store_close();
+	if ((dp = opendir(dir)) != NULL) {
+		while ((de = readdir(dp)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			unlink(path);
+		}
+		closedir(dp);
+	}
+	return (rmdir(dir));
+}
+
+/*
+ * verify in a transaction of its own: the head's read failing (head), or
+ * the journal walk's second step (step), or neither.
+ */
+static void
+verify(struct check_report *r, int head, int step)
+{
+	struct store_txn t;
+
+	store_begin(&t, 0);
+	fail_head = head;
+	fail_step = step ? 2 : 0;
+	check_ledger(&t, r);
+	fail_head = fail_step = 0;
+	store_abort(&t);
+}
+
+static int
+has(const struct check_report *r, const char *word)
+{
+	size_t i;
+
+	for (i = 0; i < r->nproblems; i++)
+		if (strstr(r->problems[i], word) != NULL)
+			return (1);
+	return (0);
+}
+
+static void
+expect_read_error(void)
+{
+	struct check_report r;
+	size_t              i;
+
+	int step;
+
+	verify(&r, 0, 0);
+	for (i = 0; i < r.nproblems; i++)
+		fprintf(stderr, "problem: %s\n", r.problems[i]);
+	assert_true(r.ok);
+	assert_int_equal(r.entries, 3);
+	check_report_free(&r);
+
+	for (step = 0; step < 2; step++) {
+		verify(&r, !step, step);
+		for (i = 0; i < r.nproblems; i++)
+			fprintf(stderr, "problem: %s\n", r.problems[i]);
+		assert_false(r.ok);
+		assert_int_equal(r.first_bad_seq, 0);
+		assert_true(has(&r, "could not be read"));
+		assert_false(has(&r, "journal head says"));
+		assert_false(has(&r, "missing, out of order"));
+		check_report_free(&r);
+	}
+}
+
+static void
+test_read_errors_two_threads(void **state)
+{
+	(void)state;
+	unsetenv("BUDGETD_VERIFY_THREADS");
+	expect_read_error();
+}
+
+static void
+test_read_errors_one_thread(void **state)
+{
+	(void)state;
+	setenv("BUDGETD_VERIFY_THREADS", "1", 1);
+	expect_read_error();
+	unsetenv("BUDGETD_VERIFY_THREADS");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+		test_read_errors_two_threads, ledger_setup, ledger_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_read_errors_one_thread, ledger_setup, ledger_teardown),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
