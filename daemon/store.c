@@ -443,36 +443,10 @@ store_abort(struct store_txn *t)
 	t->txn = NULL;
 }
 
-int
-store_get(struct store_txn *t, enum store_db db, const void *key, size_t klen,
-    struct store_val *out)
-{
-	MDB_val k, v;
-	int     rc;
-
-	out->data = NULL;
-	out->len = 0;
-	if (t->err != 0)
-		return (t->err);
-	k.mv_data = (void *)(uintptr_t)key;
-	k.mv_size = klen;
-	rc = mdb_get(t->txn, store.dbi[db], &k, &v);
-	if (rc == MDB_NOTFOUND)
-		return (STORE_NOTFOUND);
-	if (rc != 0) {
-		t->err = store_err_from_mdb(rc, "get");
-		return (t->err);
-	}
-	/* mv_data dies with the transaction: hand out a copy. */
-	out->len = v.mv_size;
-	out->data = xmalloc(v.mv_size > 0 ? v.mv_size : 1);
-	memcpy(out->data, v.mv_data, v.mv_size);
-	return (STORE_OK);
-}
-
 /*
- * As store_get, but out points into the map: valid only until the next
- * write in t or its end. For a caller that decodes the value at once.
+ * The value under key, pointing into the map: valid only until the next
+ * write in t or its end. For a caller that decodes the value at once;
+ * store_get hands out a copy.
  */
 int
 store_peek(struct store_txn *t, enum store_db db, const void *key, size_t klen,
@@ -496,6 +470,24 @@ store_peek(struct store_txn *t, enum store_db db, const void *key, size_t klen,
 	}
 	out->len = v.mv_size;
 	out->data = v.mv_data;
+	return (STORE_OK);
+}
+
+int
+store_get(struct store_txn *t, enum store_db db, const void *key, size_t klen,
+    struct store_val *out)
+{
+	struct store_val v;
+	int              rc;
+
+	out->data = NULL;
+	out->len = 0;
+	if ((rc = store_peek(t, db, key, klen, &v)) != STORE_OK)
+		return (rc);
+	/* v.data dies with the transaction: hand out a copy. */
+	out->len = v.len;
+	out->data = xmalloc(v.len > 0 ? v.len : 1);
+	memcpy(out->data, v.data, v.len);
 	return (STORE_OK);
 }
 
