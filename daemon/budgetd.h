@@ -622,7 +622,6 @@ int      record_each_company_summary(struct store_txn *, const char *,
 	 int (*)(const struct dossier_summary *, void *), void *);
 int      record_summary_ok(struct store_txn *, const struct dossier *);
 uint64_t record_summary_mix(uint64_t, const struct dossier *);
-size_t   record_summaries_sum(struct store_txn *, uint64_t, uint64_t *);
 int    record_summary_decode(const struct store_val *, const struct store_val *,
        struct dossier_summary *);
 size_t record_rebuild_summaries(struct store_txn *);
@@ -720,7 +719,7 @@ size_t   journal_check_index(struct store_txn *,
       const struct Budgetstore__JournalEntry *, const char **);
 size_t   journal_index_sum(
       const struct Budgetstore__JournalEntry *, uint64_t, uint64_t *);
-size_t   history_index_sum(struct store_txn *, uint64_t, uint64_t *);
+size_t   index_sum(struct store_txn *, enum store_db, uint64_t, uint64_t *);
 uint64_t index_mix(uint64_t, const uint8_t *, size_t, const uint8_t *, size_t);
 
 #endif /* BUDGETD_H */

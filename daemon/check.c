@@ -918,7 +918,7 @@ check_records(struct check_state *cs)
 			    "not exist",
 			    cs->sums[i].id);
 	}
-	n = record_summaries_sum(t, cs->seed, &have);
+	n = index_sum(t, STORE_DB_COMPANY_DOSSIERS, cs->seed, &have);
 	if (t->err == 0 && (n != r->ndossiers || have != cs->summaries)) {
 		/* Look dossier by dossier which, as in check_index_items. */
 		record_each_dossier(t, check_summary_cb, cs);
@@ -987,7 +987,8 @@ check_part(struct check_parts *p, enum check_part i, struct store_txn *t)
 		check_records(&cs);
 		break;
 	case CP_HISTORY:
-		p->hist_n = history_index_sum(t, p->seed, &p->hist_sum);
+		p->hist_n =
+		    index_sum(t, STORE_DB_HISTORY, p->seed, &p->hist_sum);
 		break;
 	case CP_DOSSIERS:
 	case CP_GRANTS:

@@ -170,7 +170,7 @@ index_mix(
 /*
  * verify, the fast way: the index items entry m calls for, added to *sum
  * (their number returned). Summed over the journal and compared with
- * history_index_sum, it shows whether the index holds exactly what the
+ * index_sum of the history index, it shows whether the index holds exactly what the
  * journal calls for with one sequential walk of each, instead of a B-tree
  * lookup per item. Under a seed chosen at random, an index that differs
  * has the same sum with probability 2^-64; journal_check_index then names
@@ -191,22 +191,22 @@ journal_index_sum(
 	return (n);
 }
 
-/* The same sum over what the history index holds; its size returned. */
+/*
+ * The same sum over every item an index holds (the history index, the
+ * company index); its size returned. An item of a shape no record calls
+ * for (a history value that is no sequence number) is mixed like any
+ * other: no item the journal or the dossiers call for mixes to it.
+ */
 size_t
-history_index_sum(struct store_txn *t, uint64_t seed, uint64_t *sum)
+index_sum(struct store_txn *t, enum store_db db, uint64_t seed, uint64_t *sum)
 {
 	struct store_cursor cur;
 	struct store_val    k, v;
 	size_t              n = 0;
 
-	store_cursor_open(&cur, t, STORE_DB_HISTORY, NULL, 0);
+	store_cursor_open(&cur, t, db, NULL, 0);
 	while (store_cursor_next(&cur, &k, &v)) {
-		if (v.len != 8) {
-			*sum += 1; /* no item of the journal's looks like it */
-			n++;
-			continue;
-		}
-		*sum += index_mix(seed, k.data, k.len, v.data, 8);
+		*sum += index_mix(seed, k.data, k.len, v.data, v.len);
 		n++;
 	}
 	store_cursor_close(&cur);

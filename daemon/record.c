@@ -870,9 +870,9 @@ record_summary_ok(struct store_txn *t, const struct dossier *d)
 
 /*
  * verify, the fast way: d's item in the company index, mixed under seed.
- * Summed over the dossiers and compared with record_summaries_sum, it
- * shows whether the index holds exactly their summaries, with one
- * sequential walk instead of a B-tree lookup per dossier.
+ * Summed over the dossiers and compared with index_sum of the company
+ * index, it shows whether the index holds exactly their summaries, with
+ * one sequential walk instead of a B-tree lookup per dossier.
  */
 uint64_t
 record_summary_mix(uint64_t seed, const struct dossier *d)
@@ -881,23 +881,6 @@ record_summary_mix(uint64_t seed, const struct dossier *d)
 
 	record_summary_pack(d, v);
 	return (index_mix(seed, k, record_summary_key(k, d), v, sizeof(v)));
-}
-
-/* The same sum over what the company index holds; its size returned. */
-size_t
-record_summaries_sum(struct store_txn *t, uint64_t seed, uint64_t *sum)
-{
-	struct store_cursor cur;
-	struct store_val    k, v;
-	size_t              n = 0;
-
-	store_cursor_open(&cur, t, STORE_DB_COMPANY_DOSSIERS, NULL, 0);
-	while (store_cursor_next(&cur, &k, &v)) {
-		*sum += index_mix(seed, k.data, k.len, v.data, v.len);
-		n++;
-	}
-	store_cursor_close(&cur);
-	return (n);
 }
 
 static int
