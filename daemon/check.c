@@ -284,24 +284,6 @@ check_summary_cb(const struct dossier *d, void *arg)
 	return (0);
 }
 
-/* Up to the first 32 bytes of p in hex, "..." if there is more. */
-static const char *
-check_hex(const void *p, size_t len, char *buf, size_t size)
-{
-	static const char digits[] = "0123456789abcdef";
-	const uint8_t    *b = p;
-	size_t            i, n = len < 32 ? len : 32;
-
-	if (size < 2 * n + 4)
-		fatalx("check_hex: no room");
-	for (i = 0; i < n; i++) {
-		buf[2 * i] = digits[b[i] >> 4];
-		buf[2 * i + 1] = digits[b[i] & 0xf];
-	}
-	strcpy(buf + 2 * n, len > n ? "..." : "");
-	return (buf);
-}
-
 /* ...and which summaries name no dossier of that company. */
 static void
 check_summaries_extra(struct check_state *cs)
@@ -310,7 +292,7 @@ check_summaries_extra(struct check_state *cs)
 	struct store_val       k, v;
 	struct dossier_summary sum;
 	struct dossier         d;
-	char                   hex[2 * 32 + 4];
+	char                   key[4 * 32 + 1];
 
 	store_cursor_open(&cur, cs->t, STORE_DB_COMPANY_DOSSIERS, NULL, 0);
 	while (store_cursor_next(&cur, &k, &v)) {
@@ -318,7 +300,7 @@ check_summaries_extra(struct check_state *cs)
 			check_problem(cs->r,
 			    "the company index holds an item that is no "
 			    "summary: key %s, %zu bytes",
-			    check_hex(k.data, k.len, hex, sizeof(hex)), v.len);
+			    log_clean(k.data, k.len, key, sizeof(key)), v.len);
 		else if (record_get_dossier(cs->t, sum.id, &d) != STORE_OK ||
 		    strcmp(d.company, sum.company) != 0)
 			check_problem(cs->r,
@@ -368,17 +350,14 @@ check_grant_cb(const struct grant *g, const char *filed, int keyok, void *arg)
 {
 	struct check_state *cs = arg;
 	struct check_slot  *sl;
-	char                hex[2 * 32 + 4];
+	char                clean[4 * LEDGER_RID_SZ + 8];
 
 	if (!keyok)
 		check_problem(cs->r,
 		    "grant %llu of company %s is filed under company %s, "
 		    "or under another date or id",
 		    (unsigned long long)g->id, g->company,
-		    check_rid_key(filed, LEDGER_RID_SZ - 1) != 0
-			? filed
-			: check_hex(
-			      filed, LEDGER_RID_SZ - 1, hex, sizeof(hex)));
+		    log_clean(filed, LEDGER_RID_SZ - 1, clean, sizeof(clean)));
 	if (g->effective < 0 || g->effective > g->amount)
 		check_problem(cs->r,
 		    "grant %llu: effective %lld outside "
