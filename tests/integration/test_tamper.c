@@ -876,6 +876,41 @@ d1_grant(const struct h_daemon *d, uint8_t key[64], size_t *klen, size_t *len)
 }
 
 /*
+ * Store D1's grant (orig, len: as d1_grant gave it) under key again,
+ * changed by change, in d's stopped ledger. Its id.
+ */
+static uint64_t
+d1_grant_change(const struct h_daemon *d, const uint8_t *key, size_t klen,
+    const uint8_t *orig, size_t len, void (*change)(Budgetstore__Grant *))
+{
+	Budgetstore__Grant *g = budgetstore__grant__unpack(NULL, len, orig);
+	uint8_t            *bad;
+	size_t              blen;
+	uint64_t            id;
+
+	assert_non_null(g);
+	change(g);
+	id = g->id;
+	bad = record_encode(&g->base, &blen);
+	budgetstore__grant__free_unpacked(g, NULL);
+	record_put(d, "grants", key, klen, bad, blen);
+	free(bad);
+	return (id);
+}
+
+static void
+cut_a_cent(Budgetstore__Grant *g)
+{
+	g->effective -= 1;
+}
+
+static void
+raise_to_ten_million(Budgetstore__Grant *g)
+{
+	g->amount = g->effective = INT64_C(1000000000);
+}
+
+/*
  * D1's grant (the first in the grants database, company AU_CO_X): its
  * effective amount cut by a cent, then a second copy under another date.
  * verify says D1's grants no longer add up to what it was granted, and
@@ -884,24 +919,17 @@ d1_grant(const struct h_daemon *d, uint8_t key[64], size_t *klen, size_t *len)
 static void
 test_tamper_grants(void **state)
 {
-	struct au_head      h;
-	struct h_daemon    *d = tamper_ledger(state, &h);
-	Budgetstore__Grant *g;
-	uint8_t             key[64], twin[64], *orig, *bad;
-	size_t              klen, len, blen;
-	char                want[64];
+	struct au_head   h;
+	struct h_daemon *d = tamper_ledger(state, &h);
+	uint8_t          key[64], twin[64], *orig;
+	size_t           klen, len;
+	char             want[64];
 
 	assert_int_equal(h_daemon_stop(d), 0);
 	orig = d1_grant(d, key, &klen, &len);
-	g = budgetstore__grant__unpack(NULL, len, orig);
-	assert_non_null(g);
 	snprintf(want, sizeof(want), "grant %llu is stored twice",
-	    (unsigned long long)g->id);
-	g->effective -= 1;
-	bad = record_encode(&g->base, &blen);
-	budgetstore__grant__free_unpacked(g, NULL);
-	record_put(d, "grants", key, klen, bad, blen);
-	free(bad);
+	    (unsigned long long)d1_grant_change(
+		d, key, klen, orig, len, cut_a_cent));
 	h_daemon_start(d);
 	expect_problem(d, 0, "dossier D1:", "grants found");
 
@@ -977,12 +1005,11 @@ problems_with(json_t *v, const char *word)
 static void
 test_tamper_deminimis(void **state)
 {
-	struct au_head      h;
-	struct h_daemon    *d = tamper_ledger(state, &h);
-	Budgetstore__Grant *g;
-	uint8_t             key[64], *orig, *bad;
-	size_t              klen, len, blen;
-	json_t             *v;
+	struct au_head   h;
+	struct h_daemon *d = tamper_ledger(state, &h);
+	uint8_t          key[64], *orig;
+	size_t           klen, len;
+	json_t          *v;
 
 	json_decref(au_ctl_json(d, 0, "company", "link", AU_CO_X, AU_CO_Y,
 	    "--since", "2020-01-01", NULL));
@@ -990,13 +1017,7 @@ test_tamper_deminimis(void **state)
 	au_head(d, &h);
 	assert_int_equal(h_daemon_stop(d), 0);
 	orig = d1_grant(d, key, &klen, &len);
-	g = budgetstore__grant__unpack(NULL, len, orig);
-	assert_non_null(g);
-	g->amount = g->effective = INT64_C(1000000000);
-	bad = record_encode(&g->base, &blen);
-	budgetstore__grant__free_unpacked(g, NULL);
-	record_put(d, "grants", key, klen, bad, blen);
-	free(bad);
+	(void)d1_grant_change(d, key, klen, orig, len, raise_to_ten_million);
 	h_daemon_start(d);
 	v = expect_broken(d, 0);
 	if (problems_with(v, "I-2 broken") != 1) {
