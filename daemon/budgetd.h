@@ -140,6 +140,7 @@ struct store_txn {
 	int                rw;
 	struct store_txn  *parent;
 	struct store_jhead jh;
+	uint64_t           writes; /* puts and deletes tried (cmd.c) */
 };
 
 enum store_err {

@@ -508,6 +508,7 @@ store_write(struct store_txn *t, enum store_db db, const void *key, size_t klen,
 	k.mv_size = klen;
 	v.mv_data = (void *)(uintptr_t)val;
 	v.mv_size = vlen;
+	t->writes++;
 	if ((rc = mdb_put(t->txn, store.dbi[db], &k, &v, flags)) != 0)
 		t->err = store_err_from_mdb(rc, what);
 }
@@ -529,6 +530,7 @@ store_del(struct store_txn *t, enum store_db db, const void *key, size_t klen)
 		return;
 	k.mv_data = (void *)(uintptr_t)key;
 	k.mv_size = klen;
+	t->writes++;
 	rc = mdb_del(t->txn, store.dbi[db], &k, NULL);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		t->err = store_err_from_mdb(rc, "del");

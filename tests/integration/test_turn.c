@@ -1,0 +1,261 @@
+/*
+ * test_turn.c: refusals inside one write turn roll back alone (issue #6).
+ *
+ * cmd.c runs the mutations of a turn straight in its transaction and,
+ * when one is refused after it has written (R-DM is checked with the new
+ * reservation already in place), runs the turn again with that one, and
+ * those after it, in nested transactions. These tests put such refusals
+ * between reservations that stand, in one batch (one turn for certain)
+ * and pipelined on one connection (most likely one turn), together with a
+ * refusal that writes nothing (R-PB is checked before any write), and
+ * check every answer, the contract, the journal, verify, and that asking
+ * again replays the same answers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+
+#define K_BUDGET_EUR "30000"
+#define NOPS         7
+
+/* What one op of the scenario asks, and what it must get. */
+struct op {
+	unsigned    serial; /* company */
+	const char *package;
+	int64_t     cost; /* cents */
+	const char *code; /* NULL: applied */
+	int64_t     subsidy;
+};
+
+/*
+ * The contract has EUR 30,000. Company 2 has EUR 290,000 of de-minimis
+ * aid: any subsidy over EUR 10,000 breaks its ceiling. At 50%:
+ *   1: 8,500 (8,500)        2: 11,000 refused by R-DM, after writing
+ *   3: 8,500 (17,000)       2: 10,500 refused by R-DM again
+ *   4: 8,500 (25,500)       5: 8,500 refused by R-PB, having written nothing
+ *   5: 4,250 (29,750), the same company, now that nothing of it stayed.
+ * Had a refused op left anything behind, later ops would be refused for
+ * it (the exclusion period, the budget) and the totals would differ.
+ */
+static const struct op scenario[NOPS] = {
+    {1, "MEDIUM", 1700000, NULL, 850000},
+    {2, "MEDIUM", 2200000, "deminimis_ceiling_exceeded", 0},
+    {3, "MEDIUM", 1700000, NULL, 850000},
+    {2, "MEDIUM", 2100000, "deminimis_ceiling_exceeded", 0},
+    {4, "MEDIUM", 1700000, NULL, 850000},
+    {5, "MEDIUM", 1700000, "contract_budget_exceeded", 0},
+    {5, "START", 850000, NULL, 425000},
+};
+
+/* A daemon with the contract, companies 1-5, and company 2's old aid. */
+static struct h_daemon *
+turn_ledger(void **state, const char *contract)
+{
+	struct h_daemon *d = fx_daemon_up(state, NULL);
+	char             number[FX_RID_SZ], granted[FX_DATE_SZ];
+
+	fx_contract_open(d, contract, K_BUDGET_EUR);
+	fx_companies_add(d, 1, 5);
+	fx_rid(2, number);
+	fx_date_ago(30, granted);
+	fx_declare(d, number, "290000", granted);
+	return (d);
+}
+
+static void
+turn_requests(struct fx_req reqs[NOPS], const char *tag, const char *contract)
+{
+	char   rid[FX_ID_SZ], id[FX_ID_SZ], number[FX_RID_SZ];
+	size_t i;
+
+	for (i = 0; i < NOPS; i++) {
+		snprintf(rid, sizeof(rid), "%s-r%zu", tag, i + 1);
+		snprintf(id, sizeof(id), "%s-%zu", tag, i + 1);
+		fx_rid(scenario[i].serial, number);
+		fx_reserve(&reqs[i], rid, id, number, contract,
+		    scenario[i].package, scenario[i].cost, 0);
+	}
+}
+
+/* Each answer is what the scenario says. */
+static void
+turn_check_answers(const Budget__Response *const out[NOPS], const char *tag)
+{
+	size_t i;
+
+	for (i = 0; i < NOPS; i++) {
+		const struct op *o = &scenario[i];
+		const char      *err = fx_err(out[i]);
+
+		if (o->code == NULL) {
+			if (err != NULL)
+				h_fail("%s op %zu: refused with %s: %s", tag,
+				    i + 1, err, out[i]->error->message);
+			if (out[i]->dossier == NULL)
+				h_fail("%s op %zu: no dossier", tag, i + 1);
+			assert_int_equal(
+			    out[i]->dossier->subsidy_cents, o->subsidy);
+			assert_string_equal(out[i]->dossier->state, "reserved");
+		} else if (err == NULL || strcmp(err, o->code) != 0)
+			h_fail("%s op %zu: got %s, expected %s", tag, i + 1,
+			    err != NULL ? err : "a dossier", o->code);
+	}
+}
+
+/*
+ * The ledger after the scenario: the contract holds exactly the ops that
+ * stood, no refused dossier exists, the journal has one entry per op in
+ * order (the refusals as "refused", with what was asked), and verify
+ * passes.
+ */
+static void
+turn_check_ledger(const struct h_daemon *d, const char *tag,
+    const char *contract, uint64_t before)
+{
+	struct fx_contract k;
+	json_t            *entries, *e, *j;
+	char               id[FX_ID_SZ], rid[FX_ID_SZ], state[32];
+	int64_t            reserved = 0, stood = 0;
+	size_t             i;
+
+	for (i = 0; i < NOPS; i++) {
+		reserved += scenario[i].subsidy;
+		stood += scenario[i].code == NULL;
+	}
+	fx_contract_show(d, contract, &k);
+	assert_int_equal(k.reserved, reserved);
+	assert_int_equal(k.dossiers, stood);
+
+	entries = ops_journal(d, before + 1);
+	assert_int_equal(json_array_size(entries), NOPS);
+	json_array_foreach(entries, i, e) {
+		const struct op *o = &scenario[i];
+
+		snprintf(id, sizeof(id), "%s-%zu", tag, i + 1);
+		snprintf(rid, sizeof(rid), "%s-r%zu", tag, i + 1);
+		assert_string_equal(ops_entry_str(e, "dossier"), id);
+		assert_string_equal(ops_entry_str(e, "request_id"), rid);
+		assert_string_equal(ops_entry_str(e, "kind"),
+		    o->code == NULL ? "dossier_reserve" : "refused");
+		if (o->code != NULL)
+			assert_string_equal(ops_entry_str(e, "error"), o->code);
+
+		if (o->code == NULL) {
+			fx_dossier_state(d, id, state, sizeof(state));
+			assert_string_equal(state, "reserved");
+		} else {
+			j = fx_ctl_json(d, 1, "dossier", "show", id, NULL);
+			assert_string_equal(
+			    h_json_str(j, "error.code"), "not_found");
+			json_decref(j);
+		}
+	}
+	json_decref(entries);
+	fx_verify_ok(d);
+}
+
+/* One batch: its ops run in one turn, whatever else the daemon does. */
+static void
+test_refusals_in_a_batch(void **state)
+{
+	static const char      *tag = "B", *contract = "K-BATCH";
+	char                    rid[] = "B-batch";
+	struct h_daemon        *d = turn_ledger(state, contract);
+	struct fx_req           reqs[NOPS];
+	Budget__Request        *ops[NOPS];
+	Budget__Request         req = BUDGET__REQUEST__INIT;
+	Budget__BatchRequest    b = BUDGET__BATCH_REQUEST__INIT;
+	Budget__Response       *first, *again;
+	const Budget__Response *out[NOPS];
+	uint64_t                before = ops_journal_seq(d);
+	size_t                  i;
+	int                     fd;
+
+	turn_requests(reqs, tag, contract);
+	for (i = 0; i < NOPS; i++)
+		ops[i] = &reqs[i].req;
+	b.n_ops = NOPS;
+	b.ops = ops;
+	req.version = BUDGET_PROTOCOL_VERSION;
+	req.request_id = rid;
+	req.command_case = BUDGET__REQUEST__COMMAND_BATCH;
+	req.batch = &b;
+
+	fd = h_connect(d);
+	first = fx_call(fd, &req);
+	if (first->error != NULL)
+		h_fail("the batch was refused: %s", first->error->code);
+	assert_non_null(first->batch);
+	assert_int_equal(first->batch->n_results, NOPS);
+	for (i = 0; i < NOPS; i++)
+		out[i] = first->batch->results[i];
+	turn_check_answers(out, "batch");
+	turn_check_ledger(d, tag, contract, before);
+
+	/* Asked again: each op's answer replayed, and nothing moves. */
+	before = ops_journal_seq(d);
+	again = fx_call(fd, &req);
+	assert_non_null(again->batch);
+	assert_int_equal(again->batch->n_results, NOPS);
+	for (i = 0; i < NOPS; i++) {
+		assert_true(again->batch->results[i]->replayed);
+		assert_true(fx_same_answer(out[i], again->batch->results[i]));
+	}
+	assert_int_equal(ops_journal_seq(d), before);
+	budget__response__free_unpacked(again, NULL);
+	budget__response__free_unpacked(first, NULL);
+	close(fd);
+	fx_verify_ok(d);
+}
+
+/*
+ * The same ops as requests of their own, pipelined: the turn boundaries
+ * fall where they fall, and the outcome must not depend on them.
+ */
+static void
+test_refusals_pipelined(void **state)
+{
+	static const char *tag = "P", *contract = "K-PIPE";
+	struct h_daemon   *d = turn_ledger(state, contract);
+	struct fx_req      reqs[NOPS];
+	Budget__Request   *ptrs[NOPS];
+	Budget__Response  *out[NOPS], *again[NOPS];
+	uint64_t           before = ops_journal_seq(d);
+	size_t             i;
+	int                fd;
+
+	turn_requests(reqs, tag, contract);
+	for (i = 0; i < NOPS; i++)
+		ptrs[i] = &reqs[i].req;
+	fd = h_connect(d);
+	fx_pipeline(fd, ptrs, NOPS, out);
+	turn_check_answers((const Budget__Response *const *)out, "pipelined");
+	turn_check_ledger(d, tag, contract, before);
+
+	before = ops_journal_seq(d);
+	fx_pipeline(fd, ptrs, NOPS, again);
+	for (i = 0; i < NOPS; i++) {
+		assert_true(again[i]->replayed);
+		assert_true(fx_same_answer(out[i], again[i]));
+		budget__response__free_unpacked(again[i], NULL);
+		budget__response__free_unpacked(out[i], NULL);
+	}
+	assert_int_equal(ops_journal_seq(d), before);
+	close(fd);
+	fx_verify_ok(d);
+}
+
+int
+main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, NULL, h_teardown)
+	const struct CMUnitTest tests[] = {
+	    T(test_refusals_in_a_batch),
+	    T(test_refusals_pipelined),
+	};
+#undef T
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
