@@ -93,7 +93,11 @@ enum cmd_outcome {
  * commit; on a reservation that was about a fifth of the daemon's CPU.
  * A rerun is safe because nothing is answered before the commit and a
  * mutation's outcome depends only on the ledger, the request and the
- * turn's clock, all the same the second time.
+ * turn's clock, all the same the second time; the rules kept in memory
+ * are dropped with the attempt (record_rules_settle), since a rules load
+ * later in it may have filled them. The price: a turn with such a refusal
+ * runs the requests before it twice, which bounds it at about twice the
+ * work of the turn, once.
  */
 struct cmd_turn {
 	struct store_txn *txn;
@@ -350,6 +354,8 @@ cmd_run(struct req_list *work)
 				break;
 		} else
 			store_abort(&t);
+		/* Nothing of this attempt is kept: nor its rules in memory. */
+		record_rules_settle();
 		/* Nothing of this attempt is kept or answered. */
 		TAILQ_FOREACH(r, work, batch_entry) {
 			free(r->reply);
@@ -365,6 +371,7 @@ cmd_run(struct req_list *work)
 	}
 	if (err == 0)
 		return;
+	record_rules_settle();
 
 	/*
 	 * The commit failed: nothing of the batch is on disk, so no mutation

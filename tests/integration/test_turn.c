@@ -9,11 +9,15 @@
  * and pipelined on one connection (most likely one turn), together with a
  * refusal that writes nothing (R-PB is checked before any write), and
  * check every answer, the contract, the journal, verify, and that asking
- * again replays the same answers.
+ * again replays the same answers. And what a rerun must not keep from the
+ * attempt it abandons: rules loaded later in the turn (record.c keeps them
+ * in memory), or a storage error that only one request met.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <lmdb.h>
 
 #include "ops.h"
 
@@ -156,17 +160,41 @@ turn_check_ledger(const struct h_daemon *d, const char *tag,
 	fx_verify_ok(d);
 }
 
+/* The n requests as one batch on fd (one turn for certain): its answer. */
+static Budget__Response *
+turn_batch(int fd, struct fx_req *reqs, size_t n)
+{
+	Budget__Request      req = BUDGET__REQUEST__INIT;
+	Budget__BatchRequest b = BUDGET__BATCH_REQUEST__INIT;
+	Budget__Request     *ops[NOPS];
+	Budget__Response    *a;
+	char                 rid[] = "the-batch";
+	size_t               i;
+
+	assert_true(n <= NOPS);
+	for (i = 0; i < n; i++)
+		ops[i] = &reqs[i].req;
+	b.n_ops = n;
+	b.ops = ops;
+	req.version = BUDGET_PROTOCOL_VERSION;
+	req.request_id = rid;
+	req.command_case = BUDGET__REQUEST__COMMAND_BATCH;
+	req.batch = &b;
+	a = fx_call(fd, &req);
+	if (a->error != NULL)
+		h_fail("the batch was refused: %s", a->error->code);
+	if (a->batch == NULL || a->batch->n_results != n)
+		h_fail("not a batch result of %zu", n);
+	return (a);
+}
+
 /* One batch: its ops run in one turn, whatever else the daemon does. */
 static void
 test_refusals_in_a_batch(void **state)
 {
 	static const char      *tag = "B", *contract = "K-BATCH";
-	char                    rid[] = "B-batch";
 	struct h_daemon        *d = turn_ledger(state, contract);
 	struct fx_req           reqs[NOPS];
-	Budget__Request        *ops[NOPS];
-	Budget__Request         req = BUDGET__REQUEST__INIT;
-	Budget__BatchRequest    b = BUDGET__BATCH_REQUEST__INIT;
 	Budget__Response       *first, *again;
 	const Budget__Response *out[NOPS];
 	uint64_t                before = ops_journal_seq(d);
@@ -174,21 +202,8 @@ test_refusals_in_a_batch(void **state)
 	int                     fd;
 
 	turn_requests(reqs, tag, contract);
-	for (i = 0; i < NOPS; i++)
-		ops[i] = &reqs[i].req;
-	b.n_ops = NOPS;
-	b.ops = ops;
-	req.version = BUDGET_PROTOCOL_VERSION;
-	req.request_id = rid;
-	req.command_case = BUDGET__REQUEST__COMMAND_BATCH;
-	req.batch = &b;
-
 	fd = h_connect(d);
-	first = fx_call(fd, &req);
-	if (first->error != NULL)
-		h_fail("the batch was refused: %s", first->error->code);
-	assert_non_null(first->batch);
-	assert_int_equal(first->batch->n_results, NOPS);
+	first = turn_batch(fd, reqs, NOPS);
 	for (i = 0; i < NOPS; i++)
 		out[i] = first->batch->results[i];
 	turn_check_answers(out, "batch");
@@ -196,9 +211,7 @@ test_refusals_in_a_batch(void **state)
 
 	/* Asked again: each op's answer replayed, and nothing moves. */
 	before = ops_journal_seq(d);
-	again = fx_call(fd, &req);
-	assert_non_null(again->batch);
-	assert_int_equal(again->batch->n_results, NOPS);
+	again = turn_batch(fd, reqs, NOPS);
 	for (i = 0; i < NOPS; i++) {
 		assert_true(again->batch->results[i]->replayed);
 		assert_true(fx_same_answer(out[i], again->batch->results[i]));
@@ -247,6 +260,126 @@ test_refusals_pipelined(void **state)
 	fx_verify_ok(d);
 }
 
+/*
+ * Rules loaded in the middle of a turn that is then run again. One batch:
+ *   1: reserve company 1, MEDIUM EUR 17,000: V2024 (50%), 8,500;
+ *   2: rules load of VTEST, in force since yesterday, 40% for SMEs;
+ *   3: reserve company 3, MEDIUM EUR 17,000: VTEST now, 6,800;
+ *   4: reserve company 2, PLUS EUR 35,000: 14,000 breaks its de-minimis
+ *      ceiling, refused after writing: the turn runs again.
+ * The abandoned attempt left VTEST in the rules cache (op 3 read it); a
+ * rerun that kept the cache gave op 1 VTEST's 6,800, and verify could not
+ * tell (both sets were in force that day).
+ */
+static void
+test_rules_loaded_mid_turn(void **state)
+{
+	struct h_daemon               *d = turn_ledger(state, "K-RULES");
+	struct fx_req                  reqs[4];
+	Budget__RulesLoad              rl = BUDGET__RULES_LOAD__INIT;
+	Budget__Response              *a;
+	const Budget__Response *const *res;
+	char number[FX_RID_SZ], from[FX_DATE_SZ], text[1024];
+	char source[] = "vtest";
+
+	fx_date_ago(1, from);
+	snprintf(text, sizeof(text),
+	    "[ruleset VTEST]\nfrom = %s\nrate_sme = 40%%\n"
+	    "rate_maatwerk = 40%%\nrate_large_nis2 = 35%%\n"
+	    "max_total_cost = 60000.00\nmax_subsidy = 30000.00\n"
+	    "exclusion_years = 4\n\n"
+	    "[package VTEST MEDIUM]\nmin_cost = 17000.00\n"
+	    "max_cost = 22000.00\nrank = 2\nextensions = yes\n\n"
+	    "[package VTEST PLUS]\nmin_cost = 28800.00\n"
+	    "max_cost = 35000.00\nrank = 3\nextensions = yes\n",
+	    from);
+	fx_rid(1, number);
+	fx_reserve(
+	    &reqs[0], "R-r1", "R-1", number, "K-RULES", "MEDIUM", 1700000, 0);
+	fx_req_init(&reqs[1], "R-r2");
+	rl.text = text;
+	rl.source = source;
+	reqs[1].req.command_case = BUDGET__REQUEST__COMMAND_RULES_LOAD;
+	reqs[1].req.rules_load = &rl;
+	fx_rid(3, number);
+	fx_reserve(
+	    &reqs[2], "R-r3", "R-3", number, "K-RULES", "MEDIUM", 1700000, 0);
+	fx_rid(2, number);
+	fx_reserve(
+	    &reqs[3], "R-r4", "R-2", number, "K-RULES", "PLUS", 3500000, 0);
+
+	a = turn_batch(h_connect(d), reqs, 4);
+	res = (const Budget__Response *const *)a->batch->results;
+	if (fx_err(res[0]) != NULL || fx_err(res[1]) != NULL ||
+	    fx_err(res[2]) != NULL)
+		h_fail("ops 1-3 refused: %s, %s, %s", fx_err(res[0]),
+		    fx_err(res[1]), fx_err(res[2]));
+	assert_int_equal(res[0]->dossier->subsidy_cents, 850000);
+	assert_string_equal(res[0]->dossier->rule_set, "V2024");
+	assert_int_equal(res[2]->dossier->subsidy_cents, 680000);
+	assert_string_equal(res[2]->dossier->rule_set, "VTEST");
+	assert_string_equal(fx_err(res[3]), "deminimis_ceiling_exceeded");
+	budget__response__free_unpacked(a, NULL);
+	fx_verify_ok(d);
+}
+
+/*
+ * A storage error that one request meets fails that request alone. Company
+ * 2's record is made undecodable behind budgetd's back; then one batch
+ * reserves for companies 1, 2 and 3. Running flat, op 2 leaves the error
+ * on the turn's transaction: only a rerun with it nested keeps the others.
+ */
+static void
+test_storage_error_alone(void **state)
+{
+	struct h_daemon               *d = fx_daemon_up(state, NULL);
+	struct fx_req                  reqs[3];
+	struct fx_contract             k;
+	Budget__Response              *a;
+	const Budget__Response *const *res;
+	MDB_env                       *env;
+	MDB_txn                       *txn;
+	MDB_dbi                        dbi;
+	MDB_val                        key, val;
+	uint8_t                        junk[4] = {0xff, 0xff, 0xff, 0xff};
+	char                           number[FX_RID_SZ], id[8], rid[8];
+	size_t                         i;
+
+	fx_contract_open(d, "K-IO", K_BUDGET_EUR);
+	fx_companies_add(d, 1, 3);
+	fx_rid(2, number);
+	assert_int_equal(h_daemon_stop(d), 0);
+	key.mv_data = number;
+	key.mv_size = strlen(number);
+	val.mv_data = junk;
+	val.mv_size = sizeof(junk);
+	if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 32) != 0 ||
+	    mdb_env_open(env, d->datadir, 0, 0600) != 0 ||
+	    mdb_txn_begin(env, NULL, 0, &txn) != 0 ||
+	    mdb_dbi_open(txn, "companies", 0, &dbi) != 0 ||
+	    mdb_put(txn, dbi, &key, &val, 0) != 0 || mdb_txn_commit(txn) != 0)
+		h_fail("could not change company %s in %s", number, d->datadir);
+	mdb_env_close(env);
+	h_daemon_start(d);
+
+	for (i = 0; i < 3; i++) {
+		fx_rid((unsigned)i + 1, number);
+		snprintf(id, sizeof(id), "S-%zu", i + 1);
+		snprintf(rid, sizeof(rid), "S-r%zu", i + 1);
+		fx_reserve(
+		    &reqs[i], rid, id, number, "K-IO", "MEDIUM", 1700000, 0);
+	}
+	a = turn_batch(h_connect(d), reqs, 3);
+	res = (const Budget__Response *const *)a->batch->results;
+	assert_null(fx_err(res[0]));
+	assert_string_equal(fx_err(res[1]), "storage_error");
+	assert_null(fx_err(res[2]));
+	budget__response__free_unpacked(a, NULL);
+	fx_contract_show(d, "K-IO", &k);
+	assert_int_equal(k.reserved, 1700000);
+	assert_int_equal(k.dossiers, 2);
+}
+
 int
 main(void)
 {
@@ -254,6 +387,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_refusals_in_a_batch),
 	    T(test_refusals_pipelined),
+	    T(test_rules_loaded_mid_turn),
+	    T(test_storage_error_alone),
 	};
 #undef T
 
