@@ -30,7 +30,7 @@ ctl_status(int argc, char **argv)
 		rc = EXIT_UNREACHABLE;
 	} else if (ctl.json) {
 		out_json(json_pack("{s:s,s:i,s:I,s:s,s:s,s:I,s:s,s:i,s:I,s:I,"
-				   "s:s}",
+				   "s:s,s:I,s:I}",
 		    "version", r->version, "protocol", (int)r->protocol,
 		    "journal_seq", (json_int_t)r->journal_seq, "head_hash",
 		    r->head_hash, "datadir", r->datadir, "schema",
@@ -38,7 +38,9 @@ ctl_status(int argc, char **argv)
 		    timestamp_format(r->started_at, ts, sizeof(ts)),
 		    "connections", (int)r->connections, "map_size",
 		    (json_int_t)r->map_size, "map_used",
-		    (json_int_t)r->map_used, "role", r->role));
+		    (json_int_t)r->map_used, "role", r->role, "commits",
+		    (json_int_t)r->commits, "committed",
+		    (json_int_t)r->committed));
 	} else {
 		out_kv("version", "%s", r->version);
 		out_kv("protocol", "%u", r->protocol);
@@ -53,6 +55,9 @@ ctl_status(int argc, char **argv)
 		    (unsigned long long)r->map_used,
 		    (unsigned long long)r->map_size);
 		out_kv("your role", "%s", r->role);
+		out_kv("commits", "%llu, carrying %llu requests",
+		    (unsigned long long)r->commits,
+		    (unsigned long long)r->committed);
 	}
 	budget__response__free_unpacked(resp, NULL);
 	return (rc);

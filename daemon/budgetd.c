@@ -361,6 +361,7 @@ budgetd_reload(void)
 	cur->write_timeout = next.write_timeout;
 	cur->frame_timeout = next.frame_timeout;
 	cur->reservation_ttl = next.reservation_ttl;
+	cur->commit_wait_us = next.commit_wait_us;
 	/* -v on the command line holds until restart. */
 	cur->verbose = next.verbose > bd->verbose_cmdline ? next.verbose
 							  : bd->verbose_cmdline;

@@ -58,6 +58,7 @@ struct config {
 	uint64_t          map_size;          /* initial LMDB map, bytes */
 	uint64_t          map_max;           /* the map never grows past it */
 	int64_t           reservation_ttl;   /* (reload) seconds */
+	unsigned          commit_wait_us;    /* (reload) cmd.c */
 	int               verbose;           /* (reload) */
 	struct role_rule *roles;             /* (reload) */
 	size_t            nroles;
@@ -91,6 +92,8 @@ struct conn {
 	enum role           role;
 	struct req_list     reqs;     /* answers owed, in order */
 	unsigned            npending; /* entries in reqs */
+	unsigned            queued;   /* of them, waiting for a batch */
+	uint64_t            awaited;  /* cmd.c's commit wait: a turn */
 	TAILQ_ENTRY(conn) entry;
 };
 TAILQ_HEAD(conn_list, conn);
@@ -482,6 +485,8 @@ struct budgetd {
 	uint32_t           next_conn_id;
 	uid_t              euid;
 	int                verbose_cmdline; /* -v given, kept over reloads */
+	uint64_t           commits;         /* write transactions committed */
+	uint64_t           committed;       /* mutations run in them */
 };
 extern struct budgetd *bd;
 
@@ -522,6 +527,7 @@ unsigned conn_count_uid(uid_t);
 void cmd_init(void);
 void cmd_shutdown(void);
 void cmd_submit(struct req *);
+void cmd_heard(struct conn *);
 int  cmd_batch_pending(void);
 void cmd_run_now(void);
 void req_free(struct req *);

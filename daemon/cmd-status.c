@@ -27,6 +27,8 @@ cmd_status_exec(struct cmd_ctx *ctx)
 	res->map_size = si.map_size;
 	res->map_used = si.map_used;
 	res->role = PB_STR(role_name(ctx->role));
+	res->commits = bd->commits;
+	res->committed = bd->committed;
 	journal_head(ctx->txn, &seq, head);
 	res->journal_seq = seq;
 	res->head_hash = cmd_hex(ctx, head, sizeof(head));

@@ -62,6 +62,7 @@ config_defaults(struct config *conf)
 	conf->map_size = UINT64_C(64) << 20;
 	conf->map_max = UINT64_C(64) << 30;
 	conf->reservation_ttl = 60 * 86400;
+	conf->commit_wait_us = 200;
 }
 
 void
@@ -208,6 +209,9 @@ config_handler(
 			if (*value == '\0' || *end != '\0' || m > 0777)
 				BAD("socket_mode must be octal, e.g. 0660");
 			conf->socket_mode = (unsigned)m;
+		} else if (strcmp(key, "commit_wait_us") == 0) {
+			if (config_uint(value, 0, 10000, &conf->commit_wait_us))
+				BAD("commit_wait_us must be 0-10000");
 		} else if (strcmp(key, "verbose") == 0) {
 			if (config_uint(value, 0, 3, &u) == -1)
 				BAD("verbose must be 0-3");
@@ -312,8 +316,9 @@ config_print(const struct config *conf, FILE *fp)
 
 	fprintf(fp,
 	    "[budgetd]\ndatadir = %s\nsocket = %s\n"
-	    "socket_mode = %04o\nverbose = %d\n\n",
-	    conf->datadir, conf->socket, conf->socket_mode, conf->verbose);
+	    "socket_mode = %04o\nverbose = %d\ncommit_wait_us = %u\n\n",
+	    conf->datadir, conf->socket, conf->socket_mode, conf->verbose,
+	    conf->commit_wait_us);
 	fprintf(fp,
 	    "[limits]\nmax_connections = %u\n"
 	    "max_connections_per_uid = %u\nidle_timeout = %us\n"

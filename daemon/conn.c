@@ -386,6 +386,7 @@ conn_free(struct conn *c)
 		else
 			r->conn = NULL;
 	}
+	cmd_heard(c); /* nothing more will come from it */
 	TAILQ_REMOVE(&bd->conns, c, entry);
 	bd->nconns--;
 	evtimer_del(c->frame_timer);

@@ -194,6 +194,8 @@ test_config_check_ok(void **state)
 
 	h_daemon_write_config(d,
 	    "# a comment\n"
+	    "[budgetd]\n"
+	    "commit_wait_us = 750\n"
 	    "[limits]\n"
 	    "max_connections = 7\n"
 	    "idle_timeout = 45s\n"
@@ -202,6 +204,7 @@ test_config_check_ok(void **state)
 	    "reservation_ttl = 30d\n");
 	argv[3] = d->conf;
 	assert_int_equal(h_run(&p, argv), 0);
+	assert_non_null(strstr(p.out, "commit_wait_us = 750\n"));
 	assert_non_null(strstr(p.out, "[limits]\n"));
 	assert_non_null(strstr(p.out, "max_connections = 7\n"));
 	assert_non_null(strstr(p.out, "idle_timeout = 45s\n"));
@@ -238,6 +241,13 @@ test_config_check_unknown_key(void **state)
 	snprintf(where, sizeof(where), "%s:2:", d->conf);
 	assert_non_null(strstr(p.err, where));
 	assert_non_null(strstr(p.err, "idle_timeout"));
+	h_proc_free(&p);
+
+	h_daemon_write_config(d, "[budgetd]\ncommit_wait_us = 10001\n");
+	assert_int_not_equal(h_run(&p, argv), 0);
+	snprintf(where, sizeof(where), "%s:2:", d->conf);
+	assert_non_null(strstr(p.err, where));
+	assert_non_null(strstr(p.err, "commit_wait_us must be 0-10000"));
 	h_proc_free(&p);
 
 	h_daemon_write_config(d, "\n[nonsense]\nx = 1\n");

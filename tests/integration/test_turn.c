@@ -11,7 +11,9 @@
  * check every answer, the contract, the journal, verify, and that asking
  * again replays the same answers. And what a rerun must not keep from the
  * attempt it abandons: rules loaded later in the turn (record.c keeps them
- * in memory), or a storage error that only one request met.
+ * in memory), or a storage error that only one request met. And the
+ * commit wait, which makes the requests of clients that come back at once
+ * share a turn.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -380,6 +382,79 @@ test_storage_error_alone(void **state)
 	assert_int_equal(k.dossiers, 2);
 }
 
+/*
+ * The commit wait (cmd.c): connections that each send again as soon as
+ * they have their answer share one commit a round, instead of the first
+ * of them starting a commit of its own while the rest are on their way.
+ * WAIT_CONNS connections reserve WAIT_ROUNDS times each, each sending its
+ * next request right after reading its answer. With the wait, the rounds
+ * are one commit each but for the first one or two (the first round's
+ * requests arrive as they come); without it, this machine's 2 cores split
+ * nearly every round in two. status counts the commits and what they
+ * carried.
+ */
+#define WAIT_CONNS  8
+#define WAIT_ROUNDS 12
+
+static void
+wait_status(const struct h_daemon *d, int64_t *commits, int64_t *committed)
+{
+	json_t *j = fx_ctl_json(d, 0, "status", NULL);
+
+	*commits = h_json_int(j, "commits");
+	*committed = h_json_int(j, "committed");
+	json_decref(j);
+}
+
+static void
+test_commit_wait_groups(void **state)
+{
+	struct h_daemon  *d = fx_daemon_up(state,
+	     "[budgetd]\n"
+	      "commit_wait_us = 10000\n");
+	struct fx_req     req;
+	Budget__Response *a;
+	int               fd[WAIT_CONNS];
+	int64_t           commits0, committed0, commits, committed;
+	unsigned          round, i;
+	char              rid[FX_ID_SZ], id[FX_ID_SZ], number[FX_RID_SZ];
+
+	fx_contract_open(d, "K-WAIT", "1000000");
+	fx_companies_add(d, 1, WAIT_CONNS * WAIT_ROUNDS);
+	for (i = 0; i < WAIT_CONNS; i++)
+		fd[i] = h_connect(d);
+	wait_status(d, &commits0, &committed0);
+	for (round = 0; round <= WAIT_ROUNDS; round++) {
+		for (i = 0; i < WAIT_CONNS; i++) {
+			if (round > 0) {
+				a = h_recv(fd[i], H_DEADLINE_MS);
+				if (fx_err(a) != NULL)
+					h_fail("round %u, connection %u: %s",
+					    round, i, fx_err(a));
+				budget__response__free_unpacked(a, NULL);
+			}
+			if (round == WAIT_ROUNDS)
+				continue;
+			snprintf(rid, sizeof(rid), "W-r%u-%u", round, i);
+			snprintf(id, sizeof(id), "W-%u-%u", round, i);
+			fx_rid(round * WAIT_CONNS + i + 1, number);
+			fx_reserve(&req, rid, id, number, "K-WAIT", "START",
+			    850000, 0);
+			h_send_request(fd[i], &req.req);
+		}
+	}
+	wait_status(d, &commits, &committed);
+	for (i = 0; i < WAIT_CONNS; i++)
+		close(fd[i]);
+	print_message("%lld reservations in %lld commits\n",
+	    (long long)(committed - committed0),
+	    (long long)(commits - commits0));
+	assert_int_equal(committed - committed0, WAIT_CONNS * WAIT_ROUNDS);
+	assert_true(commits - commits0 >= 1);
+	assert_true(commits - commits0 <= WAIT_ROUNDS + WAIT_ROUNDS / 2);
+	fx_verify_ok(d);
+}
+
 int
 main(void)
 {
@@ -389,6 +464,7 @@ main(void)
 	    T(test_refusals_pipelined),
 	    T(test_rules_loaded_mid_turn),
 	    T(test_storage_error_alone),
+	    T(test_commit_wait_groups),
 	};
 #undef T
 
