@@ -30,7 +30,7 @@ ctl_status(int argc, char **argv)
 		rc = EXIT_UNREACHABLE;
 	} else if (ctl.json) {
 		out_json(json_pack("{s:s,s:i,s:I,s:s,s:s,s:I,s:s,s:i,s:I,s:I,"
-				   "s:s,s:I,s:I}",
+				   "s:s,s:I,s:I,s:I,s:I}",
 		    "version", r->version, "protocol", (int)r->protocol,
 		    "journal_seq", (json_int_t)r->journal_seq, "head_hash",
 		    r->head_hash, "datadir", r->datadir, "schema",
@@ -40,7 +40,9 @@ ctl_status(int argc, char **argv)
 		    (json_int_t)r->map_size, "map_used",
 		    (json_int_t)r->map_used, "role", r->role, "commits",
 		    (json_int_t)r->commits, "committed",
-		    (json_int_t)r->committed));
+		    (json_int_t)r->committed, "commit_waits",
+		    (json_int_t)r->commit_waits, "commit_waits_timed_out",
+		    (json_int_t)r->commit_waits_timed_out));
 	} else {
 		out_kv("version", "%s", r->version);
 		out_kv("protocol", "%u", r->protocol);
@@ -55,9 +57,12 @@ ctl_status(int argc, char **argv)
 		    (unsigned long long)r->map_used,
 		    (unsigned long long)r->map_size);
 		out_kv("your role", "%s", r->role);
-		out_kv("commits", "%llu, carrying %llu requests",
+		out_kv("commits", "%llu, carrying %llu mutations",
 		    (unsigned long long)r->commits,
 		    (unsigned long long)r->committed);
+		out_kv("commit waits", "%llu, %llu of them timed out",
+		    (unsigned long long)r->commit_waits,
+		    (unsigned long long)r->commit_waits_timed_out);
 	}
 	budget__response__free_unpacked(resp, NULL);
 	return (rc);

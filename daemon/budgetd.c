@@ -331,8 +331,8 @@ budgetd_watchdog_cb(int fd, short events, void *arg)
 
 /*
  * SIGHUP: re-read the config file and take what can change while running
- * (limits, timeouts, reservation TTL, verbosity, roles of new
- * connections). Paths and the map need a restart; a broken file changes
+ * (limits, timeouts, reservation TTL, the commit wait, verbosity, roles
+ * of new connections). Paths and the map need a restart; a broken file changes
  * nothing.
  */
 static void

@@ -94,6 +94,7 @@ struct conn {
 	unsigned            npending; /* entries in reqs */
 	unsigned            queued;   /* of them, waiting for a batch */
 	uint64_t            awaited;  /* cmd.c's commit wait: a turn */
+	int                 missed;   /* it let a commit wait time out */
 	TAILQ_ENTRY(conn) entry;
 };
 TAILQ_HEAD(conn_list, conn);
@@ -487,6 +488,8 @@ struct budgetd {
 	int                verbose_cmdline; /* -v given, kept over reloads */
 	uint64_t           commits;         /* write transactions committed */
 	uint64_t           committed;       /* mutations run in them */
+	uint64_t           waits;           /* commit waits begun (cmd.c) */
+	uint64_t           waits_out;       /* of them, that ran to their end */
 };
 extern struct budgetd *bd;
 

@@ -29,6 +29,8 @@ cmd_status_exec(struct cmd_ctx *ctx)
 	res->role = PB_STR(role_name(ctx->role));
 	res->commits = bd->commits;
 	res->committed = bd->committed;
+	res->commit_waits = bd->waits;
+	res->commit_waits_timed_out = bd->waits_out;
 	journal_head(ctx->txn, &seq, head);
 	res->journal_seq = seq;
 	res->head_hash = cmd_hex(ctx, head, sizeof(head));

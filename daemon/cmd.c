@@ -114,9 +114,13 @@ struct cmd_turn {
  * rest, who then pay a commit of their own: two fsyncs where one would
  * do. So a turn with a mutation waits, up to commit_wait_us, while some
  * connection answered by the last write turn and with nothing queued has
- * not sent again ("awaited"); it starts as soon as the last of them has.
- * A lone client, or a pipelining one, never waits. PostgreSQL's
- * commit_delay and commit_siblings do the same without the early start.
+ * not sent again ("awaited"); it starts as soon as the last of them has,
+ * or when the queue holds a full turn. A lone client or a pipelining one
+ * does not wait. A connection that lets a wait run to its end (a client
+ * taking turns on two connections, one that went quiet) is not waited for
+ * again until it comes while another wait is on: each costs the others
+ * one wait at most. PostgreSQL's commit_delay and commit_siblings do the
+ * same without the early start.
  */
 static struct {
 	struct req_list queue;
@@ -125,6 +129,7 @@ static struct {
 	int             waiting; /* ev is a timer: the commit wait */
 	struct event   *ev;
 	uint64_t        next_seq;
+	size_t          ops;     /* in the queue, counting each batch's */
 	uint64_t        turn;    /* write turns run; conn->awaited */
 	unsigned        awaited; /* connections with conn->awaited == turn */
 } batch;
@@ -135,6 +140,7 @@ static void             cmd_batch_cb(int, short, void *);
 static void             cmd_release(struct req *);
 static int              cmd_run(struct req_list *);
 static enum cmd_outcome cmd_exec_one(struct req *, struct cmd_turn *);
+static size_t           cmd_ops(const struct req *);
 static void cmd_exec_read(struct req *, struct store_txn *, int64_t, int);
 static int  cmd_request_id_ok(const char *);
 static int  cmd_refusal_journaled(enum budget_err);
@@ -200,23 +206,38 @@ cmd_submit(struct req *r)
 	r->seq = ++batch.next_seq;
 	TAILQ_INSERT_TAIL(&batch.queue, r, batch_entry);
 	batch.n++;
+	batch.ops += cmd_ops(r);
 	if (r->conn != NULL) {
 		r->conn->queued++;
+		/* Come while a wait is on: worth waiting for again. */
+		if (batch.waiting)
+			r->conn->missed = 0;
 		cmd_heard(r->conn);
 	}
-	if (batch.waiting && batch.n >= CMD_BATCH_MAX)
+	if (batch.waiting &&
+	    (batch.n >= CMD_BATCH_MAX || batch.ops >= CMD_TURN_OPS_MAX))
 		cmd_wait_over(); /* a full turn waits for nobody */
-	if (!batch.scheduled) {
-		batch.scheduled = 1;
-		if (batch.awaited > 0 && bd->conf.commit_wait_us > 0 &&
-		    !(r->cmd->flags & CMD_READONLY) && !bd->shutting_down) {
-			batch.waiting = 1;
-			tv.tv_sec = 0;
-			tv.tv_usec = (suseconds_t)bd->conf.commit_wait_us;
-			event_add(batch.ev, &tv);
-		} else
-			event_active(batch.ev, 0, 0);
-	}
+	if (batch.scheduled)
+		return;
+	batch.scheduled = 1;
+	tv.tv_sec = 0;
+	tv.tv_usec = (suseconds_t)bd->conf.commit_wait_us;
+	if (batch.awaited > 0 && tv.tv_usec > 0 &&
+	    !(r->cmd->flags & CMD_READONLY) && !bd->shutting_down &&
+	    event_add(batch.ev, &tv) == 0) {
+		batch.waiting = 1;
+		bd->waits++;
+	} else
+		event_active(batch.ev, 0, 0);
+}
+
+/* What a request counts for against CMD_TURN_OPS_MAX. */
+static size_t
+cmd_ops(const struct req *r)
+{
+	return (r->msg != NULL && r->cmd->flags & CMD_BATCH
+		? r->msg->batch->n_ops
+		: 1);
 }
 
 /*
@@ -243,7 +264,7 @@ cmd_await(struct req_list *seg)
 	batch.awaited = 0;
 	TAILQ_FOREACH(r, seg, batch_entry) {
 		if (r->conn == NULL || r->conn->queued > 0 ||
-		    r->conn->awaited == batch.turn ||
+		    r->conn->awaited == batch.turn || r->conn->missed ||
 		    (r->cmd->flags & CMD_READONLY))
 			continue;
 		r->conn->awaited = batch.turn;
@@ -281,6 +302,7 @@ cmd_batch_cb(int fd, short events, void *arg)
 {
 	struct req_list work, seg;
 	struct req     *r;
+	struct conn    *c;
 	unsigned        n = 0;
 	size_t          ops = 0;
 
@@ -288,7 +310,14 @@ cmd_batch_cb(int fd, short events, void *arg)
 	(void)events;
 	(void)arg;
 	batch.scheduled = 0;
-	if (batch.waiting) /* run before its time: cmd_run_now */
+	if (batch.waiting && (events & EV_TIMEOUT)) {
+		/* Who did not come is not waited for again soon. */
+		bd->waits_out++;
+		TAILQ_FOREACH(c, &bd->conns, entry) {
+			if (c->awaited == batch.turn)
+				c->missed = 1;
+		}
+	} else if (batch.waiting) /* run before its time: cmd_run_now */
 		event_del(batch.ev);
 	batch.waiting = 0;
 	TAILQ_INIT(&work);
@@ -302,12 +331,11 @@ cmd_batch_cb(int fd, short events, void *arg)
 		TAILQ_REMOVE(&batch.queue, r, batch_entry);
 		TAILQ_INSERT_TAIL(&work, r, batch_entry);
 		batch.n--;
+		batch.ops -= cmd_ops(r);
 		if (r->conn != NULL)
 			r->conn->queued--;
 		n++;
-		ops += r->msg != NULL && r->cmd->flags & CMD_BATCH
-		    ? r->msg->batch->n_ops
-		    : 1;
+		ops += cmd_ops(r);
 	}
 	if (batch.n > 0 && !batch.scheduled) {
 		batch.scheduled = 1;

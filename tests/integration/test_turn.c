@@ -385,73 +385,151 @@ test_storage_error_alone(void **state)
 /*
  * The commit wait (cmd.c): connections that each send again as soon as
  * they have their answer share one commit a round, instead of the first
- * of them starting a commit of its own while the rest are on their way.
- * WAIT_CONNS connections reserve WAIT_ROUNDS times each, each sending its
- * next request right after reading its answer. With the wait, the rounds
- * are one commit each but for the first one or two (the first round's
- * requests arrive as they come); without it, this machine's 2 cores split
- * nearly every round in two. status counts the commits and what they
- * carried.
+ * of them starting a commit of its own while the rest are on their way;
+ * and clients that would only be kept waiting are not. status counts the
+ * commits, what they carried, the waits and the waits that ran to their
+ * end (commit_wait_us = 10000 here, so that no wait ends by chance).
  */
 #define WAIT_CONNS  8
 #define WAIT_ROUNDS 12
+#define WAIT_CONFIG "[budgetd]\ncommit_wait_us = 10000\n"
+
+struct wait_counts {
+	int64_t commits, committed, waits, timed_out;
+};
 
 static void
-wait_status(const struct h_daemon *d, int64_t *commits, int64_t *committed)
+wait_status(const struct h_daemon *d, struct wait_counts *w)
 {
 	json_t *j = fx_ctl_json(d, 0, "status", NULL);
 
-	*commits = h_json_int(j, "commits");
-	*committed = h_json_int(j, "committed");
+	w->commits = h_json_int(j, "commits");
+	w->committed = h_json_int(j, "committed");
+	w->waits = h_json_int(j, "commit_waits");
+	w->timed_out = h_json_int(j, "commit_waits_timed_out");
 	json_decref(j);
 }
 
+/* Since *w: what status says now, less *w. */
+static void
+wait_since(const struct h_daemon *d, struct wait_counts *w)
+{
+	struct wait_counts now;
+
+	wait_status(d, &now);
+	w->commits = now.commits - w->commits;
+	w->committed = now.committed - w->committed;
+	w->waits = now.waits - w->waits;
+	w->timed_out = now.timed_out - w->timed_out;
+	print_message("%lld mutations in %lld commits; %lld waits, %lld "
+		      "timed out\n",
+	    (long long)w->committed, (long long)w->commits, (long long)w->waits,
+	    (long long)w->timed_out);
+}
+
+/* Reserve for company serial on fd, under tag-serial; answer unread. */
+static void
+wait_send(int fd, const char *tag, unsigned serial)
+{
+	struct fx_req req;
+	char          rid[FX_ID_SZ], id[FX_ID_SZ], number[FX_RID_SZ];
+
+	snprintf(rid, sizeof(rid), "%s-r%u", tag, serial);
+	snprintf(id, sizeof(id), "%s-%u", tag, serial);
+	fx_rid(serial, number);
+	fx_reserve(&req, rid, id, number, "K-WAIT", "START", 850000, 0);
+	h_send_request(fd, &req.req);
+}
+
+static void
+wait_answer(int fd)
+{
+	Budget__Response *a = h_recv(fd, H_DEADLINE_MS);
+
+	if (fx_err(a) != NULL)
+		h_fail("reserve: %s", fx_err(a));
+	budget__response__free_unpacked(a, NULL);
+}
+
+/*
+ * WAIT_CONNS connections reserve WAIT_ROUNDS times each, each sending its
+ * next request right after reading its answer. With the wait, the rounds
+ * are one commit each but for the first one or two (the first round's
+ * requests arrive as they come), and the waits end when the last client
+ * is back, not at their timeout; without the wait, this machine's 2 cores
+ * split nearly every round in two.
+ */
 static void
 test_commit_wait_groups(void **state)
 {
-	struct h_daemon  *d = fx_daemon_up(state,
-	     "[budgetd]\n"
-	      "commit_wait_us = 10000\n");
-	struct fx_req     req;
-	Budget__Response *a;
-	int               fd[WAIT_CONNS];
-	int64_t           commits0, committed0, commits, committed;
-	unsigned          round, i;
-	char              rid[FX_ID_SZ], id[FX_ID_SZ], number[FX_RID_SZ];
+	struct h_daemon   *d = fx_daemon_up(state, WAIT_CONFIG);
+	struct wait_counts w;
+	int                fd[WAIT_CONNS];
+	unsigned           round, i;
 
 	fx_contract_open(d, "K-WAIT", "1000000");
 	fx_companies_add(d, 1, WAIT_CONNS * WAIT_ROUNDS);
 	for (i = 0; i < WAIT_CONNS; i++)
 		fd[i] = h_connect(d);
-	wait_status(d, &commits0, &committed0);
+	wait_status(d, &w);
 	for (round = 0; round <= WAIT_ROUNDS; round++) {
 		for (i = 0; i < WAIT_CONNS; i++) {
-			if (round > 0) {
-				a = h_recv(fd[i], H_DEADLINE_MS);
-				if (fx_err(a) != NULL)
-					h_fail("round %u, connection %u: %s",
-					    round, i, fx_err(a));
-				budget__response__free_unpacked(a, NULL);
-			}
-			if (round == WAIT_ROUNDS)
-				continue;
-			snprintf(rid, sizeof(rid), "W-r%u-%u", round, i);
-			snprintf(id, sizeof(id), "W-%u-%u", round, i);
-			fx_rid(round * WAIT_CONNS + i + 1, number);
-			fx_reserve(&req, rid, id, number, "K-WAIT", "START",
-			    850000, 0);
-			h_send_request(fd[i], &req.req);
+			if (round > 0)
+				wait_answer(fd[i]);
+			if (round < WAIT_ROUNDS)
+				wait_send(
+				    fd[i], "G", round * WAIT_CONNS + i + 1);
 		}
 	}
-	wait_status(d, &commits, &committed);
+	wait_since(d, &w);
 	for (i = 0; i < WAIT_CONNS; i++)
 		close(fd[i]);
-	print_message("%lld reservations in %lld commits\n",
-	    (long long)(committed - committed0),
-	    (long long)(commits - commits0));
-	assert_int_equal(committed - committed0, WAIT_CONNS * WAIT_ROUNDS);
-	assert_true(commits - commits0 >= 1);
-	assert_true(commits - commits0 <= WAIT_ROUNDS + WAIT_ROUNDS / 2);
+	assert_int_equal(w.committed, WAIT_CONNS * WAIT_ROUNDS);
+	assert_true(w.commits >= 1);
+	assert_true(w.commits <= WAIT_ROUNDS + WAIT_ROUNDS / 2);
+	assert_true(w.waits >= WAIT_ROUNDS / 2);
+	assert_true(w.timed_out <= 2);
+	fx_verify_ok(d);
+}
+
+/*
+ * Who must not be kept waiting: a lone client (nobody to wait for), and a
+ * client that takes turns on two connections, each write waiting for the
+ * other connection, which comes only after it. Each of its connections
+ * may let one wait run out; after that neither is waited for.
+ */
+static void
+test_commit_wait_spares(void **state)
+{
+	struct h_daemon   *d = fx_daemon_up(state, WAIT_CONFIG);
+	struct wait_counts w;
+	unsigned           i;
+	int                fd[2];
+
+	fx_contract_open(d, "K-WAIT", "1000000");
+	fx_companies_add(d, 1, 2 * WAIT_ROUNDS);
+
+	fd[0] = h_connect(d);
+	wait_status(d, &w);
+	for (i = 1; i <= WAIT_ROUNDS; i++) {
+		wait_send(fd[0], "L", i);
+		wait_answer(fd[0]);
+	}
+	wait_since(d, &w);
+	assert_int_equal(w.commits, WAIT_ROUNDS);
+	assert_int_equal(w.waits, 0);
+
+	fd[1] = h_connect(d);
+	wait_status(d, &w);
+	for (i = WAIT_ROUNDS + 1; i <= 2 * WAIT_ROUNDS; i++) {
+		wait_send(fd[i % 2], "P", i);
+		wait_answer(fd[i % 2]);
+	}
+	wait_since(d, &w);
+	close(fd[0]);
+	close(fd[1]);
+	assert_int_equal(w.commits, WAIT_ROUNDS);
+	assert_true(w.timed_out <= 2);
 	fx_verify_ok(d);
 }
 
@@ -465,6 +543,7 @@ main(void)
 	    T(test_rules_loaded_mid_turn),
 	    T(test_storage_error_alone),
 	    T(test_commit_wait_groups),
+	    T(test_commit_wait_spares),
 	};
 #undef T
 
