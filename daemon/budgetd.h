@@ -95,6 +95,7 @@ struct conn {
 	unsigned            queued;   /* of them, waiting for a batch */
 	uint64_t            awaited;  /* cmd.c's commit wait: a turn */
 	int                 missed;   /* it let a commit wait time out */
+	uint64_t            answered; /* the write turn that answered it last */
 	TAILQ_ENTRY(conn) entry;
 };
 TAILQ_HEAD(conn_list, conn);

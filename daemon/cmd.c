@@ -118,9 +118,10 @@ struct cmd_turn {
  * or when the queue holds a full turn. A lone client or a pipelining one
  * does not wait. A connection that lets a wait run to its end (a client
  * taking turns on two connections, one that went quiet) is not waited for
- * again until it comes while another wait is on: each costs the others
- * one wait at most. PostgreSQL's commit_delay and commit_siblings do the
- * same without the early start.
+ * again until it comes back before another write turn has run since its
+ * answer, as a client in step with the others does: each other one costs
+ * the rest one wait at most. PostgreSQL's commit_delay and
+ * commit_siblings do the same without the early start.
  */
 static struct {
 	struct req_list queue;
@@ -209,8 +210,8 @@ cmd_submit(struct req *r)
 	batch.ops += cmd_ops(r);
 	if (r->conn != NULL) {
 		r->conn->queued++;
-		/* Come while a wait is on: worth waiting for again. */
-		if (batch.waiting)
+		/* Back before another write turn: worth waiting for. */
+		if (r->conn->answered == batch.turn)
 			r->conn->missed = 0;
 		cmd_heard(r->conn);
 	}
@@ -263,9 +264,11 @@ cmd_await(struct req_list *seg)
 	batch.turn++;
 	batch.awaited = 0;
 	TAILQ_FOREACH(r, seg, batch_entry) {
-		if (r->conn == NULL || r->conn->queued > 0 ||
-		    r->conn->awaited == batch.turn || r->conn->missed ||
-		    (r->cmd->flags & CMD_READONLY))
+		if (r->conn == NULL || (r->cmd->flags & CMD_READONLY))
+			continue;
+		r->conn->answered = batch.turn;
+		if (r->conn->queued > 0 || r->conn->awaited == batch.turn ||
+		    r->conn->missed)
 			continue;
 		r->conn->awaited = batch.turn;
 		batch.awaited++;

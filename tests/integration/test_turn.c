@@ -457,7 +457,10 @@ wait_answer(int fd)
  * are one commit each but for the first one or two (the first round's
  * requests arrive as they come), and the waits end when the last client
  * is back, not at their timeout; without the wait, this machine's 2 cores
- * split nearly every round in two.
+ * split nearly every round in two. Before that, one write at a time on
+ * each connection in turn, once round and one more, lets every connection
+ * run a wait out: clients that come back in step must be waited for again
+ * all the same, though none is waited for when they start.
  */
 static void
 test_commit_wait_groups(void **state)
@@ -468,9 +471,18 @@ test_commit_wait_groups(void **state)
 	unsigned           round, i;
 
 	fx_contract_open(d, "K-WAIT", "1000000");
-	fx_companies_add(d, 1, WAIT_CONNS * WAIT_ROUNDS);
+	fx_companies_add(d, 1, WAIT_CONNS * (WAIT_ROUNDS + 1) + 1);
 	for (i = 0; i < WAIT_CONNS; i++)
 		fd[i] = h_connect(d);
+	wait_status(d, &w);
+	for (i = 0; i <= WAIT_CONNS; i++) {
+		wait_send(
+		    fd[i % WAIT_CONNS], "T", WAIT_CONNS * WAIT_ROUNDS + i + 1);
+		wait_answer(fd[i % WAIT_CONNS]);
+	}
+	wait_since(d, &w);
+	assert_true(w.timed_out >= WAIT_CONNS - 1);
+
 	wait_status(d, &w);
 	for (round = 0; round <= WAIT_ROUNDS; round++) {
 		for (i = 0; i < WAIT_CONNS; i++) {
