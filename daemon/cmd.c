@@ -210,8 +210,13 @@ cmd_submit(struct req *r)
 	batch.ops += cmd_ops(r);
 	if (r->conn != NULL) {
 		r->conn->queued++;
-		/* Back before another write turn: worth waiting for. */
-		if (r->conn->answered == batch.turn)
+		/*
+		 * Back before another write turn, or one turn late but
+		 * while a wait is on (it came in just behind the others):
+		 * worth waiting for again.
+		 */
+		if (r->conn->answered == batch.turn ||
+		    (batch.waiting && r->conn->answered + 1 == batch.turn))
 			r->conn->missed = 0;
 		cmd_heard(r->conn);
 	}
