@@ -214,48 +214,44 @@ test_config_check_ok(void **state)
 	h_proc_free(&p);
 }
 
+/*
+ * budgetd -n refuses the config text: it exits non-zero, names the file
+ * and the line, says what (needle), and does not call it OK.
+ */
+static void
+config_refused(
+    struct h_daemon *d, const char *text, int line, const char *needle)
+{
+	struct h_proc p;
+	const char   *argv[] = {BUDGETD_PATH, "-n", "-c", d->conf, NULL};
+	char          where[H_PATH_MAX + 16];
+
+	h_daemon_write_config(d, text);
+	assert_int_not_equal(h_run(&p, argv), 0);
+	snprintf(where, sizeof(where), "%s:%d:", d->conf, line);
+	assert_non_null(strstr(p.err, where));
+	assert_non_null(strstr(p.err, needle));
+	assert_null(strstr(p.err, "configuration OK"));
+	h_proc_free(&p);
+}
+
 /* An unknown key is an error that names the file and the line. */
 static void
 test_config_check_unknown_key(void **state)
 {
 	struct h_daemon *d = *state;
-	struct h_proc    p;
-	const char      *argv[] = {BUDGETD_PATH, "-n", "-c", NULL, NULL};
-	char             where[H_PATH_MAX + 16];
 
-	h_daemon_write_config(d,
+	config_refused(d,
 	    "[limits]\n"
 	    "max_connections = 7\n"
-	    "max_conections = 8\n");
-	argv[3] = d->conf;
-	assert_int_not_equal(h_run(&p, argv), 0);
-	snprintf(where, sizeof(where), "%s:3:", d->conf);
-	assert_non_null(strstr(p.err, where));
-	assert_non_null(strstr(p.err, "unknown key \"max_conections\""));
-	assert_null(strstr(p.err, "configuration OK"));
-	h_proc_free(&p);
-
+	    "max_conections = 8\n",
+	    3, "unknown key \"max_conections\"");
 	/* Unknown sections and bad values are refused the same way. */
-	h_daemon_write_config(d, "[limits]\nidle_timeout = soon\n");
-	assert_int_not_equal(h_run(&p, argv), 0);
-	snprintf(where, sizeof(where), "%s:2:", d->conf);
-	assert_non_null(strstr(p.err, where));
-	assert_non_null(strstr(p.err, "idle_timeout"));
-	h_proc_free(&p);
-
-	h_daemon_write_config(d, "[budgetd]\ncommit_wait_us = 10001\n");
-	assert_int_not_equal(h_run(&p, argv), 0);
-	snprintf(where, sizeof(where), "%s:2:", d->conf);
-	assert_non_null(strstr(p.err, where));
-	assert_non_null(strstr(p.err, "commit_wait_us must be 0-10000"));
-	h_proc_free(&p);
-
-	h_daemon_write_config(d, "\n[nonsense]\nx = 1\n");
-	assert_int_not_equal(h_run(&p, argv), 0);
-	snprintf(where, sizeof(where), "%s:3:", d->conf);
-	assert_non_null(strstr(p.err, where));
-	assert_non_null(strstr(p.err, "unknown section [nonsense]"));
-	h_proc_free(&p);
+	config_refused(d, "[limits]\nidle_timeout = soon\n", 2, "idle_timeout");
+	config_refused(d, "[budgetd]\ncommit_wait_us = 10001\n", 2,
+	    "commit_wait_us must be 0-10000");
+	config_refused(
+	    d, "\n[nonsense]\nx = 1\n", 3, "unknown section [nonsense]");
 }
 
 /* Many budgetctl at once: every one is answered correctly. */

@@ -162,6 +162,24 @@ turn_check_ledger(const struct h_daemon *d, const char *tag,
 	fx_verify_ok(d);
 }
 
+/*
+ * The same requests asked again: each answer is the first one, replayed,
+ * and the journal has not moved from seq before.
+ */
+static void
+turn_check_replayed(const struct h_daemon *d,
+    const Budget__Response *const          first[],
+    const Budget__Response *const again[], uint64_t before)
+{
+	size_t i;
+
+	for (i = 0; i < NOPS; i++) {
+		assert_true(again[i]->replayed);
+		assert_true(fx_same_answer(first[i], again[i]));
+	}
+	assert_int_equal(ops_journal_seq(d), before);
+}
+
 /* The n requests as one batch on fd (one turn for certain): its answer. */
 static Budget__Response *
 turn_batch(int fd, struct fx_req *reqs, size_t n)
@@ -214,11 +232,8 @@ test_refusals_in_a_batch(void **state)
 	/* Asked again: each op's answer replayed, and nothing moves. */
 	before = ops_journal_seq(d);
 	again = turn_batch(fd, reqs, NOPS);
-	for (i = 0; i < NOPS; i++) {
-		assert_true(again->batch->results[i]->replayed);
-		assert_true(fx_same_answer(out[i], again->batch->results[i]));
-	}
-	assert_int_equal(ops_journal_seq(d), before);
+	turn_check_replayed(d, out,
+	    (const Budget__Response *const *)again->batch->results, before);
 	budget__response__free_unpacked(again, NULL);
 	budget__response__free_unpacked(first, NULL);
 	close(fd);
@@ -251,13 +266,12 @@ test_refusals_pipelined(void **state)
 
 	before = ops_journal_seq(d);
 	fx_pipeline(fd, ptrs, NOPS, again);
+	turn_check_replayed(d, (const Budget__Response *const *)out,
+	    (const Budget__Response *const *)again, before);
 	for (i = 0; i < NOPS; i++) {
-		assert_true(again[i]->replayed);
-		assert_true(fx_same_answer(out[i], again[i]));
 		budget__response__free_unpacked(again[i], NULL);
 		budget__response__free_unpacked(out[i], NULL);
 	}
-	assert_int_equal(ops_journal_seq(d), before);
 	close(fd);
 	fx_verify_ok(d);
 }
