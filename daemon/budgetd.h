@@ -85,6 +85,7 @@ struct conn {
 	int                 fd;
 	enum conn_state     state;
 	struct bufferevent *bev;
+	struct evbuffer    *ready;       /* answers on their way to bev */
 	struct event       *frame_timer; /* a frame must complete */
 	uid_t               uid;
 	gid_t               gid;

@@ -64,7 +64,8 @@ conn_new(int fd, uid_t uid, gid_t gid, pid_t pid)
 	TAILQ_INIT(&c->reqs);
 	c->bev = bufferevent_socket_new(bd->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->frame_timer = evtimer_new(bd->base, conn_frame_timeout_cb, c);
-	if (c->bev == NULL || c->frame_timer == NULL)
+	c->ready = evbuffer_new();
+	if (c->bev == NULL || c->frame_timer == NULL || c->ready == NULL)
 		fatalx("conn: bufferevent_socket_new");
 	bufferevent_setcb(
 	    c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
@@ -276,16 +277,31 @@ static int
 conn_flush(struct conn *c)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer *to;
 	struct req      *r;
 
+	/*
+	 * With nothing unsent ahead of them, the answers go to the socket
+	 * now, in one writev: through the bufferevent each would cost two
+	 * epoll_ctl calls (arm the write event, disarm it once drained) and
+	 * a wakeup. What the socket does not take, and any error, is left to
+	 * the bufferevent, as is everything while output is already queued.
+	 */
+	to = evbuffer_get_length(out) == 0 ? c->ready : out;
 	while ((r = TAILQ_FIRST(&c->reqs)) != NULL && r->done) {
 		TAILQ_REMOVE(&c->reqs, r, conn_entry);
 		c->npending--;
-		if (evbuffer_add(out, r->reply, r->reply_len) != 0)
+		if (evbuffer_add(to, r->reply, r->reply_len) != 0)
 			fatalx("conn %u: evbuffer_add", c->id);
 		if (r->close_after)
 			c->state = CONN_CLOSING;
 		req_free(r);
+	}
+	if (evbuffer_get_length(c->ready) > 0) {
+		(void)evbuffer_write(c->ready, c->fd);
+		if (evbuffer_get_length(c->ready) > 0 &&
+		    evbuffer_add_buffer(out, c->ready) != 0)
+			fatalx("conn %u: evbuffer_add_buffer", c->id);
 	}
 	if (c->state == CONN_CLOSING && TAILQ_EMPTY(&c->reqs) &&
 	    evbuffer_get_length(out) == 0) {
@@ -392,6 +408,7 @@ conn_free(struct conn *c)
 	evtimer_del(c->frame_timer);
 	event_free(c->frame_timer);
 	bufferevent_free(c->bev);
+	evbuffer_free(c->ready);
 	log_debug("conn %u: freed", c->id);
 	free(c);
 	if (bd->shutting_down)

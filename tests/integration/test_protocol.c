@@ -25,6 +25,11 @@
 #define PIPELINE_N    100
 /* Requests pipelined before a half-close: many fairness rounds' worth. */
 #define HALF_CLOSE_N  2000
+/*
+ * Requests pipelined before reading any answer: their answers (some
+ * hundreds of bytes each) are many times what a socket buffers.
+ */
+#define FULL_SOCKET_N 6000
 /* Concurrent connections, and requests pipelined on each. */
 #define MANY_CONNS    64
 #define MANY_PIPELINE 20
@@ -501,6 +506,37 @@ test_pipelining(void **state)
 }
 
 /*
+ * Answers go straight to the socket while nothing is queued before them,
+ * and through the output buffer once the socket is full: a client that
+ * sends thousands of requests before reading gets every answer, whole and
+ * in order, then one more once the backlog has drained.
+ */
+static void
+test_answers_past_a_full_socket(void **state)
+{
+	struct h_daemon *d = *state;
+	uint8_t         *buf = malloc(FULL_SOCKET_N * 64);
+	char             rid[32];
+	size_t           len;
+	int              good, fd, i;
+
+	assert_non_null(buf);
+	good = good_begin(d);
+	len = pack_pipeline(buf, FULL_SOCKET_N * 64, "full", FULL_SOCKET_N);
+	fd = h_connect(d);
+	h_send(fd, buf, len);
+	free(buf);
+	for (i = 0; i < FULL_SOCKET_N; i++) {
+		snprintf(rid, sizeof(rid), "full-%d", i);
+		h_expect_status(fd, rid);
+	}
+	h_send_status(fd, "full-after");
+	h_expect_status(fd, "full-after");
+	close(fd);
+	good_end(d, good);
+}
+
+/*
  * A client that pipelines and then shuts down its sending side (as
  * "printf ... | nc -U" does) still gets an answer to every request it
  * sent: a half-close is not a reason to drop requests already received.
@@ -586,6 +622,7 @@ main(void)
 	    T(test_garbage_1mib),
 	    T(test_answers_owed_before_error),
 	    T(test_pipelining),
+	    T(test_answers_past_a_full_socket),
 	    T(test_pipelining_then_half_close),
 	    T(test_many_connections_pipelining),
 	};
