@@ -208,6 +208,7 @@ main(int argc, char *argv[])
 		fatalx("store: %s", cause);
 	if ((bd->base = event_base_new()) == NULL)
 		fatalx("event_base_new");
+	conn_init();
 	cmd_init();
 	reader_start();
 	if (control_listen(conf->socket, conf->socket_mode, &cause) == -1)
@@ -245,6 +246,7 @@ main(int argc, char *argv[])
 	expiry_stop();
 	reader_stop();
 	conn_close_all();
+	event_free(bd->write_ready);
 	control_cleanup();
 	cmd_shutdown();
 	event_free(ev_sigterm);

@@ -97,7 +97,9 @@ struct conn {
 	uint64_t            awaited;  /* cmd.c's commit wait: a turn */
 	int                 missed;   /* it let a commit wait time out */
 	uint64_t            answered; /* the write turn that answered it last */
+	int                 writing;  /* on bd->writing */
 	TAILQ_ENTRY(conn) entry;
+	TAILQ_ENTRY(conn) writing_entry;
 };
 TAILQ_HEAD(conn_list, conn);
 
@@ -483,6 +485,8 @@ struct budgetd {
 	struct event_base *base;
 	struct conn_list   conns;
 	unsigned           nconns;
+	struct conn_list   writing;     /* answers collected, to write */
+	struct event      *write_ready; /* writes them, after the turn */
 	int64_t            started_at;
 	int                shutting_down;
 	uint32_t           next_conn_id;
@@ -523,6 +527,7 @@ void control_cleanup(void);
 /* conn.c */
 void     conn_new(int, uid_t, gid_t, pid_t);
 void     conn_refuse(int, enum budget_err, const char *);
+void     conn_init(void);
 void     conn_reply_ready(struct conn *);
 void     conn_close_all(void);
 void     conn_stop_reading_all(void);

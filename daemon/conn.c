@@ -270,8 +270,15 @@ conn_protocol_error(struct conn *c, enum budget_err code, const char *text)
 }
 
 /*
- * Move every answer that is ready, in order, to the output buffer. Returns
+ * Move every answer that is ready, in order, towards the socket. Returns
  * 1 when the connection was freed (the caller must not touch it).
+ *
+ * With nothing unsent ahead of them, answers collect in c->ready, and
+ * conn_write_ready writes each connection's in one writev once the turn
+ * that made them is over. Through the bufferevent each answer would cost
+ * two epoll_ctl calls (arm the write event, disarm it once drained) and a
+ * wakeup. While output is queued, or the connection is closing, answers
+ * go to the bufferevent as before, after whatever c->ready holds.
  */
 static int
 conn_flush(struct conn *c)
@@ -280,14 +287,13 @@ conn_flush(struct conn *c)
 	struct evbuffer *to;
 	struct req      *r;
 
-	/*
-	 * With nothing unsent ahead of them, the answers go to the socket
-	 * now, in one writev: through the bufferevent each would cost two
-	 * epoll_ctl calls (arm the write event, disarm it once drained) and
-	 * a wakeup. What the socket does not take, and any error, is left to
-	 * the bufferevent, as is everything while output is already queued.
-	 */
-	to = evbuffer_get_length(out) == 0 ? c->ready : out;
+	if (evbuffer_get_length(out) == 0 && c->state != CONN_CLOSING)
+		to = c->ready;
+	else {
+		to = out;
+		if (evbuffer_add_buffer(out, c->ready) != 0)
+			fatalx("conn %u: evbuffer_add_buffer", c->id);
+	}
 	while ((r = TAILQ_FIRST(&c->reqs)) != NULL && r->done) {
 		TAILQ_REMOVE(&c->reqs, r, conn_entry);
 		c->npending--;
@@ -297,11 +303,10 @@ conn_flush(struct conn *c)
 			c->state = CONN_CLOSING;
 		req_free(r);
 	}
-	if (evbuffer_get_length(c->ready) > 0) {
-		(void)evbuffer_write(c->ready, c->fd);
-		if (evbuffer_get_length(c->ready) > 0 &&
-		    evbuffer_add_buffer(out, c->ready) != 0)
-			fatalx("conn %u: evbuffer_add_buffer", c->id);
+	if (evbuffer_get_length(c->ready) > 0 && !c->writing) {
+		c->writing = 1;
+		TAILQ_INSERT_TAIL(&bd->writing, c, writing_entry);
+		event_active(bd->write_ready, 0, 0);
 	}
 	if (c->state == CONN_CLOSING && TAILQ_EMPTY(&c->reqs) &&
 	    evbuffer_get_length(out) == 0) {
@@ -309,6 +314,41 @@ conn_flush(struct conn *c)
 		return (1);
 	}
 	return (0);
+}
+
+/*
+ * After a turn: each connection's collected answers to its socket. What
+ * the socket does not take, and any error, is left to the bufferevent,
+ * which writes the rest, times it out and reports errors as before.
+ */
+static void
+conn_write_ready(int fd, short events, void *arg)
+{
+	struct evbuffer *out;
+	struct conn     *c;
+
+	(void)fd;
+	(void)events;
+	(void)arg;
+	while ((c = TAILQ_FIRST(&bd->writing)) != NULL) {
+		TAILQ_REMOVE(&bd->writing, c, writing_entry);
+		c->writing = 0;
+		out = bufferevent_get_output(c->bev);
+		if (evbuffer_get_length(c->ready) > 0 &&
+		    evbuffer_get_length(out) == 0)
+			(void)evbuffer_write(c->ready, c->fd);
+		if (evbuffer_add_buffer(out, c->ready) != 0)
+			fatalx("conn %u: evbuffer_add_buffer", c->id);
+	}
+}
+
+void
+conn_init(void)
+{
+	TAILQ_INIT(&bd->writing);
+	bd->write_ready = event_new(bd->base, -1, 0, conn_write_ready, NULL);
+	if (bd->write_ready == NULL)
+		fatalx("conn: event_new");
 }
 
 /* Called by cmd.c when one of this connection's answers is ready. */
@@ -407,6 +447,8 @@ conn_free(struct conn *c)
 	bd->nconns--;
 	evtimer_del(c->frame_timer);
 	event_free(c->frame_timer);
+	if (c->writing)
+		TAILQ_REMOVE(&bd->writing, c, writing_entry);
 	bufferevent_free(c->bev);
 	evbuffer_free(c->ready);
 	log_debug("conn %u: freed", c->id);
