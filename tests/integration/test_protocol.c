@@ -465,19 +465,35 @@ test_answers_owed_before_error(void **state)
 	good_end(d, good);
 }
 
-/* Build PIPELINE_N status frames "pipe-0".. in one buffer. */
-static size_t
-pack_pipeline(uint8_t *buf, size_t size, const char *prefix, int n)
+/* Send n status requests "prefix-0".. on fd, in one write. */
+static void
+send_pipeline(int fd, const char *prefix, int n)
 {
-	char   rid[64];
-	size_t len = 0;
-	int    i;
+	uint8_t *buf = malloc((size_t)n * 64);
+	char     rid[64];
+	size_t   len = 0;
+	int      i;
+
+	assert_non_null(buf);
+	for (i = 0; i < n; i++) {
+		snprintf(rid, sizeof(rid), "%s-%d", prefix, i);
+		len += h_pack_status(buf + len, (size_t)n * 64 - len, 1, rid);
+	}
+	h_send(fd, buf, len);
+	free(buf);
+}
+
+/* Read the answers to send_pipeline's requests: all of them, in order. */
+static void
+expect_pipeline(int fd, const char *prefix, int n)
+{
+	char rid[64];
+	int  i;
 
 	for (i = 0; i < n; i++) {
 		snprintf(rid, sizeof(rid), "%s-%d", prefix, i);
-		len += h_pack_status(buf + len, size - len, 1, rid);
+		h_expect_status(fd, rid);
 	}
-	return (len);
 }
 
 /* Many requests in one write: all answered, in order. */
@@ -485,19 +501,12 @@ static void
 test_pipelining(void **state)
 {
 	struct h_daemon *d = *state;
-	uint8_t          buf[PIPELINE_N * 64];
-	char             rid[32];
-	size_t           len;
-	int              good, fd, i;
+	int              good, fd;
 
 	good = good_begin(d);
-	len = pack_pipeline(buf, sizeof(buf), "pipe", PIPELINE_N);
 	fd = h_connect(d);
-	h_send(fd, buf, len);
-	for (i = 0; i < PIPELINE_N; i++) {
-		snprintf(rid, sizeof(rid), "pipe-%d", i);
-		h_expect_status(fd, rid);
-	}
+	send_pipeline(fd, "pipe", PIPELINE_N);
+	expect_pipeline(fd, "pipe", PIPELINE_N);
 	/* The connection stays usable. */
 	h_send_status(fd, "pipe-after");
 	h_expect_status(fd, "pipe-after");
@@ -515,21 +524,12 @@ static void
 test_answers_past_a_full_socket(void **state)
 {
 	struct h_daemon *d = *state;
-	uint8_t         *buf = malloc(FULL_SOCKET_N * 64);
-	char             rid[32];
-	size_t           len;
-	int              good, fd, i;
+	int              good, fd;
 
-	assert_non_null(buf);
 	good = good_begin(d);
-	len = pack_pipeline(buf, FULL_SOCKET_N * 64, "full", FULL_SOCKET_N);
 	fd = h_connect(d);
-	h_send(fd, buf, len);
-	free(buf);
-	for (i = 0; i < FULL_SOCKET_N; i++) {
-		snprintf(rid, sizeof(rid), "full-%d", i);
-		h_expect_status(fd, rid);
-	}
+	send_pipeline(fd, "full", FULL_SOCKET_N);
+	expect_pipeline(fd, "full", FULL_SOCKET_N);
 	h_send_status(fd, "full-after");
 	h_expect_status(fd, "full-after");
 	close(fd);
@@ -545,22 +545,14 @@ static void
 test_pipelining_then_half_close(void **state)
 {
 	struct h_daemon *d = *state;
-	uint8_t         *buf = malloc(HALF_CLOSE_N * 64);
-	char             rid[32];
-	size_t           len, extra;
-	int              good, fd, i;
+	size_t           extra;
+	int              good, fd;
 
-	assert_non_null(buf);
 	good = good_begin(d);
-	len = pack_pipeline(buf, HALF_CLOSE_N * 64, "hc", HALF_CLOSE_N);
 	fd = h_connect(d);
-	h_send(fd, buf, len);
-	free(buf);
+	send_pipeline(fd, "hc", HALF_CLOSE_N);
 	assert_int_equal(shutdown(fd, SHUT_WR), 0);
-	for (i = 0; i < HALF_CLOSE_N; i++) {
-		snprintf(rid, sizeof(rid), "hc-%d", i);
-		h_expect_status(fd, rid);
-	}
+	expect_pipeline(fd, "hc", HALF_CLOSE_N);
 	assert_true(h_wait_closed(fd, H_DEADLINE_MS, &extra));
 	assert_int_equal(extra, 0);
 	close(fd);
@@ -575,23 +567,18 @@ static void
 test_many_connections_pipelining(void **state)
 {
 	struct h_daemon *d = *state;
-	uint8_t          buf[MANY_PIPELINE * 64];
-	char             prefix[32], rid[48];
-	size_t           len;
-	int              fds[MANY_CONNS], i, j;
+	char             prefix[32];
+	int              fds[MANY_CONNS], i;
 
 	for (i = 0; i < MANY_CONNS; i++)
 		fds[i] = h_connect(d);
 	for (i = 0; i < MANY_CONNS; i++) {
 		snprintf(prefix, sizeof(prefix), "c%d", i);
-		len = pack_pipeline(buf, sizeof(buf), prefix, MANY_PIPELINE);
-		h_send(fds[i], buf, len);
+		send_pipeline(fds[i], prefix, MANY_PIPELINE);
 	}
 	for (i = MANY_CONNS - 1; i >= 0; i--) {
-		for (j = 0; j < MANY_PIPELINE; j++) {
-			snprintf(rid, sizeof(rid), "c%d-%d", i, j);
-			h_expect_status(fds[i], rid);
-		}
+		snprintf(prefix, sizeof(prefix), "c%d", i);
+		expect_pipeline(fds[i], prefix, MANY_PIPELINE);
 	}
 	assert_int_equal(h_status_connections(fds[0]), MANY_CONNS);
 	for (i = 0; i < MANY_CONNS; i++)
