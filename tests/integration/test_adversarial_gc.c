@@ -13,7 +13,8 @@
  *   back alone, the balances are exactly what was acknowledged;
  * - reads behind writes on one connection: each sees the writes before
  *   it and nothing after, answered in request order;
- * - connections that close or half-close with requests queued;
+ * - connections that close or half-close with requests queued, and one
+ *   that reads nothing while others write;
  * - a map that fills part of the way through turns of batches on many
  *   connections, and SIGKILL in the middle of such turns: nothing that
  *   was acknowledged is lost, nothing that was not is half there.
@@ -879,6 +880,81 @@ test_half_close_in_one_turn(void **state)
 	fx_ops_free(ops, HCT_N);
 }
 
+/*
+ * A client that pipelines reservations, each followed by an export (an
+ * answer of some 80 KiB), and reads nothing until the daemon has stopped
+ * reading it (over 4 MiB unsent); meanwhile another client's
+ * reservations go on one at a time, each answered. Then the first one
+ * reads: every answer there, in order, its reservations applied once.
+ */
+#define NR_PAIRS 100
+#define NR_GOOD  30
+
+static void
+test_never_reads_while_others_write(void **state)
+{
+	struct h_daemon      *d;
+	struct fx_req         r[2 * NR_PAIRS], good;
+	Budget__Request      *ptrs[2 * NR_PAIRS];
+	Budget__ExportRequest ex = BUDGET__EXPORT_REQUEST__INIT;
+	Budget__Response     *a;
+	struct fx_contract    k;
+	char                  rid[FX_ID_SZ], id[FX_ID_SZ], number[FX_RID_SZ];
+	size_t                i;
+	int64_t               deadline;
+	int                   fd, gfd;
+
+	d = gc_ledger(state, NULL, "K-NR", "10000000", 400);
+	d->verbose = 1;
+	h_daemon_restart(d);
+	for (i = 0; i < NR_PAIRS; i++) {
+		snprintf(rid, sizeof(rid), "nr-%zu", i);
+		snprintf(id, sizeof(id), "NR-%zu", i);
+		fx_rid((unsigned)i + 1, number);
+		fx_reserve(
+		    &r[2 * i], rid, id, number, "K-NR", "START", START_LOW, 0);
+		snprintf(rid, sizeof(rid), "nr-export-%zu", i);
+		fx_req_init(&r[2 * i + 1], rid);
+		r[2 * i + 1].req.command_case = BUDGET__REQUEST__COMMAND_EXPORT;
+		r[2 * i + 1].req.export = &ex;
+		ptrs[2 * i] = &r[2 * i].req;
+		ptrs[2 * i + 1] = &r[2 * i + 1].req;
+	}
+	fd = h_connect_served(d);
+	gfd = h_connect_served(d);
+	gc_send_all(fd, ptrs, 2 * NR_PAIRS);
+	/* Until the daemon stops reading it (only against a hang). */
+	deadline = h_now_ms() + H_DEADLINE_MS;
+	while (!ops_log_blocked(d, 1u << 20)) {
+		if (h_now_ms() > deadline)
+			h_fail("the daemon never stopped reading a client "
+			       "that does not read");
+		h_sleep_ms(10);
+	}
+	for (i = 0; i < NR_GOOD; i++) {
+		snprintf(rid, sizeof(rid), "nr-good-%zu", i);
+		snprintf(id, sizeof(id), "NR-GOOD-%zu", i);
+		fx_rid(NR_PAIRS + (unsigned)i + 1, number);
+		fx_reserve(
+		    &good, rid, id, number, "K-NR", "START", START_LOW, 0);
+		a = fx_call(gfd, &good.req);
+		gc_ok(a, rid);
+		budget__response__free_unpacked(a, NULL);
+	}
+	close(gfd);
+	for (i = 0; i < 2 * NR_PAIRS; i++) {
+		a = h_recv(fd, H_DEADLINE_MS);
+		assert_string_equal(a->request_id, ptrs[i]->request_id);
+		gc_ok(a, ptrs[i]->request_id);
+		budget__response__free_unpacked(a, NULL);
+	}
+	close(fd);
+	fx_contract_show(d, "K-NR", &k);
+	assert_int_equal(k.dossiers, NR_PAIRS + NR_GOOD);
+	assert_int_equal(k.reserved, (NR_PAIRS + NR_GOOD) * START_LOW_SUB);
+	fx_verify_ok(d);
+}
+
 /* ------------------------------------------------------------------ */
 /* Turns of batches on many connections, cut short                    */
 
@@ -1394,6 +1470,7 @@ main(void)
 	    T(test_close_with_writes_queued),
 	    T(test_half_close_after_pipeline),
 	    T(test_half_close_in_one_turn),
+	    T(test_never_reads_while_others_write),
 	    T(test_map_fills_in_a_turn_of_batches),
 	    T(test_map_fills_part_of_a_turn),
 	    T(test_kill9_in_turns_of_batches),
