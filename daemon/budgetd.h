@@ -94,6 +94,7 @@ struct conn {
 	struct req_list     reqs;     /* answers owed, in order */
 	unsigned            npending; /* entries in reqs */
 	unsigned            queued;   /* of them, waiting for a batch */
+	unsigned            held;     /* of them, held back (cmd_hold) */
 	uint64_t            awaited;  /* cmd.c's commit wait: a turn */
 	int                 missed;   /* it let a commit wait time out */
 	uint64_t            answered; /* the write turn that answered it last */
@@ -540,6 +541,7 @@ void cmd_submit(struct req *);
 void cmd_heard(struct conn *);
 int  cmd_batch_pending(void);
 void cmd_run_now(void);
+void cmd_reader_room(void);
 void req_free(struct req *);
 void cmd_exec_slow(struct req *, struct store_txn *, int64_t);
 void cmd_slow_done(struct req *);
@@ -712,6 +714,7 @@ void     reader_stop(void);
 void     reader_submit(struct req *, int64_t);
 void     reader_drain(void);
 unsigned reader_inflight(void);
+int      reader_has_room(void);
 
 /* check.c */
 void check_ledger(struct store_txn *, struct check_report *);

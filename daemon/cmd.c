@@ -126,6 +126,7 @@ struct cmd_turn {
 static struct {
 	struct req_list queue;
 	unsigned        n;
+	struct req_list held; /* cmd_hold: back when the reader has room */
 	int             scheduled;
 	int             waiting; /* ev is a timer: the commit wait */
 	struct event   *ev;
@@ -162,6 +163,7 @@ cmd_init(void)
 	/* The thread that runs batches may cache the rules (record.c). */
 	record_rules_owner();
 	TAILQ_INIT(&batch.queue);
+	TAILQ_INIT(&batch.held);
 	batch.ev = event_new(bd->base, -1, 0, cmd_batch_cb, NULL);
 	if (batch.ev == NULL)
 		fatalx("cmd: event_new");
@@ -283,7 +285,37 @@ cmd_await(struct req_list *seg)
 int
 cmd_batch_pending(void)
 {
-	return (batch.n > 0);
+	return (batch.n > 0 || !TAILQ_EMPTY(&batch.held));
+}
+
+/*
+ * Whether r waits for room on the reader thread, in batch.held: a slow
+ * read when the reader has as many as it takes (reader.c), and every
+ * later request of its connection, which may not overtake it. Other
+ * connections go on meanwhile.
+ */
+static int
+cmd_hold(struct req_list *work, struct req *r)
+{
+	if ((r->conn == NULL || r->conn->held == 0) &&
+	    (!(r->cmd->flags & CMD_SLOW) || reader_has_room()))
+		return (0);
+	TAILQ_REMOVE(work, r, batch_entry);
+	TAILQ_INSERT_TAIL(&batch.held, r, batch_entry);
+	if (r->conn != NULL)
+		r->conn->held++;
+	return (1);
+}
+
+/* A slow read was answered: what was held back may go on. */
+void
+cmd_reader_room(void)
+{
+	if (!TAILQ_EMPTY(&batch.held) && reader_has_room() &&
+	    !batch.scheduled) {
+		batch.scheduled = 1;
+		event_active(batch.ev, 0, 0);
+	}
 }
 
 /* Run everything queued now (shutdown: finish what is in flight). */
@@ -329,6 +361,17 @@ cmd_batch_cb(int fd, short events, void *arg)
 		event_del(batch.ev);
 	batch.waiting = 0;
 	TAILQ_INIT(&work);
+	/* First what was held back, in order, if it can go on now. */
+	if (reader_has_room()) {
+		while ((r = TAILQ_FIRST(&batch.held)) != NULL) {
+			TAILQ_REMOVE(&batch.held, r, batch_entry);
+			TAILQ_INSERT_TAIL(&work, r, batch_entry);
+			if (r->conn != NULL)
+				r->conn->held--;
+			n++;
+			ops += cmd_ops(r);
+		}
+	}
 	/*
 	 * Requests, and ops counting each batch's ops: a turn is one write
 	 * transaction, and LMDB keeps the dirty-page list of the largest it
@@ -360,8 +403,11 @@ cmd_batch_cb(int fd, short events, void *arg)
 	 */
 	while (!TAILQ_EMPTY(&work)) {
 		TAILQ_INIT(&seg);
-		while ((r = TAILQ_FIRST(&work)) != NULL &&
-		    !(r->cmd->flags & CMD_SLOW)) {
+		while ((r = TAILQ_FIRST(&work)) != NULL) {
+			if (cmd_hold(&work, r))
+				continue;
+			if (r->cmd->flags & CMD_SLOW)
+				break;
 			TAILQ_REMOVE(&work, r, batch_entry);
 			TAILQ_INSERT_TAIL(&seg, r, batch_entry);
 		}

@@ -27,6 +27,16 @@
 
 #include "budgetd.h"
 
+/*
+ * Slow reads submitted and not yet answered, at most. Each holds a read
+ * transaction from its place in the turn until it has run, and LMDB has
+ * 126 reader slots for the whole process (the loop's own reads, verify's
+ * second thread, expiry and backup take a few); the thread runs them one
+ * at a time, so more queued would only pin more old pages. Beyond this,
+ * cmd.c holds them back (cmd_hold).
+ */
+#define READER_INFLIGHT_MAX 64
+
 struct reader_job {
 	struct req        *r;
 	struct store_txn   txn;
@@ -109,6 +119,7 @@ reader_done_cb(int fd, short events, void *arg)
 		cmd_slow_done(j->r);
 		free(j);
 	}
+	cmd_reader_room();
 	if (bd->shutting_down)
 		budgetd_maybe_exit();
 }
@@ -169,6 +180,13 @@ unsigned
 reader_inflight(void)
 {
 	return (reader.inflight);
+}
+
+/* Whether another slow read may be submitted now. */
+int
+reader_has_room(void)
+{
+	return (reader.inflight < READER_INFLIGHT_MAX);
 }
 
 void

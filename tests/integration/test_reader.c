@@ -192,6 +192,64 @@ test_writes_during_slow_reads(void **state)
 	fx_verify_ok(d);
 }
 
+/*
+ * More slow reads in flight than LMDB has reader slots (126): 400
+ * verifies pipelined on one connection, reservations on a second.
+ * Each slow read holds a read transaction from its place in the turn
+ * until the thread has run it, so the daemon must hold back the ones it
+ * has no room for rather than fail them: every verify answers ok, in
+ * order, and sees at least what the one before it saw.
+ */
+#define SLOW_READS 400
+
+static void
+test_more_slow_reads_than_reader_slots(void **state)
+{
+	struct h_daemon      *d = *state;
+	Budget__Request       vreq;
+	Budget__VerifyRequest v;
+	Budget__Response     *resp;
+	struct fx_req         w[20];
+	char                  rid[FX_ID_SZ], id[FX_ID_SZ], co[FX_RID_SZ];
+	int64_t               prev = 0;
+	int                   rfd, wfd, i;
+
+	pack_verify(&vreq, &v);
+	rfd = h_connect(d);
+	wfd = h_connect(d);
+	for (i = 0; i < SLOW_READS; i++) {
+		h_send_request(rfd, &vreq);
+		if (i % 20 != 0)
+			continue;
+		snprintf(rid, sizeof(rid), "rd-s-%d", i / 20);
+		snprintf(id, sizeof(id), "RD-S-%d", i / 20);
+		fx_rid(30 + (unsigned)i / 20, co);
+		fx_reserve(
+		    &w[i / 20], rid, id, co, CONTRACT, "START", 1000000, 0);
+		h_send_request(wfd, &w[i / 20].req);
+	}
+	for (i = 0; i < SLOW_READS / 20; i++) {
+		resp = h_recv(wfd, 20000);
+		assert_null(resp->error);
+		budget__response__free_unpacked(resp, NULL);
+	}
+	for (i = 0; i < SLOW_READS; i++) {
+		resp = h_recv(rfd, 20000);
+		if (resp->error != NULL)
+			fail_msg("verify %d of %d: %s: %s", i + 1, SLOW_READS,
+			    resp->error->code, resp->error->message);
+		assert_int_equal(
+		    resp->result_case, BUDGET__RESPONSE__RESULT_VERIFY);
+		assert_true(resp->verify->ok);
+		assert_true((int64_t)resp->verify->entries >= prev);
+		prev = (int64_t)resp->verify->entries;
+		budget__response__free_unpacked(resp, NULL);
+	}
+	close(rfd);
+	close(wfd);
+	fx_verify_ok(d);
+}
+
 /* A client that goes away while its slow read runs costs nothing. */
 static void
 test_client_gone_during_slow_read(void **state)
@@ -224,6 +282,8 @@ main(void)
 		test_writes_during_slow_reads, setup, h_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_client_gone_during_slow_read, setup, h_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_more_slow_reads_than_reader_slots, setup, h_teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
