@@ -105,13 +105,22 @@ svg_usage(const Budget__DrawdownPoint *p)
 
 /*
  * Text from the ledger (ids, provider names) inside an element or an
- * attribute: the five characters XML gives a meaning escaped, and control
- * characters, which XML 1.0 forbids, as blanks.
+ * attribute: the five characters XML gives a meaning escaped, control
+ * characters, which XML 1.0 forbids, as blanks, and U+FFFE and U+FFFF,
+ * which it forbids too (the ledger's UTF-8 allows them), as U+FFFD.
  */
 static void
 svg_text(FILE *fp, const char *s)
 {
 	for (; *s != '\0'; s++) {
+		if ((unsigned char)s[0] == 0xef &&
+		    (unsigned char)s[1] == 0xbf &&
+		    ((unsigned char)s[2] == 0xbe ||
+			(unsigned char)s[2] == 0xbf)) {
+			fputs("\xef\xbf\xbd", fp);
+			s += 2;
+			continue;
+		}
 		switch (*s) {
 		case '&':
 			fputs("&amp;", fp);
