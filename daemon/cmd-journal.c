@@ -123,7 +123,7 @@ cmd_history_exec(struct cmd_ctx *ctx)
 	struct undertaking            u;
 	const char                   *why;
 	char                          number[LEDGER_RID_SZ], type;
-	const char                   *id;
+	const char                   *id, *what;
 	int64_t                       since = INT64_MIN, until = INT64_MAX;
 	uint32_t                      limit;
 	uint64_t                      seq, last = 0;
@@ -162,29 +162,41 @@ cmd_history_exec(struct cmd_ctx *ctx)
 		exists = st == STORE_OK;
 		type = HIST_DOSSIER;
 		id = a->dossier;
+		what = "dossier";
 	} else if (*a->contract != '\0') {
 		struct contract k;
 
 		if ((rc = cmd_id_arg(ctx, a->contract, "contract id")))
 			return (rc);
-		if ((st = record_get_contract(ctx->txn, a->contract, &k)))
+		/* Nor a contract only ever refused (permission_denied). */
+		st = record_get_contract(ctx->txn, a->contract, &k);
+		if (st != STORE_OK && st != STORE_NOTFOUND)
 			return (
 			    cmd_lookup_fail(ctx, st, "contract", a->contract));
+		exists = st == STORE_OK;
 		type = HIST_CONTRACT;
 		id = a->contract;
+		what = "contract";
 	} else {
 		struct company c;
 
 		if ((rc = cmd_rid_arg(ctx, a->company, "company", number)))
 			return (rc);
-		if ((st = record_get_company(ctx->txn, number, &c)))
+		/* ...nor a company: its history is its own alone. */
+		st = record_get_company(ctx->txn, number, &c);
+		if (st != STORE_OK && st != STORE_NOTFOUND)
 			return (cmd_lookup_fail(ctx, st, "company", number));
+		exists = st == STORE_OK;
 		/* Everyone ever in its single undertaking. */
-		if (undertaking_on(ctx->txn, number, UNDERTAKING_ANY_DAY, &u))
+		if (!exists)
+			undertaking_add(&u, number);
+		else if (undertaking_on(
+			     ctx->txn, number, UNDERTAKING_ANY_DAY, &u))
 			return (cmd_lookup_fail(
 			    ctx, ctx->txn->err, "company", number));
 		type = HIST_COMPANY;
 		id = number;
+		what = "company";
 	}
 
 	nsrc = type == HIST_COMPANY ? u.n : 1;
@@ -243,7 +255,7 @@ cmd_history_exec(struct cmd_ctx *ctx)
 		return (cmd_fail(ctx, BUDGET_ERR_STORAGE_ERROR, "%s",
 		    store_strerror(ctx->txn->err)));
 	if (!exists && a->after == 0 && page->n_entries == 0 && page->next == 0)
-		return (cmd_lookup_fail(ctx, STORE_NOTFOUND, "dossier", id));
+		return (cmd_lookup_fail(ctx, STORE_NOTFOUND, what, id));
 	return (BUDGET_OK);
 }
 
