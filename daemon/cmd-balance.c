@@ -13,7 +13,11 @@
 #include "cmd.h"
 #include "store.pb-c.h"
 
-/* Walk one entity's history index up to seq/time, calling back per entry. */
+/*
+ * Walk one entity's history index up to seq/time, calling back per entry.
+ * Returns how many entries that happened (not refusals) it saw: a
+ * contract or company only ever refused by then did not exist yet.
+ */
 static int
 balance_walk(struct cmd_ctx *ctx, char type, const char *id, uint64_t upto,
     int64_t at, void (*cb)(const Budgetstore__JournalEntry *, void *),
@@ -39,8 +43,9 @@ balance_walk(struct cmd_ctx *ctx, char type, const char *id, uint64_t upto,
 			*lastseq = seq;
 			*lasttime = m->time;
 		}
+		if (strcmp(m->kind, "refused") != 0)
+			n++;
 		budgetstore__journal_entry__free_unpacked(m, NULL);
-		n++;
 	}
 	history_close(&cur);
 	return (n);
