@@ -623,8 +623,10 @@ int  record_each_company(
      struct store_txn *, int (*)(const struct company *, void *), void *);
 void record_put_link(struct store_txn *, const struct link *);
 int record_link_exists(struct store_txn *, const char *, const char *, int32_t);
-int record_each_link(struct store_txn *, const char *,
-    int (*)(const struct link *, void *), void *);
+int record_get_link(
+    struct store_txn *, const char *, const char *, int32_t, struct link *);
+int  record_each_link(struct store_txn *, const char *,
+     int (*)(const struct link *, void *), void *);
 void record_put_grant(struct store_txn *, const struct grant *);
 int  record_get_grant(
      struct store_txn *, const char *, int32_t, uint64_t, struct grant *);

@@ -452,6 +452,35 @@ record_link_exists(
 	return (rc == STORE_OK);
 }
 
+/*
+ * The link stored under (a, b, since): a's and b's numbers in that order,
+ * either end first. STORE_OK, STORE_NOTFOUND or an error.
+ */
+int
+record_get_link(struct store_txn *t, const char *a, const char *b,
+    int32_t since, struct link *l)
+{
+	struct record_arena ra;
+	Budgetstore__Link  *m;
+	uint8_t             k[LINK_KEY_LEN];
+	int                 rc;
+
+	record_link_key(k, a, b, since);
+	m = (Budgetstore__Link *)record_get_msg(t, STORE_DB_LINKS, k, sizeof(k),
+	    &budgetstore__link__descriptor, &rc, &ra);
+	if (m == NULL)
+		return (rc);
+	memset(l, 0, sizeof(*l));
+	if (record_str(l->parent, sizeof(l->parent), m->parent) == -1 ||
+	    record_str(l->child, sizeof(l->child), m->child) == -1)
+		t->err = rc = STORE_CORRUPT;
+	l->since = m->since;
+	l->until = m->until;
+	l->merge = m->merge;
+	record_unpacked(&ra, m);
+	return (rc);
+}
+
 /* Every link touching company, whatever its dates. */
 int
 record_each_link(struct store_txn *t, const char *company,

@@ -19,6 +19,7 @@
 
 #include <sys/mman.h>
 
+#include "budget/date.h"
 #include "budgetd.h"
 #include "store.pb-c.h"
 
@@ -290,23 +291,71 @@ struct rp_contract {
 struct rp_dossier {
 	char               company[LEDGER_RID_SZ];
 	char               contract[LEDGER_ID_MAX + 1];
+	char               package[LEDGER_PKG_MAX + 1];
 	enum dossier_state state;
 	int64_t            subsidy, granted, paid, pending, released;
 	uint32_t           ngrants;
 };
 
 struct rp_grant {
-	char        company[LEDGER_RID_SZ];
-	int32_t     date;
-	int64_t     amount, effective;
-	const char *source; /* in the arena */
-	const char *dossier;
+	char            company[LEDGER_RID_SZ];
+	int32_t         date;
+	int64_t         amount, effective;
+	const char     *source; /* in the arena */
+	const char     *dossier;
+	enum grant_kind kind;
+	uint64_t        what; /* its package and contract, rp_what */
 };
 
 struct rp_company {
-	char    absorbed_into[LEDGER_RID_SZ];
-	int32_t absorbed_on;
+	char     absorbed_into[LEDGER_RID_SZ];
+	int32_t  absorbed_on;
+	uint64_t what; /* its name, postcode, size and flags, rp_what */
 };
+
+/*
+ * What a record says beside its amounts, as one number: the strings and
+ * numbers in turn, each string with its NUL, hashed (FNV-1a). Kept
+ * instead of the strings, so that a replay of millions of grants and
+ * companies stays small; a change that leaves the number as it was is a
+ * chance of 2^-64.
+ */
+static uint64_t
+rp_what(const char *a, const char *b, uint64_t x, uint64_t y)
+{
+	uint64_t    h = UINT64_C(14695981039346656037);
+	const char *s[2] = {a, b};
+	uint64_t    n[2] = {x, y};
+	size_t      i, j;
+
+	for (i = 0; i < 2; i++) {
+		j = 0;
+		do {
+			h ^= (unsigned char)s[i][j];
+			h *= UINT64_C(1099511628211);
+		} while (s[i][j++] != '\0');
+	}
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < 8; j++) {
+			h ^= (n[i] >> (8 * j)) & 0xff;
+			h *= UINT64_C(1099511628211);
+		}
+	return (h);
+}
+
+/* A grant's kind from its journal entry: a dossier's says it by name. */
+static enum grant_kind
+rp_grant_kind(const Budgetstore__JournalEntry *m)
+{
+	enum grant_kind k;
+
+	if (*m->dossier == '\0')
+		return (GRANT_DECLARED);
+	for (k = GRANT_INITIAL; k < GRANT_DECLARED; k++)
+		if (strcmp(m->reason, ledger_grant_kind_name(k)) == 0)
+			return (k);
+	return (GRANT_NONE);
+}
 
 static struct rp_contract *
 rp_contract(struct replay *rp, const char *id, int create, int *created)
@@ -448,6 +497,9 @@ replay_new_grant(struct replay *rp, const Budgetstore__JournalEntry *m,
 	g->amount = g->effective = m->amount;
 	g->source = rp_strdup(rp, *m->dossier != '\0' ? "ledger" : m->reason);
 	g->dossier = rp_strdup(rp, m->dossier);
+	g->kind = rp_grant_kind(m);
+	g->what = *m->dossier != '\0' ? rp_what(m->package, m->contract, 0, 0)
+				      : rp_what("", "", 0, 0);
 	if (rp->ngrants > rp->capglist) {
 		rp->capglist = rp->capglist ? rp->capglist * 2 : 64;
 		rp->glist =
@@ -498,11 +550,13 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 	if (strcmp(kind, "refused") == 0 || strcmp(kind, "rules_load") == 0)
 		return (0);
 	if (strcmp(kind, "company_add") == 0) {
-		if (rp_company(rp, m->company, 1, &created) == NULL || !created)
+		if ((co = rp_company(rp, m->company, 1, &created)) == NULL ||
+		    !created)
 			return (replay_bad(why, len,
 			    "entry %llu: company %s "
 			    "added twice",
 			    (unsigned long long)m->seq, m->company));
+		co->what = rp_what(m->name, m->postcode, m->size, m->flags);
 		return (0);
 	}
 	if (strcmp(kind, "company_link") == 0) {
@@ -556,6 +610,7 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 		rp->dlist[rp->ndossiers - 1] = d;
 		snprintf(d->company, sizeof(d->company), "%s", m->company);
 		snprintf(d->contract, sizeof(d->contract), "%s", m->contract);
+		snprintf(d->package, sizeof(d->package), "%s", m->package);
 		d->state = DS_RESERVED;
 		d->subsidy = m->subsidy;
 		d->pending = m->amount;
@@ -565,6 +620,8 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 		d->pending -= m->amount;
 		d->granted += m->amount;
 		d->subsidy = m->subsidy;
+		/* The package approved: an upgrade's new one. */
+		snprintf(d->package, sizeof(d->package), "%s", m->package);
 		d->ngrants++;
 		if (d->state == DS_RESERVED)
 			d->state = DS_APPROVED;
@@ -727,6 +784,12 @@ replay_diff_dossier(
 		    (long long)d->paid, (long long)d->released);
 		return (why);
 	}
+	if (strcmp(d->package, s->package) != 0) {
+		snprintf(why, len,
+		    "dossier %s: stored package %s, the journal replays to %s",
+		    s->id, s->package, d->package);
+		return (why);
+	}
 	return (NULL);
 }
 
@@ -783,6 +846,20 @@ replay_diff_grant(
 		    (long long)g->effective);
 		return (why);
 	}
+	if (g->kind != s->kind || strcmp(g->source, s->source) != 0 ||
+	    strcmp(g->dossier, s->dossier) != 0 ||
+	    g->what != rp_what(s->package, s->contract, 0, 0)) {
+		snprintf(why, len,
+		    "grant %llu: its kind, source, dossier, package or "
+		    "contract (stored %s, %s, %s, %s, %s) does not match the "
+		    "journal",
+		    (unsigned long long)s->id,
+		    (unsigned)s->kind <= GRANT_DECLARED
+			? ledger_grant_kind_name(s->kind)
+			: "?",
+		    s->source, s->dossier, s->package, s->contract);
+		return (why);
+	}
 	return (NULL);
 }
 
@@ -808,7 +885,110 @@ replay_diff_company(
 		    s->number);
 		return (why);
 	}
+	if (c->what !=
+	    rp_what(s->name, s->postcode, (uint64_t)s->size,
+		(s->maatwerk ? JFLAG_MAATWERK : 0) |
+		    (s->nis2 ? JFLAG_NIS2 : 0) |
+		    (s->flemish ? JFLAG_FLEMISH : 0))) {
+		snprintf(why, len,
+		    "company %s: its name, postcode, size or flags do not "
+		    "match the journal",
+		    s->number);
+		return (why);
+	}
 	return (NULL);
+}
+
+/*
+ * Links in the order a later one replaces an earlier one in the store:
+ * the same two companies (either way round) from the same day share
+ * their keys (a merger on the day of a control link overwrites it).
+ */
+static int
+rp_link_cmp(const void *x, const void *y, void *arg)
+{
+	const struct link *links = arg;
+	const struct link *a = &links[*(const size_t *)x];
+	const struct link *b = &links[*(const size_t *)y];
+	const char        *a1, *a2, *b1, *b2;
+	int                c;
+
+	a1 = strcmp(a->parent, a->child) < 0 ? a->parent : a->child;
+	a2 = a1 == a->parent ? a->child : a->parent;
+	b1 = strcmp(b->parent, b->child) < 0 ? b->parent : b->child;
+	b2 = b1 == b->parent ? b->child : b->parent;
+	if ((c = strcmp(a1, b1)) != 0 || (c = strcmp(a2, b2)) != 0)
+		return (c);
+	if (a->since != b->since)
+		return (a->since < b->since ? -1 : 1);
+	return (*(const size_t *)x < *(const size_t *)y   ? -1
+		: *(const size_t *)x > *(const size_t *)y ? 1
+							  : 0);
+}
+
+static int
+rp_link_same_key(const struct link *a, const struct link *b)
+{
+	return (a->since == b->since &&
+	    ((strcmp(a->parent, b->parent) == 0 &&
+		 strcmp(a->child, b->child) == 0) ||
+		(strcmp(a->parent, b->child) == 0 &&
+		    strcmp(a->child, b->parent) == 0)));
+}
+
+/*
+ * The control links and mergers the journal made against the links
+ * database: each (the last of those sharing its keys) stored under both
+ * of its companies as it was made, and nothing else stored.
+ */
+static void
+replay_compare_links(struct replay *rp, struct store_txn *t,
+    void (*problem)(void *, const char *), void          *arg)
+{
+	const struct link *l;
+	struct link        s;
+	size_t            *order, i, j, n = 0;
+	uint64_t           have;
+	char               why[256], day[DATE_BUFSZ];
+	int                st, bad;
+
+	order = xcalloc(rp->nlinks + 1, sizeof(*order));
+	for (i = 0; i < rp->nlinks; i++)
+		order[i] = i;
+	qsort_r(order, rp->nlinks, sizeof(*order), rp_link_cmp, rp->links);
+	for (i = 0; i < rp->nlinks; i++) {
+		l = &rp->links[order[i]];
+		if (i + 1 < rp->nlinks &&
+		    rp_link_same_key(l, &rp->links[order[i + 1]]))
+			continue; /* replaced by a later one */
+		n++;
+		for (j = 0, bad = 0; j < 2 && !bad; j++) {
+			st = record_get_link(t, j == 0 ? l->parent : l->child,
+			    j == 0 ? l->child : l->parent, l->since, &s);
+			if (st != STORE_OK ||
+			    strcmp(s.parent, l->parent) != 0 ||
+			    strcmp(s.child, l->child) != 0 ||
+			    s.until != l->until || s.merge != l->merge)
+				bad = 1;
+		}
+		if (bad && t->err == 0) {
+			snprintf(why, sizeof(why),
+			    "the %s of %s over %s from %s is not stored as "
+			    "the journal made it",
+			    l->merge ? "merger" : "control link", l->parent,
+			    l->child, date_format(l->since, day, sizeof(day)));
+			problem(arg, why);
+		}
+	}
+	free(order);
+	have = store_count(t, STORE_DB_LINKS);
+	if (t->err == 0 && have != 2 * (uint64_t)n) {
+		snprintf(why, sizeof(why),
+		    "the journal makes %zu control links and mergers, the "
+		    "store holds %llu link records (two each)",
+		    n, (unsigned long long)have);
+		problem(arg, why);
+	}
 }
 
 struct replay_cmp {
@@ -903,6 +1083,7 @@ replay_compare(struct replay *rp, struct store_txn *t, enum replay_kind kind,
 		break;
 	case REPLAY_COMPANIES:
 		record_each_company(t, replay_cmp_company_cb, &rc);
+		replay_compare_links(rp, t, problem, arg);
 		want = rp->ncompanies;
 		verb = "adds";
 		what = "companies";

@@ -279,6 +279,23 @@ test_verify_link_dropped(void **state)
 	adv_expect_verify_names(d, AU_CO_Y);
 }
 
+/*
+ * What verify must not take for tampering: a merger on the day a control
+ * link between the same two companies began is stored over that link
+ * (the same keys); the store holds the merger, as the journal's last
+ * word on them says.
+ */
+static void
+test_verify_link_then_merger(void **state)
+{
+	struct h_daemon *d = au_ledger_up(state, "100000", "1000");
+
+	fx_company_link(d, AU_CO_X, AU_CO_Y, "2020-01-01");
+	json_decref(au_ctl_json(d, 0, "company", "merge", AU_CO_Y, AU_CO_X,
+	    "--on", "2020-01-01", NULL));
+	fx_verify_ok(d);
+}
+
 static uint64_t grant_changed;
 
 static int
@@ -976,6 +993,7 @@ main(void)
 	    T(test_drawdown_svg_noncharacters),
 	    T(test_verify_company_changed),
 	    T(test_verify_link_dropped),
+	    T(test_verify_link_then_merger),
 	    T(test_verify_grant_changed),
 	    T(test_verify_dossier_package_changed),
 	};
