@@ -30,7 +30,7 @@ ctl_status(int argc, char **argv)
 		rc = EXIT_UNREACHABLE;
 	} else if (ctl.json) {
 		out_json(json_pack("{s:s,s:i,s:I,s:s,s:s,s:I,s:s,s:i,s:I,s:I,"
-				   "s:s,s:I,s:I,s:I,s:I}",
+				   "s:s,s:I,s:I,s:I,s:I,s:i,s:i}",
 		    "version", r->version, "protocol", (int)r->protocol,
 		    "journal_seq", (json_int_t)r->journal_seq, "head_hash",
 		    r->head_hash, "datadir", r->datadir, "schema",
@@ -42,7 +42,8 @@ ctl_status(int argc, char **argv)
 		    (json_int_t)r->commits, "committed",
 		    (json_int_t)r->committed, "commit_waits",
 		    (json_int_t)r->commit_waits, "commit_waits_timed_out",
-		    (json_int_t)r->commit_waits_timed_out));
+		    (json_int_t)r->commit_waits_timed_out, "slow_reads",
+		    (int)r->slow_reads, "held", (int)r->held));
 	} else {
 		out_kv("version", "%s", r->version);
 		out_kv("protocol", "%u", r->protocol);
@@ -63,6 +64,10 @@ ctl_status(int argc, char **argv)
 		out_kv("commit waits", "%llu, %llu of them timed out",
 		    (unsigned long long)r->commit_waits,
 		    (unsigned long long)r->commit_waits_timed_out);
+		out_kv("long reads",
+		    "%u on the reader thread, %u requests held "
+		    "back",
+		    r->slow_reads, r->held);
 	}
 	budget__response__free_unpacked(resp, NULL);
 	return (rc);

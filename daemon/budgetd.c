@@ -244,6 +244,7 @@ main(int argc, char *argv[])
 	event_base_dispatch(bd->base);
 
 	expiry_stop();
+	cmd_finish();
 	reader_stop();
 	conn_close_all();
 	event_free(bd->write_ready);

@@ -80,6 +80,16 @@ enum conn_state {
 struct req;
 TAILQ_HEAD(req_list, req);
 
+/*
+ * Requests that must stay in order among themselves (a connection's; or
+ * all those without one), and how many of them cmd.c holds back: the
+ * ones held, and in which pass over the queue one was held last.
+ */
+struct hold_chain {
+	unsigned held;
+	uint64_t pass;
+};
+
 struct conn {
 	uint32_t            id;
 	int                 fd;
@@ -94,7 +104,7 @@ struct conn {
 	struct req_list     reqs;     /* answers owed, in order */
 	unsigned            npending; /* entries in reqs */
 	unsigned            queued;   /* of them, waiting for a batch */
-	unsigned            held;     /* of them, held back (cmd_hold) */
+	struct hold_chain   hold;     /* of them, held back (cmd_hold) */
 	uint64_t            awaited;  /* cmd.c's commit wait: a turn */
 	int                 missed;   /* it let a commit wait time out */
 	uint64_t            answered; /* the write turn that answered it last */
@@ -118,8 +128,9 @@ struct req {
 	size_t                  reply_len;
 	int                     done;        /* reply is ready to be written */
 	int                     close_after; /* protocol error: then close */
-	void (*on_done)(struct req *);       /* internal: after it ran */
-	uint64_t seq;                        /* arrival order, for logs */
+	int                     held;  /* held back, or taken from there */
+	void (*on_done)(struct req *); /* internal: after it ran */
+	uint64_t seq;                  /* arrival order, for logs */
 	TAILQ_ENTRY(req) conn_entry;
 	TAILQ_ENTRY(req) batch_entry;
 };
@@ -535,16 +546,19 @@ void     conn_stop_reading_all(void);
 unsigned conn_count_uid(uid_t);
 
 /* cmd.c */
-void cmd_init(void);
-void cmd_shutdown(void);
-void cmd_submit(struct req *);
-void cmd_heard(struct conn *);
-int  cmd_batch_pending(void);
-void cmd_run_now(void);
-void cmd_reader_room(void);
-void req_free(struct req *);
-void cmd_exec_slow(struct req *, struct store_txn *, int64_t);
-void cmd_slow_done(struct req *);
+void     cmd_init(void);
+void     cmd_shutdown(void);
+void     cmd_submit(struct req *);
+void     cmd_heard(struct conn *);
+int      cmd_batch_pending(void);
+void     cmd_run_now(void);
+void     cmd_reader_room(void);
+void     cmd_conn_gone(struct conn *);
+void     cmd_finish(void);
+unsigned cmd_held(void);
+void     req_free(struct req *);
+void     cmd_exec_slow(struct req *, struct store_txn *, int64_t);
+void     cmd_slow_done(struct req *);
 
 /* store.c */
 int      store_open(const char *, uint64_t, uint64_t, char **);
@@ -717,6 +731,7 @@ void     reader_submit(struct req *, int64_t);
 void     reader_drain(void);
 unsigned reader_inflight(void);
 int      reader_has_room(void);
+void     reader_collect(void);
 
 /* check.c */
 void check_ledger(struct store_txn *, struct check_report *);

@@ -31,6 +31,8 @@ cmd_status_exec(struct cmd_ctx *ctx)
 	res->committed = bd->committed;
 	res->commit_waits = bd->waits;
 	res->commit_waits_timed_out = bd->waits_out;
+	res->slow_reads = reader_inflight();
+	res->held = cmd_held();
 	journal_head(ctx->txn, &seq, head);
 	res->journal_seq = seq;
 	res->head_hash = cmd_hex(ctx, head, sizeof(head));

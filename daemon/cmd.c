@@ -124,16 +124,19 @@ struct cmd_turn {
  * commit_siblings do the same without the early start.
  */
 static struct {
-	struct req_list queue;
-	unsigned        n;
-	struct req_list held; /* cmd_hold: back when the reader has room */
-	int             scheduled;
-	int             waiting; /* ev is a timer: the commit wait */
-	struct event   *ev;
-	uint64_t        next_seq;
-	size_t          ops;     /* in the queue, counting each batch's */
-	uint64_t        turn;    /* write turns run; conn->awaited */
-	unsigned        awaited; /* connections with conn->awaited == turn */
+	struct req_list   queue;
+	unsigned          n;
+	struct req_list   held; /* cmd_hold: back when the reader has room */
+	unsigned          nheld;
+	struct hold_chain orphans; /* requests without a connection */
+	uint64_t          pass;    /* of cmd_batch_cb: hold_chain.pass */
+	int               scheduled;
+	int               waiting; /* ev is a timer: the commit wait */
+	struct event     *ev;
+	uint64_t          next_seq;
+	size_t            ops;     /* in the queue, counting each batch's */
+	uint64_t          turn;    /* write turns run; conn->awaited */
+	unsigned          awaited; /* connections with conn->awaited == turn */
 } batch;
 
 static struct cmd_chunk *cmd_spare; /* see cmd_ctx_free */
@@ -288,23 +291,44 @@ cmd_batch_pending(void)
 	return (batch.n > 0 || !TAILQ_EMPTY(&batch.held));
 }
 
+/* The chain r keeps its order in: its connection's, or the orphans'. */
+static struct hold_chain *
+cmd_chain(const struct req *r)
+{
+	return (r->conn != NULL ? &r->conn->hold : &batch.orphans);
+}
+
 /*
- * Whether r waits for room on the reader thread, in batch.held: a slow
- * read when the reader has as many as it takes (reader.c), and every
- * later request of its connection, which may not overtake it. Other
- * connections go on meanwhile.
+ * Whether r waits for room on the reader thread, into front or back: a
+ * slow read when the reader has as many as it takes (reader.c), and every
+ * later request of its chain, which may not overtake it. Other chains go
+ * on meanwhile. Behind means: a request taken from batch.held is behind
+ * one held again earlier in this pass; one from the queue, behind any
+ * of its chain still held.
  */
 static int
-cmd_hold(struct req_list *work, struct req *r)
+cmd_hold(struct req_list *work, struct req_list *front, struct req_list *back,
+    struct req *r)
 {
-	if ((r->conn == NULL || r->conn->held == 0) &&
-	    (!(r->cmd->flags & CMD_SLOW) || reader_has_room()))
+	struct hold_chain *ch = cmd_chain(r);
+	int behind = r->held ? ch->pass == batch.pass : ch->held > 0;
+
+	if (!behind && (!(r->cmd->flags & CMD_SLOW) || reader_has_room()))
 		return (0);
 	TAILQ_REMOVE(work, r, batch_entry);
-	TAILQ_INSERT_TAIL(&batch.held, r, batch_entry);
-	if (r->conn != NULL)
-		r->conn->held++;
+	TAILQ_INSERT_TAIL(r->held ? front : back, r, batch_entry);
+	r->held = 1;
+	batch.nheld++;
+	ch->held++;
+	ch->pass = batch.pass;
 	return (1);
+}
+
+/* Requests held back now (status). */
+unsigned
+cmd_held(void)
+{
+	return (batch.nheld);
 }
 
 /* A slow read was answered: what was held back may go on. */
@@ -315,6 +339,35 @@ cmd_reader_room(void)
 	    !batch.scheduled) {
 		batch.scheduled = 1;
 		event_active(batch.ev, 0, 0);
+	}
+}
+
+/*
+ * c is being freed: its requests not yet run lose it and join the
+ * orphans' chain, with their place in it, so that what was held of them
+ * still holds what comes after.
+ */
+void
+cmd_conn_gone(struct conn *c)
+{
+	batch.orphans.held += c->hold.held;
+	if (c->hold.held > 0 && c->hold.pass > batch.orphans.pass)
+		batch.orphans.pass = c->hold.pass;
+	cmd_heard(c); /* nothing more will come from it */
+}
+
+/*
+ * After the loop, a shutdown that did not drain in time: what was held
+ * back for the reader runs now, in order, so that no write accepted is
+ * dropped. Nobody reads the answers any more.
+ */
+void
+cmd_finish(void)
+{
+	while (batch.n > 0 || !TAILQ_EMPTY(&batch.held)) {
+		if (!reader_has_room())
+			reader_collect();
+		cmd_batch_cb(-1, 0, NULL);
 	}
 }
 
@@ -340,7 +393,7 @@ req_free(struct req *r)
 static void
 cmd_batch_cb(int fd, short events, void *arg)
 {
-	struct req_list work, seg;
+	struct req_list work, seg, front, back;
 	struct req     *r;
 	struct conn    *c;
 	unsigned        n = 0;
@@ -361,16 +414,24 @@ cmd_batch_cb(int fd, short events, void *arg)
 		event_del(batch.ev);
 	batch.waiting = 0;
 	TAILQ_INIT(&work);
-	/* First what was held back, in order, if it can go on now. */
-	if (reader_has_room()) {
-		while ((r = TAILQ_FIRST(&batch.held)) != NULL) {
-			TAILQ_REMOVE(&batch.held, r, batch_entry);
-			TAILQ_INSERT_TAIL(&work, r, batch_entry);
-			if (r->conn != NULL)
-				r->conn->held--;
-			n++;
-			ops += cmd_ops(r);
-		}
+	TAILQ_INIT(&front);
+	TAILQ_INIT(&back);
+	batch.pass++;
+	/*
+	 * First what was held back, in order, if it can go on now; then
+	 * the queue, if the turn has room left, which it has only when none
+	 * is left held or the reader had no room. Each chain stays in
+	 * order: what is held again goes back in front of what was not
+	 * taken, and what the queue adds behind that.
+	 */
+	while (reader_has_room() && n < CMD_BATCH_MAX &&
+	    ops < CMD_TURN_OPS_MAX && (r = TAILQ_FIRST(&batch.held)) != NULL) {
+		TAILQ_REMOVE(&batch.held, r, batch_entry);
+		TAILQ_INSERT_TAIL(&work, r, batch_entry);
+		cmd_chain(r)->held--;
+		batch.nheld--;
+		n++;
+		ops += cmd_ops(r);
 	}
 	/*
 	 * Requests, and ops counting each batch's ops: a turn is one write
@@ -404,7 +465,7 @@ cmd_batch_cb(int fd, short events, void *arg)
 	while (!TAILQ_EMPTY(&work)) {
 		TAILQ_INIT(&seg);
 		while ((r = TAILQ_FIRST(&work)) != NULL) {
-			if (cmd_hold(&work, r))
+			if (cmd_hold(&work, &front, &back, r))
 				continue;
 			if (r->cmd->flags & CMD_SLOW)
 				break;
@@ -424,6 +485,11 @@ cmd_batch_cb(int fd, short events, void *arg)
 			reader_submit(r, timestamp_now());
 		}
 	}
+	TAILQ_CONCAT(&front, &batch.held, batch_entry);
+	TAILQ_CONCAT(&front, &back, batch_entry);
+	TAILQ_INIT(&batch.held);
+	TAILQ_CONCAT(&batch.held, &front, batch_entry);
+	cmd_reader_room(); /* what was not taken, if there is room yet */
 	/*
 	 * A long turn: let timeouts armed next be measured from now, not
 	 * from the time libevent cached before this callback started.

@@ -442,7 +442,7 @@ conn_free(struct conn *c)
 		else
 			r->conn = NULL;
 	}
-	cmd_heard(c); /* nothing more will come from it */
+	cmd_conn_gone(c);
 	TAILQ_REMOVE(&bd->conns, c, entry);
 	bd->nconns--;
 	evtimer_del(c->frame_timer);

@@ -18,6 +18,7 @@
 #include <sys/eventfd.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +181,20 @@ unsigned
 reader_inflight(void)
 {
 	return (reader.inflight);
+}
+
+/*
+ * After the loop: wait until the thread has finished a read, and hand
+ * over what it has finished (cmd_finish).
+ */
+void
+reader_collect(void)
+{
+	struct pollfd pfd = {.fd = reader.efd, .events = POLLIN};
+
+	if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
+		fatal("reader: poll");
+	reader_done_cb(reader.efd, EV_READ, NULL);
 }
 
 /* Whether another slow read may be submitted now. */
