@@ -559,6 +559,7 @@ unsigned cmd_held(void);
 void     req_free(struct req *);
 void     cmd_exec_slow(struct req *, struct store_txn *, int64_t);
 void     cmd_slow_done(struct req *);
+void     cmd_slow_dropped(struct req *);
 
 /* store.c */
 int      store_open(const char *, uint64_t, uint64_t, char **);
@@ -731,7 +732,6 @@ void     reader_submit(struct req *, int64_t);
 void     reader_drain(void);
 unsigned reader_inflight(void);
 int      reader_has_room(void);
-void     reader_collect(void);
 
 /* check.c */
 void check_ledger(struct store_txn *, struct check_report *);

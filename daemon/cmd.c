@@ -128,8 +128,9 @@ static struct {
 	unsigned          n;
 	struct req_list   held; /* cmd_hold: back when the reader has room */
 	unsigned          nheld;
-	struct hold_chain orphans; /* requests without a connection */
-	uint64_t          pass;    /* of cmd_batch_cb: hold_chain.pass */
+	struct hold_chain orphans;   /* requests without a connection */
+	uint64_t          pass;      /* of cmd_batch_cb: hold_chain.pass */
+	int               finishing; /* cmd_finish: the loop has ended */
 	int               scheduled;
 	int               waiting; /* ev is a timer: the commit wait */
 	struct event     *ev;
@@ -277,8 +278,8 @@ cmd_await(struct req_list *seg)
 		if (r->conn == NULL || (r->cmd->flags & CMD_READONLY))
 			continue;
 		r->conn->answered = batch.turn;
-		if (r->conn->queued > 0 || r->conn->awaited == batch.turn ||
-		    r->conn->missed)
+		if (r->conn->queued > 0 || r->conn->hold.held > 0 ||
+		    r->conn->awaited == batch.turn || r->conn->missed)
 			continue;
 		r->conn->awaited = batch.turn;
 		batch.awaited++;
@@ -313,7 +314,9 @@ cmd_hold(struct req_list *work, struct req_list *front, struct req_list *back,
 	struct hold_chain *ch = cmd_chain(r);
 	int behind = r->held ? ch->pass == batch.pass : ch->held > 0;
 
-	if (!behind && (!(r->cmd->flags & CMD_SLOW) || reader_has_room()))
+	if (!behind &&
+	    (!(r->cmd->flags & CMD_SLOW) || reader_has_room() ||
+		batch.finishing))
 		return (0);
 	TAILQ_REMOVE(work, r, batch_entry);
 	TAILQ_INSERT_TAIL(r->held ? front : back, r, batch_entry);
@@ -358,17 +361,26 @@ cmd_conn_gone(struct conn *c)
 
 /*
  * After the loop, a shutdown that did not drain in time: what was held
- * back for the reader runs now, in order, so that no write accepted is
- * dropped. Nobody reads the answers any more.
+ * back runs now, in order, so that no write accepted is dropped. Nobody
+ * reads the answers any more, so the long reads among them, which change
+ * nothing in the ledger, are answered shutting_down instead of run (a
+ * backup not yet begun is not made): the exit waits for writes only.
  */
 void
 cmd_finish(void)
 {
-	while (batch.n > 0 || !TAILQ_EMPTY(&batch.held)) {
-		if (!reader_has_room())
-			reader_collect();
+	batch.finishing = 1;
+	while (batch.n > 0 || !TAILQ_EMPTY(&batch.held))
 		cmd_batch_cb(-1, 0, NULL);
-	}
+}
+
+/* A long read that will not run: budgetd stops (reader_stop). */
+void
+cmd_slow_dropped(struct req *r)
+{
+	cmd_reply_error(r, BUDGET_ERR_SHUTTING_DOWN,
+	    "budgetd stopped before this read ran");
+	cmd_release(r);
 }
 
 /* Run everything queued now (shutdown: finish what is in flight). */
@@ -424,7 +436,7 @@ cmd_batch_cb(int fd, short events, void *arg)
 	 * order: what is held again goes back in front of what was not
 	 * taken, and what the queue adds behind that.
 	 */
-	while (reader_has_room() && n < CMD_BATCH_MAX &&
+	while ((reader_has_room() || batch.finishing) && n < CMD_BATCH_MAX &&
 	    ops < CMD_TURN_OPS_MAX && (r = TAILQ_FIRST(&batch.held)) != NULL) {
 		TAILQ_REMOVE(&batch.held, r, batch_entry);
 		TAILQ_INSERT_TAIL(&work, r, batch_entry);
@@ -482,7 +494,10 @@ cmd_batch_cb(int fd, short events, void *arg)
 		}
 		if ((r = TAILQ_FIRST(&work)) != NULL) {
 			TAILQ_REMOVE(&work, r, batch_entry);
-			reader_submit(r, timestamp_now());
+			if (batch.finishing)
+				cmd_slow_dropped(r);
+			else
+				reader_submit(r, timestamp_now());
 		}
 	}
 	TAILQ_CONCAT(&front, &batch.held, batch_entry);

@@ -18,7 +18,6 @@
 #include <sys/eventfd.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +73,8 @@ reader_main(void *arg)
 	for (;;) {
 		while (reader.todo == NULL && !reader.stop)
 			pthread_cond_wait(&reader.cv, &reader.mtx);
-		if (reader.todo == NULL && reader.stop)
+		/* Stopped: what is queued is dropped (reader_stop). */
+		if (reader.stop)
 			break;
 		j = reader.todo;
 		if ((reader.todo = j->next) == NULL)
@@ -183,20 +183,6 @@ reader_inflight(void)
 	return (reader.inflight);
 }
 
-/*
- * After the loop: wait until the thread has finished a read, and hand
- * over what it has finished (cmd_finish).
- */
-void
-reader_collect(void)
-{
-	struct pollfd pfd = {.fd = reader.efd, .events = POLLIN};
-
-	if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
-		fatal("reader: poll");
-	reader_done_cb(reader.efd, EV_READ, NULL);
-}
-
 /* Whether another slow read may be submitted now. */
 int
 reader_has_room(void)
@@ -224,6 +210,17 @@ reader_stop(void)
 		free(j);
 	}
 	reader.done = NULL;
+	/*
+	 * Reads that did not start: after a drain that timed out (the loop
+	 * waits for every read otherwise), nobody would see their answers.
+	 */
+	for (j = reader.todo; j != NULL; j = next) {
+		next = j->next;
+		store_abort(&j->txn);
+		cmd_slow_dropped(j->r);
+		free(j);
+	}
+	reader.todo = reader.todo_tail = NULL;
 	event_free(reader.ev);
 	reader.ev = NULL;
 	close(reader.efd);
