@@ -384,6 +384,65 @@ fx_company_req(struct fx_req *r, const char *rid, unsigned serial)
 	r->req.company_add = a;
 }
 
+void
+fx_send_frames(int fd, Budget__Request *const reqs[], size_t n)
+{
+	uint8_t *buf = NULL, *frame, *nb;
+	size_t   len = 0, flen, i;
+
+	for (i = 0; i < n; i++) {
+		frame = fx_frame(reqs[i], &flen);
+		if ((nb = realloc(buf, len + flen)) == NULL)
+			h_fail("fixture: out of memory");
+		buf = nb;
+		memcpy(buf + len, frame, flen);
+		len += flen;
+		free(frame);
+	}
+	h_send(fd, buf, len);
+	free(buf);
+}
+
+void
+fx_verify_req(Budget__Request *req, Budget__VerifyRequest *v)
+{
+	budget__request__init(req);
+	budget__verify_request__init(v);
+	req->version = BUDGET_PROTOCOL_VERSION;
+	req->command_case = BUDGET__REQUEST__COMMAND_VERIFY;
+	req->verify = v;
+}
+
+int64_t
+fx_expect_verifies(int fd, int n, int64_t from, int *at_from)
+{
+	Budget__Response *resp;
+	int64_t           prev = from;
+	int               i;
+
+	if (at_from != NULL)
+		*at_from = 0;
+	for (i = 0; i < n; i++) {
+		resp = h_recv(fd, H_DEADLINE_MS * 3);
+		if (resp->error != NULL)
+			h_fail("fixture: verify %d of %d: %s: %s", i + 1, n,
+			    resp->error->code, resp->error->message);
+		if (resp->result_case != BUDGET__RESPONSE__RESULT_VERIFY ||
+		    !resp->verify->ok)
+			h_fail("fixture: verify %d of %d: not ok", i + 1, n);
+		if ((int64_t)resp->verify->entries < prev)
+			h_fail("fixture: verify %d of %d saw %lld entries, the "
+			       "one before %lld",
+			    i + 1, n, (long long)resp->verify->entries,
+			    (long long)prev);
+		prev = (int64_t)resp->verify->entries;
+		if (prev == from && at_from != NULL)
+			(*at_from)++;
+		budget__response__free_unpacked(resp, NULL);
+	}
+	return (prev);
+}
+
 uint8_t *
 fx_frame(const Budget__Request *req, size_t *lenp)
 {

@@ -186,6 +186,19 @@ void fx_company_req(struct fx_req *r, const char *rid, unsigned serial);
  */
 uint8_t *fx_frame(const Budget__Request *req, size_t *lenp);
 
+/* Every request of reqs[0 .. n) as frames, in one write. */
+void fx_send_frames(int fd, Budget__Request *const reqs[], size_t n);
+
+/* A verify request, v its arguments. */
+void fx_verify_req(Budget__Request *req, Budget__VerifyRequest *v);
+
+/*
+ * The next n answers on fd are verifies, each ok and seeing at least the
+ * entries the one before saw (from, for the first); *at_from, unless
+ * NULL, counts those that saw exactly from. Returns what the last saw.
+ */
+int64_t fx_expect_verifies(int fd, int n, int64_t from, int *at_from);
+
 /*
  * The next whole answer in buf[*off, len), unpacked (free it), *off moved
  * past it; NULL while the buffer holds no whole frame yet. Fails the test

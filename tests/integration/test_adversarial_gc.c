@@ -92,26 +92,6 @@ gc_send(int fd, const Budget__Request *req)
 	free(frame);
 }
 
-/* Every request of reqs[0 .. n) as frames, in one write. */
-static void
-gc_send_all(int fd, Budget__Request *const reqs[], size_t n)
-{
-	uint8_t *buf = NULL, *frame, *nb;
-	size_t   len = 0, flen, i;
-
-	for (i = 0; i < n; i++) {
-		frame = fx_frame(reqs[i], &flen);
-		if ((nb = realloc(buf, len + flen)) == NULL)
-			h_fail("out of memory");
-		buf = nb;
-		memcpy(buf + len, frame, flen);
-		len += flen;
-		free(frame);
-	}
-	h_send(fd, buf, len);
-	free(buf);
-}
-
 /* A batch of ops[0 .. n) (borrowed) under request id rid. */
 static void
 gc_batch(struct gc_req *g, const char *rid, Budget__Request **ops, size_t n)
@@ -487,7 +467,7 @@ test_dependent_ops_pipelined(void **state)
 
 	dep_requests(r, ptrs, "P");
 	gc_freeze(d);
-	gc_send_all(fd, ptrs, NDEP);
+	fx_send_frames(fd, ptrs, NDEP);
 	gc_thaw(d);
 	for (i = 0; i < NDEP; i++) {
 		out[i] = h_recv(fd, H_DEADLINE_MS);
@@ -656,7 +636,7 @@ test_reads_behind_writes(void **state)
 	before = ops_journal_seq(d);
 
 	gc_freeze(d);
-	gc_send_all(fd, ptrs, NRW);
+	fx_send_frames(fd, ptrs, NRW);
 	gc_thaw(d);
 	for (i = 0; i < NRW; i++) {
 		a[i] = h_recv(fd, H_DEADLINE_MS);
@@ -730,7 +710,7 @@ test_close_with_writes_queued(void **state)
 	fd = h_connect_served(d);
 	fd2 = h_connect_served(d);
 	gc_freeze(d);
-	gc_send_all(fd, ptrs, GONE_N / 2);
+	fx_send_frames(fd, ptrs, GONE_N / 2);
 	{
 		struct fx_req x;
 		char          number[FX_RID_SZ];
@@ -740,7 +720,7 @@ test_close_with_writes_queued(void **state)
 		    "START", START_LOW, 0);
 		gc_send(fd2, &x.req);
 	}
-	gc_send_all(fd, ptrs + GONE_N / 2, GONE_N - GONE_N / 2);
+	fx_send_frames(fd, ptrs + GONE_N / 2, GONE_N - GONE_N / 2);
 	close(fd);
 	gc_thaw(d);
 	{
@@ -807,7 +787,7 @@ test_half_close_after_pipeline(void **state)
 		reqs[i] = &r[i].req;
 	}
 	fd = h_connect(d);
-	gc_send_all(fd, reqs, HC_N);
+	fx_send_frames(fd, reqs, HC_N);
 	if (shutdown(fd, SHUT_WR) == -1)
 		h_fail("shutdown: %s", strerror(errno));
 	while (h_recv_try(fd, H_DEADLINE_MS, &a) == WIRE_OK) {
@@ -854,7 +834,7 @@ test_half_close_in_one_turn(void **state)
 		ptrs[i] = &ops[i].r.req;
 	fd = h_connect_served(d);
 	gc_freeze(d);
-	gc_send_all(fd, ptrs, HCT_N);
+	fx_send_frames(fd, ptrs, HCT_N);
 	if (shutdown(fd, SHUT_WR) == -1)
 		h_fail("shutdown: %s", strerror(errno));
 	gc_thaw(d);
@@ -929,7 +909,7 @@ test_never_reads_while_others_write(void **state)
 	}
 	fd = h_connect_served(d);
 	gfd = h_connect_served(d);
-	gc_send_all(fd, ptrs, 2 * NR_PAIRS);
+	fx_send_frames(fd, ptrs, 2 * NR_PAIRS);
 	/* Until the daemon stops reading it (only against a hang). */
 	deadline = h_now_ms() + H_DEADLINE_MS;
 	while (!ops_log_blocked(d, 0)) {

@@ -31,16 +31,6 @@ setup(void **state)
 }
 
 static void
-pack_verify(Budget__Request *req, Budget__VerifyRequest *v)
-{
-	budget__request__init(req);
-	budget__verify_request__init(v);
-	req->version = 1;
-	req->command_case = BUDGET__REQUEST__COMMAND_VERIFY;
-	req->verify = v;
-}
-
-static void
 pack_report(Budget__Request *req, Budget__ReportRequest *rr, char **by)
 {
 	budget__request__init(req);
@@ -74,7 +64,7 @@ test_snapshot_between_writes(void **state)
 	seq0 = fx_journal_seq(d);
 	fx_reserve(&a, "rd-a", "RD-A", co1, CONTRACT, "START", 1000000, 0);
 	fx_reserve(&b, "rd-b", "RD-B", co2, CONTRACT, "START", 1000000, 0);
-	pack_verify(&vreq, &v);
+	fx_verify_req(&vreq, &v);
 
 	fd = h_connect(d);
 	h_send_request(fd, &a.req);
@@ -158,9 +148,8 @@ test_writes_during_slow_reads(void **state)
 	struct fx_req         w[40];
 	char                  rid[FX_ID_SZ], id[FX_ID_SZ], co[FX_RID_SZ];
 	int                   rfd, wfd, i;
-	int64_t               prev = 0;
 
-	pack_verify(&vreq, &v);
+	fx_verify_req(&vreq, &v);
 	rfd = h_connect(d);
 	wfd = h_connect(d);
 	for (i = 0; i < 20; i++)
@@ -177,16 +166,8 @@ test_writes_during_slow_reads(void **state)
 		assert_null(resp->error);
 		budget__response__free_unpacked(resp, NULL);
 	}
-	for (i = 0; i < 20; i++) {
-		resp = h_recv(rfd, 60000);
-		assert_int_equal(
-		    resp->result_case, BUDGET__RESPONSE__RESULT_VERIFY);
-		assert_true(resp->verify->ok);
-		/* Each later read sees at least what the earlier one saw. */
-		assert_true((int64_t)resp->verify->entries >= prev);
-		prev = (int64_t)resp->verify->entries;
-		budget__response__free_unpacked(resp, NULL);
-	}
+	/* Each later read sees at least what the earlier one saw. */
+	fx_expect_verifies(rfd, 20, 0, NULL);
 	close(rfd);
 	close(wfd);
 	fx_verify_ok(d);
@@ -211,10 +192,9 @@ test_more_slow_reads_than_reader_slots(void **state)
 	Budget__Response     *resp;
 	struct fx_req         w[20];
 	char                  rid[FX_ID_SZ], id[FX_ID_SZ], co[FX_RID_SZ];
-	int64_t               prev = 0;
 	int                   rfd, wfd, i;
 
-	pack_verify(&vreq, &v);
+	fx_verify_req(&vreq, &v);
 	rfd = h_connect(d);
 	wfd = h_connect(d);
 	for (i = 0; i < SLOW_READS; i++) {
@@ -233,18 +213,7 @@ test_more_slow_reads_than_reader_slots(void **state)
 		assert_null(resp->error);
 		budget__response__free_unpacked(resp, NULL);
 	}
-	for (i = 0; i < SLOW_READS; i++) {
-		resp = h_recv(rfd, 20000);
-		if (resp->error != NULL)
-			fail_msg("verify %d of %d: %s: %s", i + 1, SLOW_READS,
-			    resp->error->code, resp->error->message);
-		assert_int_equal(
-		    resp->result_case, BUDGET__RESPONSE__RESULT_VERIFY);
-		assert_true(resp->verify->ok);
-		assert_true((int64_t)resp->verify->entries >= prev);
-		prev = (int64_t)resp->verify->entries;
-		budget__response__free_unpacked(resp, NULL);
-	}
+	fx_expect_verifies(rfd, SLOW_READS, 0, NULL);
 	close(rfd);
 	close(wfd);
 	fx_verify_ok(d);
@@ -259,7 +228,7 @@ test_client_gone_during_slow_read(void **state)
 	Budget__VerifyRequest v;
 	int                   fd, i;
 
-	pack_verify(&vreq, &v);
+	fx_verify_req(&vreq, &v);
 	for (i = 0; i < 10; i++) {
 		fd = h_connect(d);
 		h_send_request(fd, &vreq);

@@ -59,36 +59,6 @@ hold_batch(struct hold_batch *hb, const char *tag, unsigned first)
 	return (&hb->req.req);
 }
 
-static void
-pack_verify(Budget__Request *req, Budget__VerifyRequest *v)
-{
-	budget__request__init(req);
-	budget__verify_request__init(v);
-	req->version = 1;
-	req->command_case = BUDGET__REQUEST__COMMAND_VERIFY;
-	req->verify = v;
-}
-
-/* Requests as frames in one write: they arrive, and are decoded, together. */
-static void
-send_together(int fd, Budget__Request *const reqs[], size_t n)
-{
-	uint8_t *buf = NULL, *frame, *nb;
-	size_t   len = 0, flen, i;
-
-	for (i = 0; i < n; i++) {
-		frame = fx_frame(reqs[i], &flen);
-		if ((nb = realloc(buf, len + flen)) == NULL)
-			h_fail("out of memory");
-		buf = nb;
-		memcpy(buf + len, frame, flen);
-		len += flen;
-		free(frame);
-	}
-	h_send(fd, buf, len);
-	free(buf);
-}
-
 /* The answer to a batch: every op applied. */
 static void
 expect_batch_ok(int fd, const char *what)
@@ -148,27 +118,6 @@ wait_held(const struct h_daemon *d, json_int_t n)
 	}
 }
 
-/* R's verifies: each ok, each seeing the ledger as of seq or later. */
-static void
-expect_verifies(int fd, int n, int64_t seq, int *at_seq)
-{
-	Budget__Response *resp;
-	int               i;
-
-	*at_seq = 0;
-	for (i = 0; i < n; i++) {
-		resp = h_recv(fd, H_DEADLINE_MS * 3);
-		if (resp->error != NULL)
-			fail_msg("verify %d: %s: %s", i + 1, resp->error->code,
-			    resp->error->message);
-		assert_true(resp->verify->ok);
-		assert_true((int64_t)resp->verify->entries >= seq);
-		if ((int64_t)resp->verify->entries == seq)
-			(*at_seq)++;
-		budget__response__free_unpacked(resp, NULL);
-	}
-}
-
 /*
  * A's verify is held behind R's, and A's batches behind it: when they go
  * on, they go a turn's worth at a time (CMD_TURN_OPS_MAX, 8,192 ops, plus
@@ -184,10 +133,10 @@ test_held_writes_keep_turn_limits(void **state)
 	Budget__Response     *resp;
 	json_int_t            c0, c1, m0, m1;
 	char                  tag[16];
-	int                   rfd, afd, i, n;
+	int                   rfd, afd, i;
 	int64_t               seq0 = fx_journal_seq(d);
 
-	pack_verify(&vreq, &v);
+	fx_verify_req(&vreq, &v);
 	c0 = status_int(d, "commits");
 	m0 = status_int(d, "committed");
 	rfd = h_connect(d);
@@ -208,7 +157,7 @@ test_held_writes_keep_turn_limits(void **state)
 	budget__response__free_unpacked(resp, NULL);
 	for (i = 0; i < NBATCH; i++)
 		expect_batch_ok(afd, "a batch behind a held verify");
-	expect_verifies(rfd, NREAD, seq0, &n);
+	fx_expect_verifies(rfd, NREAD, seq0, NULL);
 	c1 = status_int(d, "commits");
 	m1 = status_int(d, "committed");
 	print_message("%lld mutations in %lld commits\n", (long long)(m1 - m0),
@@ -241,7 +190,7 @@ test_order_kept_when_connection_goes(void **state)
 	int64_t               seq0 = fx_journal_seq(d), deadline;
 	int                   rfd, afd, i, r_before, logged;
 
-	pack_verify(&vreq, &v);
+	fx_verify_req(&vreq, &v);
 	fx_req_init(&st, "gone-status");
 	budget__status_request__init(&st.u.status);
 	st.req.command_case = BUDGET__REQUEST__COMMAND_STATUS;
@@ -256,12 +205,12 @@ test_order_kept_when_connection_goes(void **state)
 	a[0] = &st.req;
 	a[1] = &vreq;
 	a[2] = &add.req;
-	send_together(afd, a, 3);
+	fx_send_frames(afd, a, 3);
 	resp = h_recv(afd, H_DEADLINE_MS);
 	assert_int_equal(resp->result_case, BUDGET__RESPONSE__RESULT_STATUS);
 	budget__response__free_unpacked(resp, NULL);
 	close(afd);
-	expect_verifies(rfd, NREAD, seq0, &r_before);
+	fx_expect_verifies(rfd, NREAD, seq0, &r_before);
 	close(rfd);
 	/* A's verify runs after R's: wait until every verify is logged. */
 	snprintf(
@@ -308,7 +257,7 @@ test_shutdown_runs_held(void **state)
 	int64_t               seq0 = fx_journal_seq(d);
 	int                   rfd, afd, n, st, got = 0;
 
-	pack_verify(&vreq, &v);
+	fx_verify_req(&vreq, &v);
 	fx_company_req(&add, "held-add", 7777);
 	rfd = h_connect(d);
 	for (n = 0; n < NREAD; n++)
@@ -359,7 +308,7 @@ test_shutdown_after_drain_runs_held_writes(void **state)
 	int64_t               seq0 = fx_journal_seq(d);
 	int                   fd[3], afd, i, k, st;
 
-	pack_verify(&vreq, &v);
+	fx_verify_req(&vreq, &v);
 	budget__request__init(&xreq);
 	xreq.version = 1;
 	xreq.command_case = BUDGET__REQUEST__COMMAND_EXPORT;
