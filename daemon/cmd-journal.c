@@ -143,6 +143,10 @@ cmd_history_exec(struct cmd_ctx *ctx)
 	if (*a->until != '\0' && timestamp_parse(a->until, &until, &why) == -1)
 		return (cmd_fail(
 		    ctx, BUDGET_ERR_INVALID_ARGUMENT, "until: %s", why));
+	if (since > until)
+		return (cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT,
+		    "since %s is after until %s: the range is empty", a->since,
+		    a->until));
 	limit = a->limit == 0 ? HISTORY_LIMIT_DEFAULT : a->limit;
 	if (limit > HISTORY_LIMIT_MAX)
 		return (cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT,

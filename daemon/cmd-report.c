@@ -453,6 +453,10 @@ cmd_report_exec(struct cmd_ctx *ctx)
 		(rc = cmd_date_arg(ctx, a->from, "from", &rp.from))) ||
 	    (*a->to != '\0' && (rc = cmd_date_arg(ctx, a->to, "to", &rp.to))))
 		return (rc);
+	if (rp.from > rp.to)
+		return (cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT,
+		    "from %s is after to %s: the range is empty", a->from,
+		    a->to));
 
 	record_follow_open(&rp.companies, ctx->txn, STORE_DB_COMPANIES);
 	record_follow_open(&rp.summaries, ctx->txn, STORE_DB_COMPANY_DOSSIERS);

@@ -939,6 +939,15 @@ test_report_edges(void **state)
 	adv_expect_error(au_ctl_json_try(d, &st, "report", "--by", "year",
 			     "--from", "2025-02-29", NULL),
 	    &st, "invalid_argument", "report --from 2025-02-29");
+	/* A range that ends before it starts is a mistake, not "nothing". */
+	adv_expect_error(
+	    au_ctl_json_try(d, &st, "report", "--by", "year", "--from",
+		"2024-02-01", "--to", "2024-01-31", NULL),
+	    &st, "invalid_argument", "report --from after --to");
+	adv_expect_error(
+	    au_ctl_json_try(d, &st, "history", "--dossier", "D1", "--since",
+		"2024-02-01", "--until", "2024-01-31", NULL),
+	    &st, "invalid_argument", "history --since after --until");
 
 	/* The decision date: --from and --to on it include it. */
 	j = au_ctl_json(d, 0, "history", "--dossier", "D1", NULL);
