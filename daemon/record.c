@@ -438,6 +438,19 @@ record_put_link(struct store_txn *t, const struct link *l)
 	record_put_msg(t, STORE_DB_LINKS, k, sizeof(k), &m.base);
 }
 
+static int
+record_link_from(struct link *l, const Budgetstore__Link *m)
+{
+	memset(l, 0, sizeof(*l));
+	if (record_str(l->parent, sizeof(l->parent), m->parent) == -1 ||
+	    record_str(l->child, sizeof(l->child), m->child) == -1)
+		return (-1);
+	l->since = m->since;
+	l->until = m->until;
+	l->merge = m->merge;
+	return (0);
+}
+
 int
 record_link_exists(
     struct store_txn *t, const char *a, const char *b, int32_t since)
@@ -470,13 +483,8 @@ record_get_link(struct store_txn *t, const char *a, const char *b,
 	    &budgetstore__link__descriptor, &rc, &ra);
 	if (m == NULL)
 		return (rc);
-	memset(l, 0, sizeof(*l));
-	if (record_str(l->parent, sizeof(l->parent), m->parent) == -1 ||
-	    record_str(l->child, sizeof(l->child), m->child) == -1)
+	if (record_link_from(l, m) == -1)
 		t->err = rc = STORE_CORRUPT;
-	l->since = m->since;
-	l->until = m->until;
-	l->merge = m->merge;
 	record_unpacked(&ra, m);
 	return (rc);
 }
@@ -497,18 +505,12 @@ record_each_link(struct store_txn *t, const char *company,
 	while (!stop && store_cursor_next(&cur, &k, &v)) {
 		m = (Budgetstore__Link *)record_unpack(
 		    &ra, &budgetstore__link__descriptor, &v);
-		memset(&l, 0, sizeof(l));
-		if (m == NULL ||
-		    record_str(l.parent, sizeof(l.parent), m->parent) == -1 ||
-		    record_str(l.child, sizeof(l.child), m->child) == -1) {
+		if (m == NULL || record_link_from(&l, m) == -1) {
 			if (m != NULL)
 				record_unpacked(&ra, m);
 			t->err = STORE_CORRUPT;
 			break;
 		}
-		l.since = m->since;
-		l.until = m->until;
-		l.merge = m->merge;
 		record_unpacked(&ra, m);
 		stop = cb(&l, arg);
 	}

@@ -314,8 +314,8 @@ struct rp_company {
 };
 
 /*
- * What a record says beside its amounts, as one number: the strings and
- * numbers in turn, each string with its NUL, hashed (FNV-1a). Kept
+ * What a record says beside its amounts, as one number: the two strings,
+ * each with its NUL, then the two numbers, through index_mix. Kept
  * instead of the strings, so that a replay of millions of grants and
  * companies stays small; a change that leaves the number as it was is a
  * chance of 2^-64.
@@ -323,24 +323,11 @@ struct rp_company {
 static uint64_t
 rp_what(const char *a, const char *b, uint64_t x, uint64_t y)
 {
-	uint64_t    h = UINT64_C(14695981039346656037);
-	const char *s[2] = {a, b};
-	uint64_t    n[2] = {x, y};
-	size_t      i, j;
+	uint64_t n[2] = {x, y};
+	uint64_t h = index_mix(0, (const uint8_t *)a, strlen(a) + 1,
+	    (const uint8_t *)b, strlen(b) + 1);
 
-	for (i = 0; i < 2; i++) {
-		j = 0;
-		do {
-			h ^= (unsigned char)s[i][j];
-			h *= UINT64_C(1099511628211);
-		} while (s[i][j++] != '\0');
-	}
-	for (i = 0; i < 2; i++)
-		for (j = 0; j < 8; j++) {
-			h ^= (n[i] >> (8 * j)) & 0xff;
-			h *= UINT64_C(1099511628211);
-		}
-	return (h);
+	return (index_mix(h, (const uint8_t *)n, sizeof(n), NULL, 0));
 }
 
 /* A grant's kind from its journal entry: a dossier's says it by name. */
@@ -900,18 +887,15 @@ replay_diff_company(
 }
 
 /*
- * Links in the order a later one replaces an earlier one in the store:
- * the same two companies (either way round) from the same day share
- * their keys (a merger on the day of a control link overwrites it).
+ * Links by what the store keys them on: the same two companies (either
+ * way round) from the same day share their keys (a merger on the day of a
+ * control link overwrites it). 0: one replaces the other.
  */
 static int
-rp_link_cmp(const void *x, const void *y, void *arg)
+rp_link_key_cmp(const struct link *a, const struct link *b)
 {
-	const struct link *links = arg;
-	const struct link *a = &links[*(const size_t *)x];
-	const struct link *b = &links[*(const size_t *)y];
-	const char        *a1, *a2, *b1, *b2;
-	int                c;
+	const char *a1, *a2, *b1, *b2;
+	int         c;
 
 	a1 = strcmp(a->parent, a->child) < 0 ? a->parent : a->child;
 	a2 = a1 == a->parent ? a->child : a->parent;
@@ -919,21 +903,20 @@ rp_link_cmp(const void *x, const void *y, void *arg)
 	b2 = b1 == b->parent ? b->child : b->parent;
 	if ((c = strcmp(a1, b1)) != 0 || (c = strcmp(a2, b2)) != 0)
 		return (c);
-	if (a->since != b->since)
-		return (a->since < b->since ? -1 : 1);
-	return (*(const size_t *)x < *(const size_t *)y   ? -1
-		: *(const size_t *)x > *(const size_t *)y ? 1
-							  : 0);
+	return (a->since < b->since ? -1 : a->since > b->since);
 }
 
+/* Indexes into the links, by key, then in the order they were made. */
 static int
-rp_link_same_key(const struct link *a, const struct link *b)
+rp_link_cmp(const void *x, const void *y, void *arg)
 {
-	return (a->since == b->since &&
-	    ((strcmp(a->parent, b->parent) == 0 &&
-		 strcmp(a->child, b->child) == 0) ||
-		(strcmp(a->parent, b->child) == 0 &&
-		    strcmp(a->child, b->parent) == 0)));
+	const struct link *links = arg;
+	size_t             i = *(const size_t *)x, j = *(const size_t *)y;
+	int                c;
+
+	if ((c = rp_link_key_cmp(&links[i], &links[j])) != 0)
+		return (c);
+	return (i < j ? -1 : i > j);
 }
 
 /*
@@ -959,7 +942,7 @@ replay_compare_links(struct replay *rp, struct store_txn *t,
 	for (i = 0; i < rp->nlinks; i++) {
 		l = &rp->links[order[i]];
 		if (i + 1 < rp->nlinks &&
-		    rp_link_same_key(l, &rp->links[order[i + 1]]))
+		    rp_link_key_cmp(l, &rp->links[order[i + 1]]) == 0)
 			continue; /* replaced by a later one */
 		n++;
 		for (j = 0, bad = 0; j < 2 && !bad; j++) {
