@@ -370,7 +370,7 @@ void
 cmd_finish(void)
 {
 	batch.finishing = 1;
-	while (batch.n > 0 || !TAILQ_EMPTY(&batch.held))
+	while (cmd_batch_pending())
 		cmd_batch_cb(-1, 0, NULL);
 }
 
