@@ -119,6 +119,21 @@ wait_held(const struct h_daemon *d, json_int_t n)
 }
 
 /*
+ * Connection R: NREAD verifies (vreq), more than the reader takes, sent
+ * until budgetctl status shows some of them held. Returns its socket.
+ */
+static int
+fill_reader(const struct h_daemon *d, const Budget__Request *vreq)
+{
+	int fd = h_connect(d), i;
+
+	for (i = 0; i < NREAD; i++)
+		h_send_request(fd, vreq);
+	wait_held(d, 1);
+	return (fd);
+}
+
+/*
  * A's verify is held behind R's, and A's batches behind it: when they go
  * on, they go a turn's worth at a time (CMD_TURN_OPS_MAX, 8,192 ops, plus
  * the batch that crosses it), not all in one write transaction that
@@ -139,11 +154,8 @@ test_held_writes_keep_turn_limits(void **state)
 	fx_verify_req(&vreq, &v);
 	c0 = status_int(d, "commits");
 	m0 = status_int(d, "committed");
-	rfd = h_connect(d);
+	rfd = fill_reader(d, &vreq);
 	afd = h_connect(d);
-	for (i = 0; i < NREAD; i++)
-		h_send_request(rfd, &vreq);
-	wait_held(d, 1);
 	h_send_request(afd, &vreq);
 	for (i = 0; i < NBATCH; i++) {
 		snprintf(tag, sizeof(tag), "a%d", i);
@@ -188,7 +200,7 @@ test_order_kept_when_connection_goes(void **state)
 	struct fx_req         st, add;
 	char                 *log, *p, want[64];
 	int64_t               seq0 = fx_journal_seq(d), deadline;
-	int                   rfd, afd, i, r_before, logged;
+	int                   rfd, afd, r_before, logged;
 
 	fx_verify_req(&vreq, &v);
 	fx_req_init(&st, "gone-status");
@@ -197,10 +209,7 @@ test_order_kept_when_connection_goes(void **state)
 	st.req.status = &st.u.status;
 	fx_company_req(&add, "gone-add", 7777);
 
-	rfd = h_connect(d);
-	for (i = 0; i < NREAD; i++)
-		h_send_request(rfd, &vreq);
-	wait_held(d, 1);
+	rfd = fill_reader(d, &vreq);
 	afd = h_connect(d);
 	a[0] = &st.req;
 	a[1] = &vreq;
@@ -255,14 +264,11 @@ test_shutdown_runs_held(void **state)
 	Budget__Response     *resp;
 	struct fx_req         add;
 	int64_t               seq0 = fx_journal_seq(d);
-	int                   rfd, afd, n, st, got = 0;
+	int                   rfd, afd, st, got = 0;
 
 	fx_verify_req(&vreq, &v);
 	fx_company_req(&add, "held-add", 7777);
-	rfd = h_connect(d);
-	for (n = 0; n < NREAD; n++)
-		h_send_request(rfd, &vreq);
-	wait_held(d, 1);
+	rfd = fill_reader(d, &vreq);
 	afd = h_connect(d);
 	h_send_request(afd, &vreq);
 	h_send_request(afd, &add.req);
