@@ -103,6 +103,7 @@ struct conn {
 	enum role           role;
 	struct req_list     reqs;     /* answers owed, in order */
 	unsigned            npending; /* entries in reqs */
+	unsigned            nslow;    /* of them, long reads (CMD_SLOW) */
 	unsigned            queued;   /* of them, waiting for a batch */
 	struct hold_chain   hold;     /* of them, held back (cmd_hold) */
 	uint64_t            awaited;  /* cmd.c's commit wait: a turn */

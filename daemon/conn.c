@@ -2,8 +2,9 @@
  * conn.c: one client connection. Owns the connection's state machine
  * (READING, BLOCKED, CLOSING), turning bytes into requests, writing answers
  * strictly in request order, and the limits that keep one client from
- * hurting the others: frames per wakeup, unanswered requests, unsent bytes,
- * idle and stuck-write timeouts, and a deadline for finishing a frame.
+ * hurting the others: frames per wakeup, unanswered requests (and long
+ * reads among them), unsent bytes, idle and stuck-write timeouts, and a
+ * deadline for finishing a frame.
  *
  * A connection is freed on exactly one path, conn_free(), and never while
  * one of its requests is being executed: requests whose connection goes
@@ -30,6 +31,15 @@
 #define CONN_BATCH       16
 /* Stop reading while this many answers are owed... */
 #define CONN_PENDING_MAX 256
+/*
+ * ...or this many of them are long reads (CMD_SLOW). Their answers, over a
+ * megabyte each for an export page, are all made before the output limit
+ * below can see one: without this, a client that pipelines exports and
+ * never reads would have CONN_PENDING_MAX of them (345 MiB, measured) in
+ * the daemon's memory. It also keeps one client from taking every slot
+ * of the reader thread...
+ */
+#define CONN_SLOW_MAX    8
 /* ...or this many unsent bytes wait in the output buffer. */
 #define CONN_OUT_MAX     (4u * 1024 * 1024)
 /* The write callback fires when output drains below this. */
@@ -118,7 +128,7 @@ conn_count_uid(uid_t uid)
 static int
 conn_over_limits(const struct conn *c)
 {
-	return (c->npending >= CONN_PENDING_MAX ||
+	return (c->npending >= CONN_PENDING_MAX || c->nslow >= CONN_SLOW_MAX ||
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) >=
 		CONN_OUT_MAX);
 }
@@ -137,8 +147,10 @@ conn_block(struct conn *c)
 	 * the read callback arms the deadline again after unblocking.
 	 */
 	evtimer_del(c->frame_timer);
-	log_debug("conn %u: blocked (%u owed, %zu bytes unsent)", c->id,
-	    c->npending, evbuffer_get_length(bufferevent_get_output(c->bev)));
+	log_debug("conn %u: blocked (%u owed, %zu bytes unsent, %u long "
+		  "reads)",
+	    c->id, c->npending,
+	    evbuffer_get_length(bufferevent_get_output(c->bev)), c->nslow);
 }
 
 static void
@@ -242,6 +254,8 @@ conn_request(struct conn *c, Budget__Request *msg)
 	r->uid = c->uid;
 	TAILQ_INSERT_TAIL(&c->reqs, r, conn_entry);
 	c->npending++;
+	if (cmd->flags & CMD_SLOW)
+		c->nslow++;
 	cmd_submit(r);
 }
 
@@ -297,6 +311,8 @@ conn_flush(struct conn *c)
 	while ((r = TAILQ_FIRST(&c->reqs)) != NULL && r->done) {
 		TAILQ_REMOVE(&c->reqs, r, conn_entry);
 		c->npending--;
+		if (r->cmd != NULL && (r->cmd->flags & CMD_SLOW))
+			c->nslow--;
 		if (evbuffer_add(to, r->reply, r->reply_len) != 0)
 			fatalx("conn %u: evbuffer_add", c->id);
 		if (r->close_after)
