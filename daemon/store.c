@@ -771,10 +771,55 @@ store_grow(void)
 	return (0);
 }
 
+/* fsync the directory that holds path's last component. */
+static int
+store_sync_parent(const char *path)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	int   fd, rc = 0;
+
+	if (slash == dir)
+		slash++;
+	*slash = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fsync(fd) == -1)
+		rc = errno;
+	if (fd != -1)
+		close(fd);
+	free(dir);
+	return (rc);
+}
+
+/*
+ * A backup is answered only once it would survive a power cut, and it is
+ * the daemon user's alone whatever the umask and the directory. LMDB
+ * writes the copy with O_DIRECT where it can, which skips the page cache
+ * but neither flushes the disk's cache nor makes the file's size and
+ * name durable; and it creates the file with mode 0666 less the umask.
+ * Returns 0 or an errno.
+ */
+static int
+store_copy_seal(const char *file, const char *dir, struct stat *st)
+{
+	int fd, rc = 0;
+
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)
+		return (errno);
+	if (fchmod(fd, 0600) == -1 || fsync(fd) == -1 || fstat(fd, st) == -1)
+		rc = errno;
+	close(fd);
+	if (rc == 0)
+		rc = store_sync_parent(file);
+	if (rc == 0)
+		rc = store_sync_parent(dir);
+	return (rc);
+}
+
 /*
  * A compacted, consistent copy of the environment into dir (created here
  * with mode 0700; it may exist if empty), made in LMDB's own read
- * transaction, so writers go on meanwhile. Then the copy is opened
+ * transaction, so writers go on meanwhile; sealed (store_copy_seal)
+ * before it is reported. Then the copy is opened
  * read-only to say what it holds: its size, the last journal entry and
  * that entry's hash. Safe on the reader thread. Returns 0, or an errno
  * (EEXIST: dir holds files already) or LMDB code with *cause.
@@ -801,10 +846,9 @@ store_copy(const char *dir, uint64_t *bytes, uint64_t *seq, uint8_t hash[32],
 		return (rc);
 	}
 	xasprintf(&file, "%s/data.mdb", dir);
-	rc = stat(file, &st);
+	rc = store_copy_seal(file, dir, &st);
 	free(file);
-	if (rc == -1) {
-		rc = errno;
+	if (rc != 0) {
 		xasprintf(cause, "%s/data.mdb: %s", dir, strerror(rc));
 		return (rc);
 	}

@@ -3,8 +3,10 @@
  * compacted hot copy taken while writes go on; the copy opens with
  * budgetd -d as it is, verifies, and holds exactly the journal head the
  * answer names; refusals for a used directory and a path the daemon
- * cannot write.
+ * cannot write; the copy is private to budgetd's user.
  */
+#include <sys/stat.h>
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -117,6 +119,26 @@ test_refusals(void **state)
 	h_assert_serving(d);
 }
 
+/*
+ * A copy into a directory that exists and others may read, by a budgetd
+ * started with umask 022 (main): the file is budgetd's user's alone.
+ */
+static void
+test_copy_private(void **state)
+{
+	struct h_daemon *d = *state;
+	struct stat      st;
+	char             path[H_PATH_MAX], file[H_PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/backup-open", d->dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	json_decref(fx_ctl_json(d, 0, "backup", path, NULL));
+	snprintf(file, sizeof(file), "%s/data.mdb", path);
+	assert_int_equal(stat(file, &st), 0);
+	print_message("data.mdb mode %04o\n", (unsigned)(st.st_mode & 07777));
+	assert_int_equal(st.st_mode & 07777, 0600);
+}
+
 int
 main(void)
 {
@@ -124,7 +146,11 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_hot_copy_opens_and_verifies, setup, h_teardown),
 	    cmocka_unit_test_setup_teardown(test_refusals, setup, h_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_copy_private, setup, h_teardown),
 	};
 
+	/* The umask of a budgetd started by hand: the copy must not use it. */
+	umask(022);
 	return (cmocka_run_group_tests(tests, NULL, NULL));
 }
