@@ -199,6 +199,11 @@ main(int argc, char *argv[])
 	bd->started_at = timestamp_now();
 	TAILQ_INIT(&bd->conns);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * A file-size limit (RLIMIT_FSIZE) reached is then EFBIG from the
+	 * write, a storage error like a full disk, not a dead daemon.
+	 */
+	signal(SIGXFSZ, SIG_IGN);
 	event_set_log_callback(budgetd_libevent_log);
 
 	if (store_open(conf->datadir, conf->map_size, conf->map_max, &cause) ==

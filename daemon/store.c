@@ -816,43 +816,19 @@ store_copy_seal(const char *file, const char *dir, struct stat *st)
 }
 
 /*
- * A compacted, consistent copy of the environment into dir (created here
- * with mode 0700; it may exist if empty), made in LMDB's own read
- * transaction, so writers go on meanwhile; sealed (store_copy_seal)
- * before it is reported. Then the copy is opened
- * read-only to say what it holds: its size, the last journal entry and
- * that entry's hash. Safe on the reader thread. Returns 0, or an errno
- * (EEXIST: dir holds files already) or LMDB code with *cause.
+ * What a sealed copy in dir holds: the last journal entry and its hash,
+ * read in an environment of its own, read-only. Returns 0 or an LMDB code.
  */
-int
-store_copy(const char *dir, uint64_t *bytes, uint64_t *seq, uint8_t hash[32],
-    char **cause)
+static int
+store_copy_describe(
+    const char *dir, uint64_t *seq, uint8_t hash[32], char **cause)
 {
-	MDB_env    *env = NULL;
-	MDB_txn    *txn = NULL;
-	MDB_dbi     meta;
-	MDB_val     k, v;
-	char       *file;
-	struct stat st;
-	int         rc, i;
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi  meta;
+	MDB_val  k, v;
+	int      rc, i;
 
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-		rc = errno;
-		xasprintf(cause, "%s: %s", dir, strerror(rc));
-		return (rc);
-	}
-	if ((rc = mdb_env_copy2(store.env, dir, MDB_CP_COMPACT)) != 0) {
-		xasprintf(cause, "%s: %s", dir, mdb_strerror(rc));
-		return (rc);
-	}
-	xasprintf(&file, "%s/data.mdb", dir);
-	rc = store_copy_seal(file, dir, &st);
-	free(file);
-	if (rc != 0) {
-		xasprintf(cause, "%s/data.mdb: %s", dir, strerror(rc));
-		return (rc);
-	}
-	*bytes = (uint64_t)st.st_size;
 	*seq = 0;
 	memset(hash, 0, 32);
 	if ((rc = mdb_env_create(&env)) != 0 ||
@@ -860,31 +836,97 @@ store_copy(const char *dir, uint64_t *bytes, uint64_t *seq, uint8_t hash[32],
 	    (rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0600)) != 0 ||
 	    (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "meta", 0, &meta)) != 0)
-		goto fail;
+		goto out;
 	k.mv_data = (void *)(uintptr_t) "journal_seq";
 	k.mv_size = 11;
 	if ((rc = mdb_get(txn, meta, &k, &v)) == 0 && v.mv_size == 8) {
 		for (i = 0; i < 8; i++)
 			*seq = *seq << 8 | ((uint8_t *)v.mv_data)[i];
 	} else if (rc != 0 && rc != MDB_NOTFOUND)
-		goto fail;
+		goto out;
 	k.mv_data = (void *)(uintptr_t) "head_hash";
 	k.mv_size = 9;
 	if ((rc = mdb_get(txn, meta, &k, &v)) == 0 && v.mv_size == 32)
 		memcpy(hash, v.mv_data, 32);
 	else if (rc != 0 && rc != MDB_NOTFOUND)
-		goto fail;
-	mdb_txn_abort(txn);
-	mdb_env_close(env);
-	return (0);
-fail:
-	xasprintf(
-	    cause, "%s: the copy does not open: %s", dir, mdb_strerror(rc));
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0)
+		xasprintf(cause, "%s: the copy does not open: %s", dir,
+		    mdb_strerror(rc));
 	if (txn != NULL)
 		mdb_txn_abort(txn);
 	if (env != NULL)
 		mdb_env_close(env);
-	return (rc != 0 ? rc : EIO);
+	return (rc);
+}
+
+/*
+ * A copy that failed part of the way (the disk filled up, a file-size
+ * limit) must not be left looking like a backup: a nightly rotation would
+ * keep it, and an operator might restore from it. Remove what this copy
+ * made: its files, and dir if it made that too.
+ */
+static void
+store_copy_discard(const char *dir, int made_dir)
+{
+	const char *const names[] = {"data.mdb", "lock.mdb"};
+	char             *file;
+	size_t            i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		xasprintf(&file, "%s/%s", dir, names[i]);
+		if (unlink(file) == -1 && errno != ENOENT)
+			log_warn("backup: %s", file);
+		free(file);
+	}
+	if (made_dir && rmdir(dir) == -1)
+		log_warn("backup: %s", dir);
+}
+
+/*
+ * A compacted, consistent copy of the environment into dir (created here
+ * with mode 0700; it may exist if empty), made in LMDB's own read
+ * transaction, so writers go on meanwhile; sealed (store_copy_seal), then
+ * described: its size, the last journal entry and that entry's hash. A
+ * copy that fails is removed. Safe on the reader thread. Returns 0, or an
+ * errno (EEXIST: dir holds a copy already) or LMDB code with *cause.
+ */
+int
+store_copy(const char *dir, uint64_t *bytes, uint64_t *seq, uint8_t hash[32],
+    char **cause)
+{
+	char       *file;
+	struct stat st;
+	int         rc, made_dir;
+
+	made_dir = mkdir(dir, 0700) == 0;
+	if (!made_dir && errno != EEXIST) {
+		rc = errno;
+		xasprintf(cause, "%s: %s", dir, strerror(rc));
+		return (rc);
+	}
+	if ((rc = mdb_env_copy2(store.env, dir, MDB_CP_COMPACT)) != 0) {
+		xasprintf(cause, "%s: %s", dir, mdb_strerror(rc));
+		/* EEXIST: the data.mdb there is somebody else's. */
+		if (rc != EEXIST)
+			store_copy_discard(dir, made_dir);
+		return (rc);
+	}
+	xasprintf(&file, "%s/data.mdb", dir);
+	rc = store_copy_seal(file, dir, &st);
+	free(file);
+	if (rc != 0)
+		xasprintf(cause, "%s/data.mdb: %s", dir, strerror(rc));
+	else
+		rc = store_copy_describe(dir, seq, hash, cause);
+	if (rc != 0) {
+		store_copy_discard(dir, made_dir);
+		return (rc);
+	}
+	*bytes = (uint64_t)st.st_size;
+	return (0);
 }
 
 /* How many records a database holds (0 on error, which is then sticky). */

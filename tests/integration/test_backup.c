@@ -3,8 +3,10 @@
  * compacted hot copy taken while writes go on; the copy opens with
  * budgetd -d as it is, verifies, and holds exactly the journal head the
  * answer names; refusals for a used directory and a path the daemon
- * cannot write; the copy is private to budgetd's user.
+ * cannot write; the copy is private to budgetd's user, and one that
+ * fails part of the way is removed.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <setjmp.h>
@@ -21,8 +23,10 @@
 #include "fixture.h"
 #include "harness.h"
 
-#define CONTRACT "BK-1"
-#define WRITERS  40
+#define CONTRACT     "BK-1"
+#define WRITERS      40
+/* The file-size limit of test_failed_copy_removed's budgetd. */
+#define BACKUP_FSIZE (256 * 1024)
 
 static int
 setup(void **state)
@@ -139,6 +143,53 @@ test_copy_private(void **state)
 	assert_int_equal(st.st_mode & 07777, 0600);
 }
 
+/*
+ * A copy that fails part of the way leaves nothing that looks like a
+ * backup. budgetd runs under a file-size limit (RLIMIT_FSIZE, inherited)
+ * below the size of its copy: the copy's writes fail with EFBIG, as they
+ * would on a full disk. The answer is storage_error, the directory is
+ * gone, and budgetd goes on serving.
+ */
+static void
+test_failed_copy_removed(void **state)
+{
+	struct h_daemon *d = *state;
+	struct rlimit    lim, small;
+	struct stat      st;
+	json_t          *bk;
+	char             path[H_PATH_MAX], file[H_PATH_MAX + 16];
+	int              status;
+
+	fx_companies_add(d, 1000, 3000);
+	snprintf(file, sizeof(file), "%s/data.mdb", d->datadir);
+	assert_int_equal(stat(file, &st), 0);
+	assert_true(st.st_size > 2 * BACKUP_FSIZE);
+	assert_int_equal(h_daemon_stop(d), 0);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &lim), 0);
+	small = lim;
+	small.rlim_cur = BACKUP_FSIZE;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	h_daemon_start(d);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+
+	snprintf(path, sizeof(path), "%s/backup-cut", d->dir);
+	bk = fx_ctl_json_try(d, &status, "backup", path, NULL);
+	assert_int_equal(status, 1);
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(bk, "error"), "code")),
+	    "storage_error");
+	print_message("%s\n",
+	    json_string_value(
+		json_object_get(json_object_get(bk, "error"), "message")));
+	json_decref(bk);
+	assert_int_equal(stat(path, &st), -1);
+	h_assert_serving(d);
+	/* Without the limit, the same directory takes a whole copy. */
+	h_daemon_restart(d);
+	json_decref(fx_ctl_json(d, 0, "backup", path, NULL));
+	fx_verify_ok(d);
+}
+
 int
 main(void)
 {
@@ -148,6 +199,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_refusals, setup, h_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_copy_private, setup, h_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_failed_copy_removed, setup, h_teardown),
 	};
 
 	/* The umask of a budgetd started by hand: the copy must not use it. */
