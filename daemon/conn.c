@@ -36,8 +36,8 @@
  * megabyte each for an export page, are all made before the output limit
  * below can see one: without this, a client that pipelines exports and
  * never reads would have CONN_PENDING_MAX of them (345 MiB, measured) in
- * the daemon's memory. It also keeps one client from taking every slot
- * of the reader thread...
+ * the daemon's memory. It also keeps one connection from taking every
+ * slot of the reader thread...
  */
 #define CONN_SLOW_MAX    8
 /* ...or this many unsent bytes wait in the output buffer. */
@@ -147,6 +147,7 @@ conn_block(struct conn *c)
 	 * the read callback arms the deadline again after unblocking.
 	 */
 	evtimer_del(c->frame_timer);
+	cmd_heard(c); /* the commit wait: nothing comes from it meanwhile */
 	log_debug("conn %u: blocked (%u owed, %zu bytes unsent, %u long "
 		  "reads)",
 	    c->id, c->npending,

@@ -85,7 +85,7 @@ int64_t ops_cpu_ms(pid_t pid);
 /*
  * 1 when the daemon's log (it runs with verbose >= 1) says it stopped
  * reading a connection while at least min_unsent bytes of answers waited
- * in its output ("conn N: blocked (K owed, M bytes unsent)"). For a client
+ * in its output ("conn N: blocked (K owed, M bytes unsent, L long reads)"). For a client
  * that never reads, that lasts: the kernel takes only a few hundred KiB.
  */
 int ops_log_blocked(const struct h_daemon *d, size_t min_unsent);

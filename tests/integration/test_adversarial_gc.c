@@ -867,12 +867,11 @@ test_half_close_in_one_turn(void **state)
  * time, each answered. Then the first one reads: every answer there, in
  * order, its reservations applied once.
  *
- * The daemon stops reading a connection at 256 requests owed or 4 MiB
- * unsent (conn.c), whichever comes first, and which one depends on how
- * its reads and turns interleave: a slow build decodes every frame
- * before it answers any. 400 requests force one or the other: with
- * fewer than 4 MiB unsent, at most some 40 exports and their
- * reservations are answered, so over 256 are owed by the last frame.
+ * The daemon stops reading a connection at 8 long reads owed, 256
+ * requests owed or 4 MiB unsent (conn.c), whichever comes first. Here
+ * the long reads do, at 8 exports and their reservations owed; once
+ * those are answered the output limit may, and the client's 400 requests
+ * are more than either lets it send without reading.
  */
 #define NR_PAIRS 200
 #define NR_GOOD  30

@@ -99,11 +99,11 @@ expect_batch_ok(int fd, const char *what)
 	budget__response__free_unpacked(resp, NULL);
 }
 
-/* A daemon with a contract and NPRE * NOPS companies. */
+/* A daemon (config: NULL or its text) with NPRE * NOPS companies. */
 static int
-setup(void **state)
+setup_with(void **state, const char *config)
 {
-	struct h_daemon *d = fx_daemon_up(state, NULL);
+	struct h_daemon *d = fx_daemon_up(state, config);
 	char             tag[16];
 	int              fd, i;
 
@@ -116,6 +116,31 @@ setup(void **state)
 	}
 	close(fd);
 	return (0);
+}
+
+static int
+setup(void **state)
+{
+	return (setup_with(state, NULL));
+}
+
+/* The longest commit wait there is: one that runs out is plain to see. */
+static int
+setup_long_wait(void **state)
+{
+	return (setup_with(state, "[budgetd]\ncommit_wait_us = 10000\n"));
+}
+
+/* An export from the start, limit entries a page (0: the default). */
+static void
+export_req(Budget__Request *req, Budget__ExportRequest *x, uint32_t limit)
+{
+	budget__request__init(req);
+	budget__export_request__init(x);
+	req->version = 1;
+	req->command_case = BUDGET__REQUEST__COMMAND_EXPORT;
+	req->export = x;
+	x->limit = limit;
 }
 
 static json_int_t
@@ -145,6 +170,35 @@ wait_held(const struct h_daemon *d, json_int_t n)
 struct readers {
 	int fd[NRCONN];
 };
+
+/*
+ * Until no long read has run or waited for a while: the daemon has done
+ * all it will for clients that do not read. With peak, the highest
+ * RssAnon seen meanwhile.
+ */
+static void
+wait_reads_done(const struct h_daemon *d, int64_t *peak)
+{
+	struct h_mem now;
+	int64_t      deadline = h_now_ms() + H_DEADLINE_MS * 3;
+	int          quiet;
+
+	for (quiet = 0; quiet < 5;) {
+		if (peak != NULL) {
+			h_daemon_mem(d, &now);
+			if (now.rss_anon > *peak)
+				*peak = now.rss_anon;
+		}
+		if (status_int(d, "slow_reads") == 0 &&
+		    status_int(d, "held") == 0)
+			quiet++;
+		else
+			quiet = 0;
+		if (h_now_ms() > deadline)
+			h_fail("the long reads never stopped running");
+		h_sleep_ms(50);
+	}
+}
 
 /*
  * R: NREAD verifies (vreq), more than the reader takes, RPER on each
@@ -369,17 +423,14 @@ test_shutdown_after_drain_runs_held_writes(void **state)
 	struct h_daemon      *d = *state;
 	Budget__Request       vreq, xreq;
 	Budget__VerifyRequest v;
-	Budget__ExportRequest x = BUDGET__EXPORT_REQUEST__INIT;
+	Budget__ExportRequest x;
 	struct fx_req         add;
 	char                 *log;
 	int64_t               seq0 = fx_journal_seq(d);
 	int                   fd[NDRAIN + 1], afd, i, k, st;
 
 	fx_verify_req(&vreq, &v);
-	budget__request__init(&xreq);
-	xreq.version = 1;
-	xreq.command_case = BUDGET__REQUEST__COMMAND_EXPORT;
-	xreq.export = &x;
+	export_req(&xreq, &x, 0);
 	fx_company_req(&add, "drain-add", 7777);
 	for (k = 0; k <= NDRAIN; k++)
 		fd[k] = h_connect(d);
@@ -424,37 +475,19 @@ test_never_reading_exports_bounded(void **state)
 {
 	struct h_daemon      *d = *state;
 	Budget__Request       xreq;
-	Budget__ExportRequest x = BUDGET__EXPORT_REQUEST__INIT;
+	Budget__ExportRequest x;
 	Budget__Response     *resp;
-	struct h_mem          before, now;
-	int64_t               peak, deadline;
-	int                   fd, i, quiet;
+	struct h_mem          before;
+	int64_t               peak;
+	int                   fd, i;
 
-	budget__request__init(&xreq);
-	xreq.version = 1;
-	xreq.command_case = BUDGET__REQUEST__COMMAND_EXPORT;
-	xreq.export = &x;
-	x.limit = 10000;
+	export_req(&xreq, &x, 10000);
 	h_daemon_mem(d, &before);
 	peak = before.rss_anon;
 	fd = h_connect(d);
 	for (i = 0; i < NEXPORT; i++)
 		h_send_request(fd, &xreq);
-	/* Until no long read has been running for a while: all it takes. */
-	deadline = h_now_ms() + H_DEADLINE_MS * 3;
-	for (quiet = 0; quiet < 5;) {
-		h_daemon_mem(d, &now);
-		if (now.rss_anon > peak)
-			peak = now.rss_anon;
-		if (status_int(d, "slow_reads") == 0 &&
-		    status_int(d, "held") == 0)
-			quiet++;
-		else
-			quiet = 0;
-		if (h_now_ms() > deadline)
-			h_fail("the exports never stopped running");
-		h_sleep_ms(50);
-	}
+	wait_reads_done(d, &peak);
 	print_message("%d exports owed, none read: anon %lld -> peak %lld "
 		      "KiB\n",
 	    NEXPORT, (long long)before.rss_anon / 1024, (long long)peak / 1024);
@@ -470,6 +503,54 @@ test_never_reading_exports_bounded(void **state)
 	}
 	close(fd);
 	h_assert_serving(d);
+}
+
+/*
+ * The commit wait does not wait for a connection the daemon has stopped
+ * reading. C sends a company add and 8 whole-page exports in one write
+ * and reads nothing: from then on C is not read (8 long reads owed, then
+ * megabytes unsent), so nothing can come from it. D then adds companies
+ * one at a time: none of its writes may wait for C, which with a wait of
+ * 10 ms (setup_long_wait) would run out every time.
+ */
+static void
+test_commit_wait_skips_blocked(void **state)
+{
+	struct h_daemon      *d = *state;
+	Budget__Request       xreq, *a[1 + RPER];
+	Budget__ExportRequest x;
+	Budget__Response     *resp;
+	struct fx_req         add, w;
+	json_int_t            t0, t1;
+	char                  rid[FX_ID_SZ];
+	int                   cfd, dfd, i;
+
+	export_req(&xreq, &x, 10000);
+	fx_company_req(&add, "blocked-add", 8888);
+	a[0] = &add.req;
+	for (i = 1; i <= RPER; i++)
+		a[i] = &xreq;
+	cfd = h_connect(d);
+	fx_send_frames(cfd, a, 1 + RPER);
+	wait_reads_done(d, NULL);
+	t0 = status_int(d, "commit_waits_timed_out");
+	dfd = h_connect(d);
+	for (i = 0; i < 5; i++) {
+		snprintf(rid, sizeof(rid), "unblocked-%d", i);
+		fx_company_req(&w, rid, 8900 + (unsigned)i);
+		h_send_request(dfd, &w.req);
+		resp = h_recv(dfd, H_DEADLINE_MS);
+		if (fx_err(resp) != NULL)
+			fail_msg("D's add %d: %s", i, fx_err(resp));
+		budget__response__free_unpacked(resp, NULL);
+	}
+	t1 = status_int(d, "commit_waits_timed_out");
+	print_message(
+	    "commit waits that ran out: %lld\n", (long long)(t1 - t0));
+	assert_int_equal(t1, t0);
+	close(cfd);
+	close(dfd);
+	fx_verify_ok(d);
 }
 
 /*
@@ -503,6 +584,8 @@ main(void)
 		test_shutdown_after_drain_runs_held_writes, setup, h_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_never_reading_exports_bounded, setup, h_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_commit_wait_skips_blocked, setup_long_wait, h_teardown),
 	};
 
 	small_quarantine();
