@@ -791,27 +791,58 @@ store_sync_parent(const char *path)
 }
 
 /*
- * A backup is answered only once it would survive a power cut, and it is
- * the daemon user's alone whatever the umask and the directory. LMDB
- * writes the copy with O_DIRECT where it can, which skips the page cache
- * but neither flushes the disk's cache nor makes the file's size and
- * name durable; and it creates the file with mode 0666 less the umask.
- * Returns 0 or an errno.
+ * The copy itself, into dir/data.mdb.partial: created 0600 whatever the
+ * umask, written by LMDB in its own read transaction (with O_DIRECT where
+ * the file system has it, as mdb_env_copy2 does: the source is in the
+ * page cache already, the copy need not be), fsync'd, then renamed to
+ * data.mdb, never over one, and the directory and its parent fsync'd. So
+ * a copy cut short, by an error, a kill or a power cut, is never named
+ * data.mdb, and the answer comes only once the copy would survive a power
+ * cut: O_DIRECT neither flushes the disk's cache nor makes the file's
+ * size and name durable. On failure the partial file is gone. Returns 0,
+ * or an errno or LMDB code with *cause.
  */
 static int
-store_copy_seal(const char *file, const char *dir, struct stat *st)
+store_copy_write(const char *dir, struct stat *st, char **cause)
 {
-	int fd, rc = 0;
+	char *file, *part;
+	int   fd, fl, rc = 0, renamed = 0;
 
-	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)
-		return (errno);
-	if (fchmod(fd, 0600) == -1 || fsync(fd) == -1 || fstat(fd, st) == -1)
+	xasprintf(&file, "%s/data.mdb", dir);
+	xasprintf(&part, "%s/data.mdb.partial", dir);
+	if (lstat(file, st) == 0) {
+		rc = EEXIST;
+		xasprintf(cause, "%s: %s", file, strerror(rc));
+	} else if ((fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			0600)) == -1) {
+		/* EEXIST: a backup is being written there, or was cut short. */
 		rc = errno;
-	close(fd);
-	if (rc == 0)
-		rc = store_sync_parent(file);
-	if (rc == 0)
-		rc = store_sync_parent(dir);
+		xasprintf(cause, "%s: %s", part, strerror(rc));
+	} else {
+		if ((fl = fcntl(fd, F_GETFL)) != -1)
+			(void)fcntl(fd, F_SETFL, fl | O_DIRECT);
+		rc = mdb_env_copyfd2(store.env, fd, MDB_CP_COMPACT);
+		if (rc == 0 && (fsync(fd) == -1 || fstat(fd, st) == -1))
+			rc = errno;
+		if (close(fd) == -1 && rc == 0)
+			rc = errno;
+		if (rc == 0 &&
+		    renameat2(
+			AT_FDCWD, part, AT_FDCWD, file, RENAME_NOREPLACE) == -1)
+			rc = errno;
+		else if (rc == 0) {
+			renamed = 1;
+			if ((rc = store_sync_parent(file)) == 0)
+				rc = store_sync_parent(dir);
+		}
+		if (rc != 0) {
+			xasprintf(cause, "%s: %s", dir, mdb_strerror(rc));
+			if (unlink(renamed ? file : part) == -1)
+				log_warn("backup: %s", renamed ? file : part);
+		}
+	}
+	free(file);
+	free(part);
 	return (rc);
 }
 
@@ -863,13 +894,12 @@ out:
 }
 
 /*
- * A copy that failed part of the way (the disk filled up, a file-size
- * limit) must not be left looking like a backup: a nightly rotation would
- * keep it, and an operator might restore from it. Remove what this copy
- * made: its files, and dir if it made that too.
+ * A copy that does not open is not left looking like a backup: a nightly
+ * rotation would keep it, and an operator might restore from it. Remove
+ * it, and the lock file its opening made.
  */
 static void
-store_copy_discard(const char *dir, int made_dir)
+store_copy_discard(const char *dir)
 {
 	const char *const names[] = {"data.mdb", "lock.mdb"};
 	char             *file;
@@ -881,23 +911,21 @@ store_copy_discard(const char *dir, int made_dir)
 			log_warn("backup: %s", file);
 		free(file);
 	}
-	if (made_dir && rmdir(dir) == -1)
-		log_warn("backup: %s", dir);
 }
 
 /*
  * A compacted, consistent copy of the environment into dir (created here
- * with mode 0700; it may exist if empty), made in LMDB's own read
- * transaction, so writers go on meanwhile; sealed (store_copy_seal), then
+ * with mode 0700; it may exist if it holds no copy), made in LMDB's own
+ * read transaction, so writers go on meanwhile (store_copy_write); then
  * described: its size, the last journal entry and that entry's hash. A
- * copy that fails is removed. Safe on the reader thread. Returns 0, or an
- * errno (EEXIST: dir holds a copy already) or LMDB code with *cause.
+ * backup that fails leaves nothing, and no directory it made. Safe on the
+ * reader thread. Returns 0, or an errno (EEXIST: dir holds a copy, or one
+ * being written) or LMDB code with *cause.
  */
 int
 store_copy(const char *dir, uint64_t *bytes, uint64_t *seq, uint8_t hash[32],
     char **cause)
 {
-	char       *file;
 	struct stat st;
 	int         rc, made_dir;
 
@@ -907,22 +935,12 @@ store_copy(const char *dir, uint64_t *bytes, uint64_t *seq, uint8_t hash[32],
 		xasprintf(cause, "%s: %s", dir, strerror(rc));
 		return (rc);
 	}
-	if ((rc = mdb_env_copy2(store.env, dir, MDB_CP_COMPACT)) != 0) {
-		xasprintf(cause, "%s: %s", dir, mdb_strerror(rc));
-		/* EEXIST: the data.mdb there is somebody else's. */
-		if (rc != EEXIST)
-			store_copy_discard(dir, made_dir);
-		return (rc);
-	}
-	xasprintf(&file, "%s/data.mdb", dir);
-	rc = store_copy_seal(file, dir, &st);
-	free(file);
-	if (rc != 0)
-		xasprintf(cause, "%s/data.mdb: %s", dir, strerror(rc));
-	else
-		rc = store_copy_describe(dir, seq, hash, cause);
+	if ((rc = store_copy_write(dir, &st, cause)) == 0 &&
+	    (rc = store_copy_describe(dir, seq, hash, cause)) != 0)
+		store_copy_discard(dir);
 	if (rc != 0) {
-		store_copy_discard(dir, made_dir);
+		if (made_dir && rmdir(dir) == -1)
+			log_warn("backup: %s", dir);
 		return (rc);
 	}
 	*bytes = (uint64_t)st.st_size;

@@ -99,8 +99,10 @@ static void
 test_refusals(void **state)
 {
 	struct h_daemon *d = *state;
+	struct stat      st;
 	json_t          *bk;
-	char             path[H_PATH_MAX];
+	FILE            *fp;
+	char             path[H_PATH_MAX], file[H_PATH_MAX + 32];
 	int              status;
 
 	snprintf(path, sizeof(path), "%s/backup-2", d->dir);
@@ -112,6 +114,25 @@ test_refusals(void **state)
 				json_object_get(bk, "error"), "code")),
 	    "already_exists");
 	json_decref(bk);
+	/*
+	 * A copy being written there, or cut short by a kill: refused, and
+	 * left as it is.
+	 */
+	snprintf(path, sizeof(path), "%s/backup-3", d->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(file, sizeof(file), "%s/data.mdb.partial", path);
+	fp = fopen(file, "w");
+	assert_non_null(fp);
+	fputs("half a copy", fp);
+	assert_int_equal(fclose(fp), 0);
+	bk = fx_ctl_json_try(d, &status, "backup", path, NULL);
+	assert_int_equal(status, 1);
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(bk, "error"), "code")),
+	    "already_exists");
+	json_decref(bk);
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(st.st_size, 11);
 	/* A parent that does not exist. */
 	snprintf(path, sizeof(path), "%s/no/such/dir", d->dir);
 	bk = fx_ctl_json_try(d, &status, "backup", path, NULL);
@@ -132,7 +153,7 @@ test_copy_private(void **state)
 {
 	struct h_daemon *d = *state;
 	struct stat      st;
-	char             path[H_PATH_MAX], file[H_PATH_MAX + 16];
+	char             path[H_PATH_MAX], file[H_PATH_MAX + 32];
 
 	snprintf(path, sizeof(path), "%s/backup-open", d->dir);
 	assert_int_equal(mkdir(path, 0755), 0);
@@ -141,6 +162,8 @@ test_copy_private(void **state)
 	assert_int_equal(stat(file, &st), 0);
 	print_message("data.mdb mode %04o\n", (unsigned)(st.st_mode & 07777));
 	assert_int_equal(st.st_mode & 07777, 0600);
+	snprintf(file, sizeof(file), "%s/data.mdb.partial", path);
+	assert_int_equal(stat(file, &st), -1);
 }
 
 /*
