@@ -791,19 +791,76 @@ store_sync_parent(const char *path)
 }
 
 /*
+ * What a copy holds: the last journal entry and its hash, read from the
+ * file at path in an environment of its own, read-only and without a
+ * lock file (MDB_NOLOCK): nobody else writes the copy, and a lock.mdb
+ * beside it is not budgetd's. LMDB would reset one it opened first, even
+ * one linked to the live environment's lock file or data.mdb, since this
+ * process's own locks do not keep it out. Returns 0 or an LMDB code with
+ * *cause.
+ */
+static int
+store_copy_describe(
+    const char *path, uint64_t *seq, uint8_t hash[32], char **cause)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi  meta;
+	MDB_val  k, v;
+	int      rc, i;
+
+	*seq = 0;
+	memset(hash, 0, 32);
+	if ((rc = mdb_env_create(&env)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(env, STORE_DB__COUNT + 4)) != 0 ||
+	    (rc = mdb_env_open(env, path,
+		 MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR | MDB_NOTLS, 0600)) !=
+		0 ||
+	    (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "meta", 0, &meta)) != 0)
+		goto out;
+	k.mv_data = (void *)(uintptr_t) "journal_seq";
+	k.mv_size = 11;
+	if ((rc = mdb_get(txn, meta, &k, &v)) == 0 && v.mv_size == 8) {
+		for (i = 0; i < 8; i++)
+			*seq = *seq << 8 | ((uint8_t *)v.mv_data)[i];
+	} else if (rc != 0 && rc != MDB_NOTFOUND)
+		goto out;
+	k.mv_data = (void *)(uintptr_t) "head_hash";
+	k.mv_size = 9;
+	if ((rc = mdb_get(txn, meta, &k, &v)) == 0 && v.mv_size == 32)
+		memcpy(hash, v.mv_data, 32);
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0)
+		xasprintf(cause, "%s: the copy does not open: %s", path,
+		    mdb_strerror(rc));
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (env != NULL)
+		mdb_env_close(env);
+	return (rc);
+}
+
+/*
  * The copy itself, into dir/data.mdb.partial: created 0600 whatever the
  * umask, written by LMDB in its own read transaction (with O_DIRECT where
  * the file system has it, as mdb_env_copy2 does: the source is in the
- * page cache already, the copy need not be), fsync'd, then renamed to
- * data.mdb, never over one, and the directory and its parent fsync'd. So
- * a copy cut short, by an error, a kill or a power cut, is never named
- * data.mdb, and the answer comes only once the copy would survive a power
- * cut: O_DIRECT neither flushes the disk's cache nor makes the file's
- * size and name durable. On failure the partial file is gone. Returns 0,
- * or an errno or LMDB code with *cause.
+ * page cache already, the copy need not be), fsync'd, described
+ * (store_copy_describe), then renamed to data.mdb, never over one, and
+ * the directory and its parent fsync'd. So a copy cut short, by an
+ * error, a kill or a power cut, or one that does not open, is never
+ * named data.mdb, and the answer comes only once the copy would survive
+ * a power cut: O_DIRECT neither flushes the disk's cache nor makes the
+ * file's size and name durable. On failure the file this made is gone,
+ * and nothing else was touched. Returns 0, or an errno or LMDB code with
+ * *cause.
  */
 static int
-store_copy_write(const char *dir, struct stat *st, char **cause)
+store_copy_write(const char *dir, struct stat *st, uint64_t *seq,
+    uint8_t hash[32], char **cause)
 {
 	char *file, *part;
 	int   fd, fl, rc = 0, renamed = 0;
@@ -826,20 +883,24 @@ store_copy_write(const char *dir, struct stat *st, char **cause)
 			rc = errno;
 		if (close(fd) == -1 && rc == 0)
 			rc = errno;
+		if (rc != 0)
+			xasprintf(cause, "%s: %s", part, mdb_strerror(rc));
+		else
+			rc = store_copy_describe(part, seq, hash, cause);
 		if (rc == 0 &&
-		    renameat2(
-			AT_FDCWD, part, AT_FDCWD, file, RENAME_NOREPLACE) == -1)
+		    renameat2(AT_FDCWD, part, AT_FDCWD, file,
+			RENAME_NOREPLACE) == -1) {
 			rc = errno;
-		else if (rc == 0) {
+			xasprintf(cause, "%s: %s", file, strerror(rc));
+		} else if (rc == 0) {
 			renamed = 1;
 			if ((rc = store_sync_parent(file)) == 0)
 				rc = store_sync_parent(dir);
+			if (rc != 0)
+				xasprintf(cause, "%s: %s", dir, strerror(rc));
 		}
-		if (rc != 0) {
-			xasprintf(cause, "%s: %s", dir, mdb_strerror(rc));
-			if (unlink(renamed ? file : part) == -1)
-				log_warn("backup: %s", renamed ? file : part);
-		}
+		if (rc != 0 && unlink(renamed ? file : part) == -1)
+			log_warn("backup: %s", renamed ? file : part);
 	}
 	free(file);
 	free(part);
@@ -847,77 +908,10 @@ store_copy_write(const char *dir, struct stat *st, char **cause)
 }
 
 /*
- * What a sealed copy in dir holds: the last journal entry and its hash,
- * read in an environment of its own, read-only. Returns 0 or an LMDB code.
- */
-static int
-store_copy_describe(
-    const char *dir, uint64_t *seq, uint8_t hash[32], char **cause)
-{
-	MDB_env *env = NULL;
-	MDB_txn *txn = NULL;
-	MDB_dbi  meta;
-	MDB_val  k, v;
-	int      rc, i;
-
-	*seq = 0;
-	memset(hash, 0, 32);
-	if ((rc = mdb_env_create(&env)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(env, STORE_DB__COUNT + 4)) != 0 ||
-	    (rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0600)) != 0 ||
-	    (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "meta", 0, &meta)) != 0)
-		goto out;
-	k.mv_data = (void *)(uintptr_t) "journal_seq";
-	k.mv_size = 11;
-	if ((rc = mdb_get(txn, meta, &k, &v)) == 0 && v.mv_size == 8) {
-		for (i = 0; i < 8; i++)
-			*seq = *seq << 8 | ((uint8_t *)v.mv_data)[i];
-	} else if (rc != 0 && rc != MDB_NOTFOUND)
-		goto out;
-	k.mv_data = (void *)(uintptr_t) "head_hash";
-	k.mv_size = 9;
-	if ((rc = mdb_get(txn, meta, &k, &v)) == 0 && v.mv_size == 32)
-		memcpy(hash, v.mv_data, 32);
-	else if (rc != 0 && rc != MDB_NOTFOUND)
-		goto out;
-	rc = 0;
-out:
-	if (rc != 0)
-		xasprintf(cause, "%s: the copy does not open: %s", dir,
-		    mdb_strerror(rc));
-	if (txn != NULL)
-		mdb_txn_abort(txn);
-	if (env != NULL)
-		mdb_env_close(env);
-	return (rc);
-}
-
-/*
- * A copy that does not open is not left looking like a backup: a nightly
- * rotation would keep it, and an operator might restore from it. Remove
- * it, and the lock file its opening made.
- */
-static void
-store_copy_discard(const char *dir)
-{
-	const char *const names[] = {"data.mdb", "lock.mdb"};
-	char             *file;
-	size_t            i;
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		xasprintf(&file, "%s/%s", dir, names[i]);
-		if (unlink(file) == -1 && errno != ENOENT)
-			log_warn("backup: %s", file);
-		free(file);
-	}
-}
-
-/*
  * A compacted, consistent copy of the environment into dir (created here
  * with mode 0700; it may exist if it holds no copy), made in LMDB's own
- * read transaction, so writers go on meanwhile (store_copy_write); then
- * described: its size, the last journal entry and that entry's hash. A
+ * read transaction, so writers go on meanwhile, and described: its size,
+ * the last journal entry and that entry's hash (store_copy_write). A
  * backup that fails leaves nothing, and no directory it made. Safe on the
  * reader thread. Returns 0, or an errno (EEXIST: dir holds a copy, or one
  * being written) or LMDB code with *cause.
@@ -935,10 +929,7 @@ store_copy(const char *dir, uint64_t *bytes, uint64_t *seq, uint8_t hash[32],
 		xasprintf(cause, "%s: %s", dir, strerror(rc));
 		return (rc);
 	}
-	if ((rc = store_copy_write(dir, &st, cause)) == 0 &&
-	    (rc = store_copy_describe(dir, seq, hash, cause)) != 0)
-		store_copy_discard(dir);
-	if (rc != 0) {
+	if ((rc = store_copy_write(dir, &st, seq, hash, cause)) != 0) {
 		if (made_dir && rmdir(dir) == -1)
 			log_warn("backup: %s", dir);
 		return (rc);

@@ -164,6 +164,9 @@ test_copy_private(void **state)
 	assert_int_equal(st.st_mode & 07777, 0600);
 	snprintf(file, sizeof(file), "%s/data.mdb.partial", path);
 	assert_int_equal(stat(file, &st), -1);
+	/* The look at the copy made no lock file: data.mdb is all there is. */
+	snprintf(file, sizeof(file), "%s/lock.mdb", path);
+	assert_int_equal(stat(file, &st), -1);
 }
 
 /*
@@ -213,6 +216,59 @@ test_failed_copy_removed(void **state)
 	fx_verify_ok(d);
 }
 
+/*
+ * What the directory holds besides data.mdb is not budgetd's: a lock.mdb
+ * there, even one pointing at the live ledger's files, is neither opened
+ * nor written. Whoever may name the directory (an auditor) could place
+ * one. Opened as the copy's lock file, LMDB resets it as its first user
+ * (in this very process the live environment's locks do not keep it
+ * out): pointing at the live lock.mdb, the live transaction id goes back
+ * to the copy's, and commits after that are lost at the next start;
+ * pointing at the live data.mdb, its first page is overwritten.
+ */
+static void
+backup_beside_link(struct h_daemon *d, const char *name, const char *target)
+{
+	struct stat st;
+	json_t     *bk;
+	char        path[H_PATH_MAX], file[H_PATH_MAX + 32];
+	char        live[H_PATH_MAX + 32], id[32];
+	int64_t     seq;
+	int         status;
+
+	snprintf(live, sizeof(live), "%s/%s", d->datadir, target);
+	snprintf(path, sizeof(path), "%s/backup-%s", d->dir, name);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(file, sizeof(file), "%s/lock.mdb", path);
+	assert_int_equal(symlink(live, file), 0);
+	bk = fx_ctl_json_try(d, &status, "backup", path, NULL);
+	assert_int_equal(status, 0);
+	json_decref(bk);
+	assert_int_equal(lstat(file, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	/* One commit after the backup is there after a restart. */
+	seq = fx_journal_seq(d);
+	snprintf(id, sizeof(id), "BK-%s", name);
+	fx_contract_open(d, id, "1000");
+	assert_int_equal(fx_journal_seq(d), seq + 1);
+	h_daemon_restart(d);
+	assert_int_equal(fx_journal_seq(d), seq + 1);
+	fx_companies_add(d, 5000, 50);
+	fx_verify_ok(d);
+}
+
+static void
+test_lock_link_to_live_lock(void **state)
+{
+	backup_beside_link(*state, "lock-lock", "lock.mdb");
+}
+
+static void
+test_lock_link_to_live_data(void **state)
+{
+	backup_beside_link(*state, "lock-data", "data.mdb");
+}
+
 int
 main(void)
 {
@@ -224,6 +280,10 @@ main(void)
 		test_copy_private, setup, h_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_failed_copy_removed, setup, h_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_lock_link_to_live_lock, setup, h_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_lock_link_to_live_data, setup, h_teardown),
 	};
 
 	/* The umask of a budgetd started by hand: the copy must not use it. */
