@@ -25,7 +25,8 @@ cmd_backup_exec(struct cmd_ctx *ctx)
 	if (*a->path != '/' || strlen(a->path) > 1024 ||
 	    !ledger_text_ok(a->path, 1024))
 		return (cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT,
-		    "backup path must be an absolute directory path"));
+		    "backup path must be an absolute directory path, at most "
+		    "1024 bytes of UTF-8 without control characters"));
 	res = cmd_alloc(ctx, sizeof(*res));
 	budget__backup_result__init(res);
 	if ((err = store_copy(
@@ -36,7 +37,8 @@ cmd_backup_exec(struct cmd_ctx *ctx)
 			    "backup: %s: choose a new or empty directory",
 			    cause);
 		else if (err == EACCES || err == ENOENT || err == ENOTDIR ||
-		    err == EROFS || err == EPERM)
+		    err == EROFS || err == EPERM || err == ENAMETOOLONG ||
+		    err == ELOOP)
 			rc = cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT,
 			    "backup: %s (the daemon writes the copy: the path "
 			    "must be writable by its user)",

@@ -269,6 +269,181 @@ test_lock_link_to_live_data(void **state)
 	backup_beside_link(*state, "lock-data", "data.mdb");
 }
 
+/* backup PATH through budgetctl must fail with this error code. */
+static void
+backup_refused(const struct h_daemon *d, const char *path, const char *code)
+{
+	json_t *bk;
+	int     status;
+
+	bk = fx_ctl_json_try(d, &status, "backup", path, NULL);
+	assert_int_equal(status, 1);
+	assert_non_null(bk);
+	print_message("%s: %s\n", code,
+	    json_string_value(
+		json_object_get(json_object_get(bk, "error"), "message")));
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(bk, "error"), "code")),
+	    code);
+	json_decref(bk);
+}
+
+/* A backup request with this path, sent raw (budgetctl makes it absolute). */
+static void
+backup_raw_refused(const struct h_daemon *d, const char *path)
+{
+	Budget__Request       req = BUDGET__REQUEST__INIT;
+	Budget__BackupRequest br = BUDGET__BACKUP_REQUEST__INIT;
+	int                   fd;
+
+	req.version = BUDGET_PROTOCOL_VERSION;
+	req.request_id = H_STR("bk-raw");
+	req.command_case = BUDGET__REQUEST__COMMAND_BACKUP;
+	br.path = H_STR(path);
+	req.backup = &br;
+	fd = h_connect(d);
+	h_send_request(fd, &req);
+	h_expect_error(fd, "invalid_argument", "bk-raw");
+	close(fd);
+}
+
+/* The contents of a small file, NUL-terminated, into buf. */
+static void
+slurp(const char *file, char *buf, size_t size)
+{
+	FILE  *fp = fopen(file, "r");
+	size_t n;
+
+	assert_non_null(fp);
+	n = fread(buf, 1, size - 1, fp);
+	buf[n] = '\0';
+	assert_int_equal(fclose(fp), 0);
+}
+
+/*
+ * Paths that are not a directory budgetd may fill: refused as the
+ * operator's mistake (invalid_argument, not the ledger's storage_error),
+ * or already_exists when something there is not budgetd's to replace,
+ * and in every case nothing made, nothing removed, nothing written
+ * through a link someone placed.
+ */
+static void
+test_paths_refused(void **state)
+{
+	struct h_daemon *d = *state;
+	struct stat      st;
+	FILE            *fp;
+	char             path[2048], file[2048 + 32], other[H_PATH_MAX];
+	char             buf[64];
+	size_t           n;
+
+	/* Not absolute, empty: the daemon's working directory is not ours. */
+	backup_raw_refused(d, "bk-relative");
+	assert_int_equal(stat("bk-relative", &st), -1);
+	backup_raw_refused(d, "");
+	/* Not UTF-8, and control characters (the path goes to the log). */
+	snprintf(path, sizeof(path), "%s/bk-\xff\xfe", d->dir);
+	backup_refused(d, path, "invalid_argument");
+	assert_int_equal(stat(path, &st), -1);
+	snprintf(path, sizeof(path), "%s/bk-\nfake log line", d->dir);
+	backup_refused(d, path, "invalid_argument");
+	assert_int_equal(stat(path, &st), -1);
+	/* Longer than 1024 bytes. */
+	n = (size_t)snprintf(path, sizeof(path), "%s/", d->dir);
+	memset(path + n, 'a', 1100 - n);
+	path[1100] = '\0';
+	backup_refused(d, path, "invalid_argument");
+	/* A component longer than a name may be (ENAMETOOLONG). */
+	n = (size_t)snprintf(path, sizeof(path), "%s/", d->dir);
+	memset(path + n, 'b', 300);
+	path[n + 300] = '\0';
+	backup_refused(d, path, "invalid_argument");
+	/* A link loop (ELOOP). */
+	snprintf(path, sizeof(path), "%s/bk-loop", d->dir);
+	assert_int_equal(symlink(path, path), 0);
+	backup_refused(d, path, "invalid_argument");
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	/* A regular file: left as it is. */
+	snprintf(path, sizeof(path), "%s/bk-file", d->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("not a directory", fp);
+	assert_int_equal(fclose(fp), 0);
+	backup_refused(d, path, "invalid_argument");
+	slurp(path, buf, sizeof(buf));
+	assert_string_equal(buf, "not a directory");
+	/* The live data directory itself, and its data.mdb. */
+	backup_refused(d, d->datadir, "already_exists");
+	snprintf(path, sizeof(path), "%s/data.mdb", d->datadir);
+	backup_refused(d, path, "invalid_argument");
+	snprintf(path, sizeof(path), "%s/data.mdb.partial", d->datadir);
+	assert_int_equal(stat(path, &st), -1);
+	/* A dangling link named data.mdb: somebody's, kept. */
+	snprintf(path, sizeof(path), "%s/bk-dangling", d->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(file, sizeof(file), "%s/data.mdb", path);
+	assert_int_equal(symlink("/nonexistent/data.mdb", file), 0);
+	backup_refused(d, path, "already_exists");
+	assert_int_equal(lstat(file, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	snprintf(file, sizeof(file), "%s/data.mdb.partial", path);
+	assert_int_equal(lstat(file, &st), -1);
+	/* data.mdb.partial linked to a file elsewhere: not written through. */
+	snprintf(other, sizeof(other), "%s/bk-victim", d->dir);
+	fp = fopen(other, "w");
+	assert_non_null(fp);
+	fputs("victim", fp);
+	assert_int_equal(fclose(fp), 0);
+	snprintf(path, sizeof(path), "%s/bk-partial-link", d->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(file, sizeof(file), "%s/data.mdb.partial", path);
+	assert_int_equal(symlink(other, file), 0);
+	backup_refused(d, path, "already_exists");
+	slurp(other, buf, sizeof(buf));
+	assert_string_equal(buf, "victim");
+	assert_int_equal(lstat(file, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	h_assert_serving(d);
+	fx_verify_ok(d);
+}
+
+/*
+ * Paths spelled another way that do name a directory budgetd may fill: a
+ * trailing slash, a link to a directory. The copy lands there, whole.
+ */
+static void
+test_paths_spelled_otherwise(void **state)
+{
+	struct h_daemon *d = *state;
+	struct stat      st;
+	json_t          *bk;
+	char             path[H_PATH_MAX], real[H_PATH_MAX];
+	char             file[H_PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/bk-slash/", d->dir);
+	json_decref(fx_ctl_json(d, 0, "backup", path, NULL));
+	snprintf(file, sizeof(file), "%s/bk-slash/data.mdb", d->dir);
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	snprintf(file, sizeof(file), "%s/bk-slash", d->dir);
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+
+	snprintf(real, sizeof(real), "%s/bk-real", d->dir);
+	assert_int_equal(mkdir(real, 0700), 0);
+	snprintf(path, sizeof(path), "%s/bk-link", d->dir);
+	assert_int_equal(symlink(real, path), 0);
+	bk = fx_ctl_json(d, 0, "backup", path, NULL);
+	assert_string_equal(
+	    json_string_value(json_object_get(bk, "path")), path);
+	json_decref(bk);
+	snprintf(file, sizeof(file), "%s/data.mdb", real);
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+}
+
 int
 main(void)
 {
@@ -284,6 +459,10 @@ main(void)
 		test_lock_link_to_live_lock, setup, h_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_lock_link_to_live_data, setup, h_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_paths_refused, setup, h_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_paths_spelled_otherwise, setup, h_teardown),
 	};
 
 	/* The umask of a budgetd started by hand: the copy must not use it. */
