@@ -917,25 +917,30 @@ store_copy_write(const char *dir, struct stat *st, uint64_t *seq,
  * being written) or LMDB code with *cause.
  */
 int
-store_copy(const char *dir, uint64_t *bytes, uint64_t *seq, uint8_t hash[32],
+store_copy(const char *path, uint64_t *bytes, uint64_t *seq, uint8_t hash[32],
     char **cause)
 {
 	struct stat st;
+	char       *dir = xstrdup(path), *end = dir + strlen(dir);
 	int         rc, made_dir;
 
+	/*
+	 * Without its trailing slashes: store_sync_parent(dir) must fsync
+	 * the directory that holds dir, not dir again.
+	 */
+	while (end > dir + 1 && end[-1] == '/')
+		*--end = '\0';
 	made_dir = mkdir(dir, 0700) == 0;
 	if (!made_dir && errno != EEXIST) {
 		rc = errno;
 		xasprintf(cause, "%s: %s", dir, strerror(rc));
-		return (rc);
-	}
-	if ((rc = store_copy_write(dir, &st, seq, hash, cause)) != 0) {
+	} else if ((rc = store_copy_write(dir, &st, seq, hash, cause)) != 0) {
 		if (made_dir && rmdir(dir) == -1)
 			log_warn("backup: %s", dir);
-		return (rc);
-	}
-	*bytes = (uint64_t)st.st_size;
-	return (0);
+	} else
+		*bytes = (uint64_t)st.st_size;
+	free(dir);
+	return (rc);
 }
 
 /* How many records a database holds (0 on error, which is then sticky). */

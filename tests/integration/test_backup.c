@@ -418,8 +418,10 @@ test_paths_spelled_otherwise(void **state)
 	struct h_daemon *d = *state;
 	struct stat      st;
 	json_t          *bk;
+	const char      *msg;
 	char             path[H_PATH_MAX], real[H_PATH_MAX];
 	char             file[H_PATH_MAX + 32];
+	int              status;
 
 	snprintf(path, sizeof(path), "%s/bk-slash/", d->dir);
 	json_decref(fx_ctl_json(d, 0, "backup", path, NULL));
@@ -429,6 +431,20 @@ test_paths_spelled_otherwise(void **state)
 	snprintf(file, sizeof(file), "%s/bk-slash", d->dir);
 	assert_int_equal(stat(file, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0700);
+	/*
+	 * The trailing slashes are dropped, so that the directory that holds
+	 * bk-slash is the one fsync'd as its parent (not bk-slash twice, as
+	 * strace showed); the error names the file without "//".
+	 */
+	snprintf(path, sizeof(path), "%s/bk-slash//", d->dir);
+	bk = fx_ctl_json_try(d, &status, "backup", path, NULL);
+	assert_int_equal(status, 1);
+	snprintf(file, sizeof(file), "%s/bk-slash/data.mdb: ", d->dir);
+	msg = json_string_value(
+	    json_object_get(json_object_get(bk, "error"), "message"));
+	print_message("%s\n", msg);
+	assert_non_null(strstr(msg, file));
+	json_decref(bk);
 
 	snprintf(real, sizeof(real), "%s/bk-real", d->dir);
 	assert_int_equal(mkdir(real, 0700), 0);
