@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -460,6 +461,210 @@ test_paths_spelled_otherwise(void **state)
 	assert_true(S_ISLNK(st.st_mode));
 }
 
+/* cp SRC DST, as README's restore does it (mode 0600 from the copy's). */
+static void
+copy_file(const char *src, const char *dst)
+{
+	FILE  *in = fopen(src, "r"), *out;
+	char   buf[65536];
+	size_t n;
+
+	assert_non_null(in);
+	out = fopen(dst, "wx");
+	assert_non_null(out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	assert_int_equal(ferror(in), 0);
+	assert_int_equal(fclose(in), 0);
+	assert_int_equal(fclose(out), 0);
+}
+
+/*
+ * dir/data.mdb, alone in a fresh data directory, is a ledger budgetd
+ * opens, holding exactly journal entry seq with hash head, and verifies.
+ */
+static void
+copy_restores(const char *dir, json_int_t seq, const char *head)
+{
+	struct h_daemon *r = h_daemon_new(NULL);
+	json_t          *st;
+	char             src[H_PATH_MAX + 32], dst[H_PATH_MAX + 32];
+
+	assert_int_equal(mkdir(r->datadir, 0700), 0);
+	snprintf(src, sizeof(src), "%s/data.mdb", dir);
+	snprintf(dst, sizeof(dst), "%s/data.mdb", r->datadir);
+	copy_file(src, dst);
+	h_daemon_start(r);
+	st = fx_ctl_json(r, 0, "status", NULL);
+	assert_int_equal(h_json_int(st, "journal_seq"), seq);
+	if (head != NULL)
+		assert_string_equal(h_json_str(st, "head_hash"), head);
+	json_decref(st);
+	fx_verify_ok(r);
+	h_daemon_teardown(r);
+}
+
+/*
+ * README's restore, step by step: the nightly's copy in the data
+ * directory's backups/, later writes, stop, move the data directory
+ * aside, a fresh one (0700) with the copy's data.mdb alone, start: status
+ * names the head the backup named, verify passes, what came after the
+ * backup is not there, and the restored budgetd writes and backs up.
+ */
+static void
+test_restore_as_readme(void **state)
+{
+	struct h_daemon *d = *state;
+	json_t          *bk, *st;
+	char             backups[H_PATH_MAX + 32], path[H_PATH_MAX + 64];
+	char             broken[H_PATH_MAX + 32], src[H_PATH_MAX + 96];
+	char             dst[H_PATH_MAX + 32];
+	int              status;
+
+	snprintf(backups, sizeof(backups), "%s/backups", d->datadir);
+	assert_int_equal(mkdir(backups, 0700), 0);
+	snprintf(path, sizeof(path), "%s/2026-11-22", backups);
+	bk = fx_ctl_json(d, 0, "backup", path, NULL);
+	fx_contract_open(d, "BK-AFTER", "1000");
+
+	assert_int_equal(h_daemon_stop(d), 0);
+	snprintf(broken, sizeof(broken), "%s.broken", d->datadir);
+	assert_int_equal(rename(d->datadir, broken), 0);
+	assert_int_equal(mkdir(d->datadir, 0700), 0);
+	snprintf(src, sizeof(src), "%s/backups/2026-11-22/data.mdb", broken);
+	snprintf(dst, sizeof(dst), "%s/data.mdb", d->datadir);
+	copy_file(src, dst);
+	h_daemon_start(d);
+
+	st = fx_ctl_json(d, 0, "status", NULL);
+	assert_int_equal(
+	    h_json_int(st, "journal_seq"), h_json_int(bk, "journal_seq"));
+	assert_string_equal(
+	    h_json_str(st, "head_hash"), h_json_str(bk, "head_hash"));
+	json_decref(st);
+	fx_verify_ok(d);
+	json_decref(
+	    fx_ctl_json_try(d, &status, "contract", "show", "BK-AFTER", NULL));
+	assert_int_not_equal(status, 0);
+
+	fx_contract_open(d, "BK-AFTER", "1000");
+	assert_int_equal(fx_journal_seq(d), h_json_int(bk, "journal_seq") + 1);
+	assert_int_equal(mkdir(backups, 0700), 0);
+	snprintf(path, sizeof(path), "%s/2026-11-23", backups);
+	json_decref(bk);
+	bk = fx_ctl_json(d, 0, "backup", path, NULL);
+	copy_restores(
+	    path, h_json_int(bk, "journal_seq"), h_json_str(bk, "head_hash"));
+	json_decref(bk);
+	fx_verify_ok(d);
+}
+
+/*
+ * Two backups into one new directory at once: one makes the copy, the
+ * other is refused with already_exists and removes nothing of it.
+ */
+static void
+test_two_backups_one_dir(void **state)
+{
+	struct h_daemon *d = *state;
+	struct h_proc    p[2];
+	struct stat      st;
+	char             path[H_PATH_MAX], file[H_PATH_MAX + 32];
+	int              i, ok = -1;
+
+	fx_companies_add(d, 1000, 2000);
+	snprintf(path, sizeof(path), "%s/backup-both", d->dir);
+	for (i = 0; i < 2; i++)
+		h_ctl_spawn(&p[i], d, "--json", "backup", path, NULL);
+	for (i = 0; i < 2; i++)
+		h_proc_wait(&p[i], H_DEADLINE_MS);
+	for (i = 0; i < 2; i++) {
+		if (p[i].status == 0) {
+			assert_int_equal(ok, -1);
+			ok = i;
+		} else {
+			assert_int_equal(p[i].status, 1);
+			assert_string_equal(
+			    h_json_str(h_json(&p[i]), "error.code"),
+			    "already_exists");
+		}
+	}
+	assert_int_not_equal(ok, -1);
+	snprintf(file, sizeof(file), "%s/data.mdb.partial", path);
+	assert_int_equal(stat(file, &st), -1);
+	copy_restores(path, h_json_int(h_json(&p[ok]), "journal_seq"),
+	    h_json_str(h_json(&p[ok]), "head_hash"));
+	for (i = 0; i < 2; i++)
+		h_proc_free(&p[i]);
+	h_assert_serving(d);
+}
+
+#define SIGTERM_BACKUPS 8
+
+/*
+ * SIGTERM with backups on the reader thread and queued behind it: the
+ * daemon finishes them, answers each, and exits 0; none leaves a
+ * data.mdb.partial, and every copy answered is whole.
+ */
+static void
+test_backups_at_sigterm(void **state)
+{
+	struct h_daemon      *d = *state;
+	Budget__Request       req = BUDGET__REQUEST__INIT;
+	Budget__BackupRequest br = BUDGET__BACKUP_REQUEST__INIT;
+	Budget__Response     *resp[SIGTERM_BACKUPS];
+	struct stat           st;
+	/* file: room for what GCC thinks path[i] may hold (all of path). */
+	char path[SIGTERM_BACKUPS][H_PATH_MAX];
+	char file[SIGTERM_BACKUPS * H_PATH_MAX + 32];
+	char rid[32];
+	int  fd, i, answered = 0;
+
+	fx_companies_add(d, 1000, 3000);
+	fd = h_connect(d);
+	req.version = BUDGET_PROTOCOL_VERSION;
+	req.command_case = BUDGET__REQUEST__COMMAND_BACKUP;
+	req.backup = &br;
+	for (i = 0; i < SIGTERM_BACKUPS; i++) {
+		snprintf(
+		    path[i], sizeof(path[i]), "%s/backup-term-%d", d->dir, i);
+		snprintf(rid, sizeof(rid), "bk-term-%d", i);
+		req.request_id = rid;
+		br.path = path[i];
+		h_send_request(fd, &req);
+	}
+	/*
+	 * SIGTERM at the first answer: the daemon has read them all, and
+	 * the others are on the reader thread or queued for it.
+	 */
+	for (i = 0; i < SIGTERM_BACKUPS; i++) {
+		if (h_recv_try(fd, H_DEADLINE_MS, &resp[i]) != WIRE_OK)
+			break;
+		if (i == 0)
+			h_daemon_signal(d, SIGTERM);
+	}
+	answered = i;
+	for (i = 0; i < answered; i++) {
+		snprintf(rid, sizeof(rid), "bk-term-%d", i);
+		assert_string_equal(resp[i]->request_id, rid);
+		assert_null(resp[i]->error);
+		assert_non_null(resp[i]->backup);
+		copy_restores(path[i], (json_int_t)resp[i]->backup->journal_seq,
+		    resp[i]->backup->head_hash);
+		budget__response__free_unpacked(resp[i], NULL);
+	}
+	close(fd);
+	assert_true(h_daemon_wait_exit(d, 3 * H_DEADLINE_MS, NULL));
+	assert_int_equal(d->status, 0);
+	print_message("%d of %d answered\n", answered, SIGTERM_BACKUPS);
+	assert_int_equal(answered, SIGTERM_BACKUPS);
+	for (i = 0; i < SIGTERM_BACKUPS; i++) {
+		snprintf(file, sizeof(file), "%s/data.mdb.partial", path[i]);
+		assert_int_equal(stat(file, &st), -1);
+	}
+	h_daemon_start(d);
+}
+
 int
 main(void)
 {
@@ -479,6 +684,12 @@ main(void)
 		test_paths_refused, setup, h_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_paths_spelled_otherwise, setup, h_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_restore_as_readme, setup, h_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_two_backups_one_dir, setup, h_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_backups_at_sigterm, setup, h_teardown),
 	};
 
 	/* The umask of a budgetd started by hand: the copy must not use it. */
