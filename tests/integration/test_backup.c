@@ -4,7 +4,11 @@
  * budgetd -d as it is, verifies, and holds exactly the journal head the
  * answer names; refusals for a used directory and a path the daemon
  * cannot write; the copy is private to budgetd's user, and one that
- * fails part of the way is removed.
+ * fails part of the way is removed. Adversarial: links placed in the
+ * directory (lock.mdb to the live files, data.mdb, data.mdb.partial),
+ * paths refused or spelled otherwise, README's restore step by step,
+ * two backups into one directory, SIGTERM with backups queued, and a
+ * budgetd that may not write the path.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -665,6 +669,49 @@ test_backups_at_sigterm(void **state)
 	h_daemon_start(d);
 }
 
+/*
+ * budgetd as an unprivileged user (nobody): a path it may not write is
+ * the operator's mistake (invalid_argument) and leaves nothing; in a
+ * directory others own but it may write, the copy is its user's, 0600.
+ */
+static void
+test_not_writable(void **state)
+{
+	struct h_daemon *d;
+	struct stat      st;
+	json_t          *bk;
+	char             ro[H_PATH_MAX], path[H_PATH_MAX + 32];
+	char             file[H_PATH_MAX + 64];
+
+	if (!h_can_switch_user())
+		skip();
+	*state = d = h_daemon_new(NULL);
+	h_daemon_run_as(d, H_NOBODY_UID, H_NOBODY_GID);
+	h_daemon_start(d);
+
+	snprintf(ro, sizeof(ro), "%s/bk-ro", d->dir);
+	assert_int_equal(mkdir(ro, 0755), 0);
+	snprintf(path, sizeof(path), "%s/new", ro);
+	backup_refused(d, path, "invalid_argument");
+	assert_int_equal(lstat(path, &st), -1);
+	backup_refused(d, ro, "invalid_argument");
+	snprintf(file, sizeof(file), "%s/data.mdb.partial", ro);
+	assert_int_equal(lstat(file, &st), -1);
+
+	snprintf(path, sizeof(path), "%s/bk-shared", d->dir);
+	assert_int_equal(mkdir(path, 0777), 0);
+	assert_int_equal(chmod(path, 0777), 0);
+	bk = fx_ctl_json(d, 0, "backup", path, NULL);
+	snprintf(file, sizeof(file), "%s/data.mdb", path);
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(st.st_uid, H_NOBODY_UID);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	copy_restores(
+	    path, h_json_int(bk, "journal_seq"), h_json_str(bk, "head_hash"));
+	json_decref(bk);
+	h_assert_serving(d);
+}
+
 int
 main(void)
 {
@@ -690,6 +737,7 @@ main(void)
 		test_two_backups_one_dir, setup, h_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_backups_at_sigterm, setup, h_teardown),
+	    cmocka_unit_test_teardown(test_not_writable, h_teardown),
 	};
 
 	/* The umask of a budgetd started by hand: the copy must not use it. */
