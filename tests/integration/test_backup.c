@@ -100,25 +100,37 @@ test_hot_copy_opens_and_verifies(void **state)
 	fx_verify_ok(d);
 }
 
+/* backup PATH through budgetctl must fail with this error code. */
+static void
+backup_refused(const struct h_daemon *d, const char *path, const char *code)
+{
+	json_t *bk;
+	int     status;
+
+	bk = fx_ctl_json_try(d, &status, "backup", path, NULL);
+	assert_int_equal(status, 1);
+	assert_non_null(bk);
+	print_message("%s: %s\n", code,
+	    json_string_value(
+		json_object_get(json_object_get(bk, "error"), "message")));
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(bk, "error"), "code")),
+	    code);
+	json_decref(bk);
+}
+
 static void
 test_refusals(void **state)
 {
 	struct h_daemon *d = *state;
 	struct stat      st;
-	json_t          *bk;
 	FILE            *fp;
 	char             path[H_PATH_MAX], file[H_PATH_MAX + 32];
-	int              status;
 
 	snprintf(path, sizeof(path), "%s/backup-2", d->dir);
 	json_decref(fx_ctl_json(d, 0, "backup", path, NULL));
 	/* A directory that holds a copy already. */
-	bk = fx_ctl_json_try(d, &status, "backup", path, NULL);
-	assert_int_equal(status, 1);
-	assert_string_equal(json_string_value(json_object_get(
-				json_object_get(bk, "error"), "code")),
-	    "already_exists");
-	json_decref(bk);
+	backup_refused(d, path, "already_exists");
 	/*
 	 * A copy being written there, or cut short by a kill: refused, and
 	 * left as it is.
@@ -130,22 +142,12 @@ test_refusals(void **state)
 	assert_non_null(fp);
 	fputs("half a copy", fp);
 	assert_int_equal(fclose(fp), 0);
-	bk = fx_ctl_json_try(d, &status, "backup", path, NULL);
-	assert_int_equal(status, 1);
-	assert_string_equal(json_string_value(json_object_get(
-				json_object_get(bk, "error"), "code")),
-	    "already_exists");
-	json_decref(bk);
+	backup_refused(d, path, "already_exists");
 	assert_int_equal(stat(file, &st), 0);
 	assert_int_equal(st.st_size, 11);
 	/* A parent that does not exist. */
 	snprintf(path, sizeof(path), "%s/no/such/dir", d->dir);
-	bk = fx_ctl_json_try(d, &status, "backup", path, NULL);
-	assert_int_equal(status, 1);
-	assert_string_equal(json_string_value(json_object_get(
-				json_object_get(bk, "error"), "code")),
-	    "invalid_argument");
-	json_decref(bk);
+	backup_refused(d, path, "invalid_argument");
 	h_assert_serving(d);
 }
 
@@ -187,9 +189,7 @@ test_failed_copy_removed(void **state)
 	struct h_daemon *d = *state;
 	struct rlimit    lim, small;
 	struct stat      st;
-	json_t          *bk;
 	char             path[H_PATH_MAX], file[H_PATH_MAX + 16];
-	int              status;
 
 	fx_companies_add(d, 1000, 3000);
 	snprintf(file, sizeof(file), "%s/data.mdb", d->datadir);
@@ -204,15 +204,7 @@ test_failed_copy_removed(void **state)
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
 
 	snprintf(path, sizeof(path), "%s/backup-cut", d->dir);
-	bk = fx_ctl_json_try(d, &status, "backup", path, NULL);
-	assert_int_equal(status, 1);
-	assert_string_equal(json_string_value(json_object_get(
-				json_object_get(bk, "error"), "code")),
-	    "storage_error");
-	print_message("%s\n",
-	    json_string_value(
-		json_object_get(json_object_get(bk, "error"), "message")));
-	json_decref(bk);
+	backup_refused(d, path, "storage_error");
 	assert_int_equal(stat(path, &st), -1);
 	h_assert_serving(d);
 	/* Without the limit, the same directory takes a whole copy. */
@@ -272,25 +264,6 @@ static void
 test_lock_link_to_live_data(void **state)
 {
 	backup_beside_link(*state, "lock-data", "data.mdb");
-}
-
-/* backup PATH through budgetctl must fail with this error code. */
-static void
-backup_refused(const struct h_daemon *d, const char *path, const char *code)
-{
-	json_t *bk;
-	int     status;
-
-	bk = fx_ctl_json_try(d, &status, "backup", path, NULL);
-	assert_int_equal(status, 1);
-	assert_non_null(bk);
-	print_message("%s: %s\n", code,
-	    json_string_value(
-		json_object_get(json_object_get(bk, "error"), "message")));
-	assert_string_equal(json_string_value(json_object_get(
-				json_object_get(bk, "error"), "code")),
-	    code);
-	json_decref(bk);
 }
 
 /* A backup request with this path, sent raw (budgetctl makes it absolute). */
