@@ -198,6 +198,7 @@ main(int argc, char *argv[])
 	bd->euid = geteuid();
 	bd->started_at = timestamp_now();
 	TAILQ_INIT(&bd->conns);
+	TAILQ_INIT(&bd->ghosts);
 	signal(SIGPIPE, SIG_IGN);
 	/*
 	 * A file-size limit (RLIMIT_FSIZE) reached is then EFBIG from the

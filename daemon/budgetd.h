@@ -116,12 +116,25 @@ struct conn {
 TAILQ_HEAD(conn_list, conn);
 
 /*
+ * What a connection that went away left to run (conn_free): it counts
+ * against the connection limits until the last of it has run, so that a
+ * client cannot leave more behind than it could keep open.
+ */
+struct conn_ghost {
+	uid_t    uid;
+	unsigned left; /* its requests not yet run */
+	TAILQ_ENTRY(conn_ghost) entry;
+};
+TAILQ_HEAD(ghost_list, conn_ghost);
+
+/*
  * One request, from decoding to its answer. It sits on its connection's
  * list (for answer order) and, until executed, on the batch queue.
  */
 struct req {
-	struct conn            *conn; /* NULL: internal, or peer went away */
-	struct Budget__Request *msg;  /* owned; freed after execution */
+	struct conn            *conn;  /* NULL: internal, or peer went away */
+	struct conn_ghost      *ghost; /* peer went away: what it left */
+	struct Budget__Request *msg;   /* owned; freed after execution */
 	const struct cmd_entry *cmd;
 	enum role               role; /* the caller's, fixed when it arrived */
 	uid_t                   uid;
@@ -498,6 +511,8 @@ struct budgetd {
 	struct event_base *base;
 	struct conn_list   conns;
 	unsigned           nconns;
+	struct ghost_list  ghosts; /* connections gone, requests not yet */
+	unsigned           nghosts;
 	struct conn_list   writing;     /* answers collected, to write */
 	struct event      *write_ready; /* writes them, after the turn */
 	int64_t            started_at;
@@ -545,6 +560,7 @@ void     conn_reply_ready(struct conn *);
 void     conn_close_all(void);
 void     conn_stop_reading_all(void);
 unsigned conn_count_uid(uid_t);
+void     conn_ghost_done(struct conn_ghost *);
 
 /* cmd.c */
 void     cmd_init(void);

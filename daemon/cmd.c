@@ -398,6 +398,8 @@ req_free(struct req *r)
 {
 	if (r == NULL)
 		return;
+	if (r->ghost != NULL)
+		conn_ghost_done(r->ghost);
 	if (r->msg != NULL)
 		protobuf_c_message_free_unpacked(&r->msg->base, NULL);
 	free(r->reply);

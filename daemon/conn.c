@@ -112,17 +112,34 @@ conn_refuse(int fd, enum budget_err code, const char *text)
 	close(fd);
 }
 
+/* Connections of uid, counting those gone with requests left to run. */
 unsigned
 conn_count_uid(uid_t uid)
 {
-	struct conn *c;
-	unsigned     n = 0;
+	struct conn       *c;
+	struct conn_ghost *g;
+	unsigned           n = 0;
 
 	TAILQ_FOREACH(c, &bd->conns, entry) {
 		if (c->uid == uid)
 			n++;
 	}
+	TAILQ_FOREACH(g, &bd->ghosts, entry) {
+		if (g->uid == uid)
+			n++;
+	}
 	return (n);
+}
+
+/* One of what a connection left has run (req_free). */
+void
+conn_ghost_done(struct conn_ghost *g)
+{
+	if (--g->left > 0)
+		return;
+	TAILQ_REMOVE(&bd->ghosts, g, entry);
+	bd->nghosts--;
+	free(g);
 }
 
 static int
@@ -445,19 +462,33 @@ conn_frame_timeout_cb(int fd, short events, void *arg)
 /*
  * The one place a connection is freed. Requests still waiting to execute
  * are detached (cmd.c frees them after they run: they may be applied, but
- * nobody is told); answers already made are dropped.
+ * nobody is told); answers already made are dropped. Until the detached
+ * ones have run, they count as a connection (struct conn_ghost): without
+ * that, a client that goes away with requests held (cmd_hold), connects
+ * and does it again, would have the daemon keep its requests without
+ * bound.
  */
 static void
 conn_free(struct conn *c)
 {
-	struct req *r;
+	struct conn_ghost *g = NULL;
+	struct req        *r;
 
 	while ((r = TAILQ_FIRST(&c->reqs)) != NULL) {
 		TAILQ_REMOVE(&c->reqs, r, conn_entry);
-		if (r->done)
+		if (r->done) {
 			req_free(r);
-		else
-			r->conn = NULL;
+			continue;
+		}
+		if (g == NULL) {
+			g = xcalloc(1, sizeof(*g));
+			g->uid = c->uid;
+			TAILQ_INSERT_TAIL(&bd->ghosts, g, entry);
+			bd->nghosts++;
+		}
+		g->left++;
+		r->conn = NULL;
+		r->ghost = g;
 	}
 	cmd_conn_gone(c);
 	TAILQ_REMOVE(&bd->conns, c, entry);

@@ -206,7 +206,8 @@ control_accept_cb(int lfd, short events, void *arg)
 			close(fd);
 			continue;
 		}
-		if (bd->nconns >= bd->conf.max_conns) {
+		/* Those gone with requests left count (conn_free). */
+		if (bd->nconns + bd->nghosts >= bd->conf.max_conns) {
 			log_warnx("control: connection limit (%u) reached; "
 				  "refusing uid %u",
 			    bd->conf.max_conns, (unsigned)cred.uid);

@@ -1,0 +1,1131 @@
+/*
+ * test_adversarial_limits.c: the connection limits (conn.c: 256 answers
+ * owed, 8 long reads, 4 MiB unsent) and the held requests (cmd.c's
+ * cmd_hold: long reads beyond the reader's 64, and every later request of
+ * their chain, held in order) under many connections at once: random
+ * mixes (the seed is printed; AL_SEED=N runs one again) of long reads,
+ * reservations, company adds and batches, from clients that read
+ * everything, read slowly, read nothing until the end, half-close, or
+ * vanish with requests queued, held or running; with SIGTERM or SIGKILL
+ * in the middle.
+ *
+ * After each scenario:
+ * - every client that reads got every answer, in request order (request
+ *   ids echoed), each verify ok and none seeing fewer entries than the
+ *   one before it on its connection; no connection stays stopped for good
+ *   (a deadline, only against hangs);
+ * - every write answered as applied is in the ledger: sent again under
+ *   its request id it replays the same answer; one never answered is
+ *   applied at most once (then all are, and the journal grew by exactly
+ *   the number of writes, the contract holds exactly the reservations);
+ * - the daemon serves a newcomer, verify is ok, RssAnon stayed bounded.
+ *
+ * The ledger is large enough (AL_COMPANIES companies) that a verify takes
+ * long enough for the reader thread to fill up and hold requests back.
+ */
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <linux/sockios.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ops.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define AL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define AL_ASAN 1
+#endif
+#endif
+
+/*
+ * What a scenario may add to the daemon's anonymous memory: its clients'
+ * requests and answers (a few MiB each at most, by conn.c's limits) and
+ * LMDB's dirty pages; AddressSanitizer adds shadow memory and redzones.
+ */
+#ifdef AL_ASAN
+#define AL_MEM_GROWTH_MAX (256 * 1024 * 1024)
+#else
+#define AL_MEM_GROWTH_MAX (96 * 1024 * 1024)
+#endif
+
+#define AL_CONTRACT   "K-AL"
+/* Companies in the ledger, 4,000 to a batch: verify reads them all. */
+#define AL_COMPANIES  16000
+#define AL_PRE_BATCH  4000
+/* Serials: the ledger's companies, then those the scenarios add. */
+#define AL_SERIAL_PRE 100000
+#define AL_SERIAL_NEW 400000
+/* Connections of a mix, and requests of one connection at most. */
+#define AL_CONNS      40
+#define AL_PER_CONN   48
+/* Ops in one of a mix's batches, at most. */
+#define AL_BATCH_OPS  24
+/* Bytes a slow reader takes at a time. */
+#define AL_SLOW_READ  700
+
+/* ------------------------------------------------------------------ */
+/* Requests                                                           */
+
+enum al_kind {
+	AL_VERIFY,  /* long */
+	AL_EXPORT,  /* long: a page of the journal */
+	AL_HISTORY, /* long: a dossier's */
+	AL_STATUS,
+	AL_SHOW, /* contract show */
+	AL_RESERVE,
+	AL_COMPANY,
+	AL_BATCH, /* of company adds */
+};
+
+struct al_op {
+	enum al_kind           kind;
+	struct fx_req          f;
+	Budget__VerifyRequest  v;
+	Budget__ExportRequest  x;
+	Budget__HistoryRequest h;
+	Budget__ContractShow   cs;
+	Budget__BatchRequest   b;
+	struct fx_req         *sub; /* a batch's ops */
+	Budget__Request      **subp;
+	size_t                 nsub;
+	size_t                 off;    /* its frame in its connection's out */
+	int                    sent;   /* a byte of it left: it may count */
+	Budget__Response      *answer; /* the first, NULL: none */
+};
+
+/* Ops of one mix, and what they add to the ledger. */
+struct al_mix {
+	struct al_op *ops;
+	size_t        nops, cap;
+	unsigned      next_serial; /* company adds */
+	unsigned      next_res;    /* reservations: company serials */
+	size_t        nwrites;     /* journal entries all writes make */
+	size_t        nres;
+	uint64_t      seed;
+};
+
+static int
+al_is_write(const struct al_op *o)
+{
+	return (o->kind == AL_RESERVE || o->kind == AL_COMPANY ||
+	    o->kind == AL_BATCH);
+}
+
+static int
+al_is_long(const struct al_op *o)
+{
+	return (o->kind == AL_VERIFY || o->kind == AL_EXPORT ||
+	    o->kind == AL_HISTORY);
+}
+
+static struct al_op *
+al_new_op(struct al_mix *m, enum al_kind kind, const char *tag)
+{
+	struct al_op *o;
+	char          rid[32], id[FX_ID_SZ], number[FX_RID_SZ];
+	size_t        i;
+
+	/* Never moved: an fx_req points into itself. */
+	if (m->nops == m->cap)
+		h_fail("more than %zu requests in a mix", m->cap);
+	o = &m->ops[m->nops];
+	memset(o, 0, sizeof(*o));
+	o->kind = kind;
+	snprintf(rid, sizeof(rid), "%s-%zu", tag, m->nops);
+	m->nops++;
+	switch (kind) {
+	case AL_VERIFY:
+		fx_req_init(&o->f, rid);
+		budget__verify_request__init(&o->v);
+		o->f.req.command_case = BUDGET__REQUEST__COMMAND_VERIFY;
+		o->f.req.verify = &o->v;
+		break;
+	case AL_EXPORT:
+		fx_req_init(&o->f, rid);
+		budget__export_request__init(&o->x);
+		o->x.limit = 50;
+		o->f.req.command_case = BUDGET__REQUEST__COMMAND_EXPORT;
+		o->f.req.export = &o->x;
+		break;
+	case AL_HISTORY:
+		fx_req_init(&o->f, rid);
+		budget__history_request__init(&o->h);
+		snprintf(o->f.id, sizeof(o->f.id), "PRE-1");
+		o->h.dossier = o->f.id;
+		o->f.req.command_case = BUDGET__REQUEST__COMMAND_HISTORY;
+		o->f.req.history = &o->h;
+		break;
+	case AL_STATUS:
+		fx_req_init(&o->f, rid);
+		budget__status_request__init(&o->f.u.status);
+		o->f.req.command_case = BUDGET__REQUEST__COMMAND_STATUS;
+		o->f.req.status = &o->f.u.status;
+		break;
+	case AL_SHOW:
+		fx_req_init(&o->f, rid);
+		budget__contract_show__init(&o->cs);
+		snprintf(o->f.contract, sizeof(o->f.contract), AL_CONTRACT);
+		o->cs.id = o->f.contract;
+		o->f.req.command_case = BUDGET__REQUEST__COMMAND_CONTRACT_SHOW;
+		o->f.req.contract_show = &o->cs;
+		break;
+	case AL_RESERVE:
+		fx_rid(AL_SERIAL_PRE + m->next_res++, number);
+		snprintf(id, sizeof(id), "D-%s", rid);
+		ops_reserve(&o->f, rid, id, number, AL_CONTRACT, 0);
+		m->nwrites++;
+		m->nres++;
+		break;
+	case AL_COMPANY:
+		fx_company_req(&o->f, rid, m->next_serial++);
+		m->nwrites++;
+		break;
+	case AL_BATCH:
+		o->nsub = 1 + (size_t)(fx_rand(&m->seed) % AL_BATCH_OPS);
+		o->sub = calloc(o->nsub, sizeof(*o->sub));
+		o->subp = calloc(o->nsub, sizeof(*o->subp));
+		if (o->sub == NULL || o->subp == NULL)
+			h_fail("out of memory");
+		for (i = 0; i < o->nsub; i++) {
+			char srid[FX_ID_SZ];
+
+			snprintf(srid, sizeof(srid), "%s.%u", rid, (unsigned)i);
+			fx_company_req(&o->sub[i], srid, m->next_serial++);
+			o->subp[i] = &o->sub[i].req;
+		}
+		fx_req_init(&o->f, rid);
+		budget__batch_request__init(&o->b);
+		o->b.n_ops = o->nsub;
+		o->b.ops = o->subp;
+		o->f.req.command_case = BUDGET__REQUEST__COMMAND_BATCH;
+		o->f.req.batch = &o->b;
+		m->nwrites += o->nsub;
+		break;
+	}
+	return (o);
+}
+
+static void
+al_mix_init(struct al_mix *m, uint64_t seed, unsigned serial_base, size_t cap)
+{
+	memset(m, 0, sizeof(*m));
+	m->cap = cap;
+	if ((m->ops = calloc(cap, sizeof(*m->ops))) == NULL)
+		h_fail("out of memory");
+	m->seed = seed;
+	m->next_serial = serial_base;
+	/* Reservations use the ledger's companies after PRE-1's. */
+	m->next_res = 1;
+}
+
+static void
+al_mix_free(struct al_mix *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nops; i++) {
+		if (m->ops[i].answer != NULL)
+			budget__response__free_unpacked(m->ops[i].answer, NULL);
+		free(m->ops[i].sub);
+		free(m->ops[i].subp);
+	}
+	free(m->ops);
+	memset(m, 0, sizeof(*m));
+}
+
+/* ------------------------------------------------------------------ */
+/* Clients                                                            */
+
+enum al_behave {
+	AL_READER, /* reads everything as it comes */
+	AL_SLOW,   /* reads a few hundred bytes at a time */
+	AL_LAZY,   /* reads nothing until the others are done */
+	AL_HALF,   /* half-closes once all is sent, reads everything */
+	AL_VANISH, /* sends part of its requests, reads nothing, closes */
+	AL_DROP,   /* reads some answers, closes with the rest unread */
+	AL_NBEHAVE,
+};
+
+static const char *const al_behave_name[AL_NBEHAVE] = {
+    "reader", "slow", "lazy", "half", "vanish", "drop"};
+
+struct al_conn {
+	int            fd;
+	enum al_behave b;
+	size_t         first, n; /* its ops in the mix */
+	uint8_t       *out;
+	size_t         out_len, out_off;
+	size_t         cut;  /* vanish: close once this much is sent */
+	size_t         keep; /* drop: answers read before the close */
+	uint8_t       *in;
+	size_t         in_len, in_cap, in_off;
+	size_t         nans;
+	uint64_t       entries; /* the last verify's */
+	int            shut;    /* half-closed */
+	int            gone;    /* closed by us */
+	int            eof;     /* closed by the daemon */
+	int            reading;
+};
+
+struct al_clients {
+	struct al_conn c[AL_CONNS];
+	size_t         n;
+	int            stopping; /* SIGTERM or SIGKILL: closes are fine */
+};
+
+static int
+al_conn_done(const struct al_conn *c)
+{
+	return (c->gone || c->eof || c->nans == c->n);
+}
+
+/* Frame c's ops into its out buffer. */
+static void
+al_conn_frame(struct al_conn *c, struct al_mix *m)
+{
+	size_t   i, len;
+	uint8_t *frame;
+
+	for (i = c->first; i < c->first + c->n; i++) {
+		frame = fx_frame(&m->ops[i].f.req, &len);
+		c->out = realloc(c->out, c->out_len + len);
+		if (c->out == NULL)
+			h_fail("out of memory");
+		m->ops[i].off = c->out_len;
+		memcpy(c->out + c->out_len, frame, len);
+		c->out_len += len;
+		free(frame);
+	}
+}
+
+/* An answer to op o, the next of its connection: is it right? */
+static void
+al_check_answer(struct al_clients *cl, struct al_conn *c, const struct al_op *o,
+    const Budget__Response *a)
+{
+	size_t k = (size_t)(c - cl->c), j;
+
+	if (strcmp(a->request_id, o->f.req.request_id) != 0)
+		h_fail("conn %zu (%s): answer %zu is for \"%s\", expected "
+		       "\"%s\": out of order",
+		    k, al_behave_name[c->b], c->nans, a->request_id,
+		    o->f.req.request_id);
+	if (a->error != NULL) {
+		/* Long reads not run when a drain ran out (cmd_finish). */
+		if (cl->stopping && al_is_long(o) &&
+		    strcmp(a->error->code, "shutting_down") == 0)
+			return;
+		h_fail("conn %zu (%s): %s: %s: %s", k, al_behave_name[c->b],
+		    o->f.req.request_id, a->error->code, a->error->message);
+	}
+	switch (o->kind) {
+	case AL_VERIFY:
+		if (a->result_case != BUDGET__RESPONSE__RESULT_VERIFY ||
+		    !a->verify->ok)
+			h_fail("conn %zu: %s: verify not ok", k,
+			    o->f.req.request_id);
+		if (a->verify->entries < c->entries)
+			h_fail("conn %zu: %s saw %llu entries, the verify "
+			       "before it %llu",
+			    k, o->f.req.request_id,
+			    (unsigned long long)a->verify->entries,
+			    (unsigned long long)c->entries);
+		c->entries = a->verify->entries;
+		break;
+	case AL_BATCH:
+		if (a->result_case != BUDGET__RESPONSE__RESULT_BATCH ||
+		    a->batch->n_results != o->nsub)
+			h_fail("conn %zu: %s: not a batch's answer", k,
+			    o->f.req.request_id);
+		for (j = 0; j < o->nsub; j++)
+			if (a->batch->results[j]->error != NULL)
+				h_fail("conn %zu: %s op %zu: %s", k,
+				    o->f.req.request_id, j,
+				    a->batch->results[j]->error->code);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Parse what c has read. */
+static void
+al_conn_parse(struct al_clients *cl, struct al_conn *c, struct al_mix *m)
+{
+	Budget__Response *a;
+	struct al_op     *o;
+
+	while ((a = fx_next_answer(c->in, c->in_len, &c->in_off,
+		    BUDGET_FRAME_HEADER + 64 * 1024 * 1024)) != NULL) {
+		if (c->nans >= c->n)
+			h_fail("conn %zu: an answer more than it asked for",
+			    (size_t)(c - cl->c));
+		o = &m->ops[c->first + c->nans];
+		al_check_answer(cl, c, o, a);
+		o->answer = a;
+		c->nans++;
+	}
+	if (c->in_off == c->in_len)
+		c->in_off = c->in_len = 0;
+}
+
+static void
+al_conn_close(struct al_conn *c)
+{
+	if (!c->gone) {
+		close(c->fd);
+		c->gone = 1;
+	}
+}
+
+/* Mark the ops whose first byte has left. */
+static void
+al_conn_mark_sent(struct al_conn *c, struct al_mix *m)
+{
+	size_t i;
+
+	for (i = c->first; i < c->first + c->n; i++)
+		if (m->ops[i].off < c->out_off)
+			m->ops[i].sent = 1;
+}
+
+static void
+al_conn_write(struct al_clients *cl, struct al_conn *c, struct al_mix *m)
+{
+	size_t  end = c->b == AL_VANISH ? c->cut : c->out_len;
+	ssize_t w;
+
+	w = send(c->fd, c->out + c->out_off, end - c->out_off,
+	    MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (w < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		if (cl->stopping && (errno == EPIPE || errno == ECONNRESET)) {
+			c->shut = 1; /* nothing more goes out */
+			return;
+		}
+		h_fail("conn %zu (%s): send: %s", (size_t)(c - cl->c),
+		    al_behave_name[c->b], strerror(errno));
+	}
+	c->out_off += (size_t)w;
+	al_conn_mark_sent(c, m);
+	if (c->out_off < end)
+		return;
+	if (c->b == AL_VANISH)
+		al_conn_close(c);
+	else if (c->b == AL_HALF) {
+		shutdown(c->fd, SHUT_WR);
+		c->shut = 1;
+	}
+}
+
+static void
+al_conn_read(struct al_clients *cl, struct al_conn *c, struct al_mix *m)
+{
+	size_t  want = c->b == AL_SLOW ? AL_SLOW_READ : 65536;
+	ssize_t r;
+
+	if (c->in_cap - c->in_len < want) {
+		c->in_cap = c->in_len + want + 65536;
+		if ((c->in = realloc(c->in, c->in_cap)) == NULL)
+			h_fail("out of memory");
+	}
+	r = recv(c->fd, c->in + c->in_len, want, MSG_DONTWAIT);
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (r <= 0) {
+		if (!cl->stopping)
+			h_fail("conn %zu (%s): closed by the daemon after "
+			       "%zu of %zu answers: %s",
+			    (size_t)(c - cl->c), al_behave_name[c->b], c->nans,
+			    c->n, r < 0 ? strerror(errno) : "EOF");
+		c->eof = 1;
+		return;
+	}
+	c->in_len += (size_t)r;
+	al_conn_parse(cl, c, m);
+	if (c->b == AL_DROP && c->nans >= c->keep)
+		al_conn_close(c);
+}
+
+/*
+ * Drive every client until each is done (all answers read, vanished, or
+ * closed by the daemon when that is expected), or until stop() says so.
+ * Lazy clients start reading once every other one is done. Fails the
+ * test if a client that reads is left waiting past the deadline.
+ */
+static void
+al_clients_run(
+    struct al_clients *cl, struct al_mix *m, int (*stop)(void *), void *arg)
+{
+	struct pollfd   pfd[AL_CONNS];
+	size_t          idx[AL_CONNS], i, np, others;
+	int64_t         deadline = h_now_ms() + H_DEADLINE_MS * 4;
+	struct al_conn *c;
+
+	for (;;) {
+		others = 0;
+		for (i = 0; i < cl->n; i++)
+			if (cl->c[i].b != AL_LAZY && !al_conn_done(&cl->c[i]))
+				others++;
+		np = 0;
+		for (i = 0; i < cl->n; i++) {
+			c = &cl->c[i];
+			if (c->b == AL_LAZY && others == 0)
+				c->reading = 1;
+			if (c->b == AL_VANISH && c->out_off >= c->cut)
+				al_conn_close(c);
+			if (al_conn_done(c))
+				continue;
+			pfd[np].fd = c->fd;
+			pfd[np].events = 0;
+			if (!c->shut && c->out_off < c->out_len &&
+			    !(c->b == AL_VANISH && c->out_off >= c->cut))
+				pfd[np].events |= POLLOUT;
+			if (c->reading)
+				pfd[np].events |= POLLIN;
+			idx[np++] = i;
+		}
+		if (np == 0)
+			return;
+		if (stop != NULL && stop(arg))
+			return;
+		if (h_now_ms() > deadline) {
+			for (i = 0; i < cl->n; i++) {
+				c = &cl->c[i];
+				if (!al_conn_done(c))
+					print_error("conn %zu (%s): %zu of %zu "
+						    "answers, %zu of %zu bytes "
+						    "sent\n",
+					    i, al_behave_name[c->b], c->nans,
+					    c->n, c->out_off, c->out_len);
+			}
+			h_fail("clients still waiting for answers after %d ms "
+			       "(seed %llu)",
+			    H_DEADLINE_MS * 4, (unsigned long long)m->seed);
+		}
+		if (poll(pfd, np, 20) < 0 && errno != EINTR)
+			h_fail("poll: %s", strerror(errno));
+		for (i = 0; i < np; i++) {
+			c = &cl->c[idx[i]];
+			if (pfd[i].revents & POLLOUT)
+				al_conn_write(cl, c, m);
+			if (!c->gone &&
+			    (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) &&
+			    c->reading)
+				al_conn_read(cl, c, m);
+			else if (!c->gone && !c->reading &&
+			    (pfd[i].revents & (POLLHUP | POLLERR)) &&
+			    cl->stopping)
+				c->eof = 1;
+		}
+	}
+}
+
+/*
+ * Random clients on d, n of them, each with random requests; the ops go
+ * in m. kinds_long: one request in this many is a long read.
+ */
+static void
+al_clients_open(
+    struct al_clients *cl, struct al_mix *m, const struct h_daemon *d, size_t n)
+{
+	struct al_conn *c;
+	size_t          i, k, nreq;
+	uint64_t        r;
+	enum al_kind    kind;
+	char            tag[16];
+
+	memset(cl, 0, sizeof(*cl));
+	cl->n = n;
+	for (i = 0; i < n; i++) {
+		c = &cl->c[i];
+		c->b = (enum al_behave)(fx_rand(&m->seed) % AL_NBEHAVE);
+		nreq = 1 + (size_t)(fx_rand(&m->seed) % AL_PER_CONN);
+		c->first = m->nops;
+		c->n = nreq;
+		snprintf(tag, sizeof(tag), "c%zu", i);
+		for (k = 0; k < nreq; k++) {
+			r = fx_rand(&m->seed) % 100;
+			kind = r < 30 ? AL_VERIFY
+			    : r < 36  ? AL_EXPORT
+			    : r < 42  ? AL_HISTORY
+			    : r < 46  ? AL_STATUS
+			    : r < 50  ? AL_SHOW
+			    : r < 75  ? AL_RESERVE
+			    : r < 88  ? AL_COMPANY
+				      : AL_BATCH;
+			(void)al_new_op(m, kind, tag);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		c = &cl->c[i];
+		al_conn_frame(c, m);
+		c->cut = (size_t)(fx_rand(&m->seed) % (c->out_len + 1));
+		c->keep = (size_t)(fx_rand(&m->seed) % (c->n + 1));
+		c->reading = c->b != AL_LAZY && c->b != AL_VANISH;
+		c->fd = h_connect(d);
+		h_set_nonblock(c->fd, 1);
+	}
+}
+
+static void
+al_clients_close(struct al_clients *cl)
+{
+	size_t i;
+
+	for (i = 0; i < cl->n; i++) {
+		al_conn_close(&cl->c[i]);
+		free(cl->c[i].out);
+		free(cl->c[i].in);
+	}
+}
+
+static void
+al_clients_print(const struct al_clients *cl, const struct al_mix *m)
+{
+	size_t n[AL_NBEHAVE] = {0}, i, longs = 0, writes = 0;
+
+	for (i = 0; i < cl->n; i++)
+		n[cl->c[i].b]++;
+	for (i = 0; i < m->nops; i++) {
+		longs += al_is_long(&m->ops[i]);
+		writes += al_is_write(&m->ops[i]);
+	}
+	print_message("%zu connections (%zu reader, %zu slow, %zu lazy, %zu "
+		      "half, %zu vanish, %zu drop), %zu requests: %zu long "
+		      "reads, %zu writes\n",
+	    cl->n, n[AL_READER], n[AL_SLOW], n[AL_LAZY], n[AL_HALF],
+	    n[AL_VANISH], n[AL_DROP], m->nops, longs, writes);
+}
+
+/* ------------------------------------------------------------------ */
+/* The ledger                                                         */
+
+static json_int_t __attribute__((unused))
+al_status_int(const struct h_daemon *d, const char *key)
+{
+	json_t    *j = fx_ctl_json(d, 0, "status", NULL);
+	json_int_t v = h_json_int(j, key);
+
+	json_decref(j);
+	return (v);
+}
+
+/*
+ * The ledger: rules, the contract with room for every reservation,
+ * AL_COMPANIES companies, and dossier PRE-1 (for history).
+ */
+static struct h_daemon *
+al_ledger(void **state, const char *config)
+{
+	int64_t           t0 = h_now_ms();
+	struct h_daemon  *d = fx_daemon_up(state, config);
+	struct al_mix     pre;
+	struct al_op     *o;
+	Budget__Response *a;
+	struct fx_req     r;
+	char              number[FX_RID_SZ], tag[16];
+	unsigned          i, k;
+	int               fd;
+
+	fx_contract_open(d, AL_CONTRACT, "100000000");
+	fd = h_connect(d);
+	for (i = 0; i < AL_COMPANIES / AL_PRE_BATCH; i++) {
+		al_mix_init(&pre, 1, AL_SERIAL_PRE + i * AL_PRE_BATCH, 1);
+		snprintf(tag, sizeof(tag), "pre%u", i);
+		o = al_new_op(&pre, AL_COMPANY, tag);
+		/* One batch of AL_PRE_BATCH, built by hand. */
+		o->nsub = AL_PRE_BATCH;
+		o->sub = calloc(o->nsub, sizeof(*o->sub));
+		o->subp = calloc(o->nsub, sizeof(*o->subp));
+		if (o->sub == NULL || o->subp == NULL)
+			h_fail("out of memory");
+		for (k = 0; k < AL_PRE_BATCH; k++) {
+			char srid[FX_ID_SZ];
+
+			snprintf(srid, sizeof(srid), "%s.%u", tag, k);
+			fx_company_req(&o->sub[k], srid,
+			    AL_SERIAL_PRE + i * AL_PRE_BATCH + k);
+			o->subp[k] = &o->sub[k].req;
+		}
+		fx_req_init(&o->f, tag);
+		budget__batch_request__init(&o->b);
+		o->b.n_ops = o->nsub;
+		o->b.ops = o->subp;
+		o->f.req.command_case = BUDGET__REQUEST__COMMAND_BATCH;
+		o->f.req.batch = &o->b;
+		a = fx_call(fd, &o->f.req);
+		if (a->error != NULL)
+			h_fail("ledger: %s", a->error->code);
+		for (k = 0; k < a->batch->n_results; k++)
+			if (a->batch->results[k]->error != NULL)
+				h_fail("ledger: company %u: %s", k,
+				    a->batch->results[k]->error->code);
+		budget__response__free_unpacked(a, NULL);
+		al_mix_free(&pre);
+	}
+	fx_rid(AL_SERIAL_PRE, number);
+	ops_reserve(&r, "pre-res", "PRE-1", number, AL_CONTRACT, 0);
+	a = fx_call(fd, &r.req);
+	if (a->error != NULL)
+		h_fail("ledger: PRE-1: %s", a->error->code);
+	budget__response__free_unpacked(a, NULL);
+	close(fd);
+	print_message("ledger of %d companies in %lld ms\n", AL_COMPANIES,
+	    (long long)(h_now_ms() - t0));
+	return (d);
+}
+
+/* What the ledger held before a mix. */
+struct al_base {
+	int64_t            seq;
+	struct fx_contract k;
+	struct h_mem       mem;
+};
+
+static void
+al_base(const struct h_daemon *d, struct al_base *b)
+{
+	b->seq = fx_journal_seq(d);
+	fx_contract_show(d, AL_CONTRACT, &b->k);
+	h_daemon_mem(d, &b->mem);
+}
+
+/* The same answer, a batch's op by op (each is replayed on its own). */
+static int
+al_same_answer(
+    const struct al_op *o, const Budget__Response *x, const Budget__Response *y)
+{
+	size_t j;
+
+	if (o->kind != AL_BATCH)
+		return (fx_same_answer(x, y));
+	if (x->batch == NULL || y->batch == NULL ||
+	    x->batch->n_results != y->batch->n_results)
+		return (0);
+	for (j = 0; j < x->batch->n_results; j++)
+		if (!fx_same_answer(x->batch->results[j], y->batch->results[j]))
+			return (0);
+	return (1);
+}
+
+/*
+ * Every write of m sent again on one connection: what was answered as
+ * applied replays that answer; what was not sent is applied now; what
+ * was sent and not answered either. Then every write is in the ledger
+ * exactly once: the journal grew by one entry a write, the contract holds
+ * one reservation more for each.
+ */
+static void
+al_ledger_check(
+    const struct h_daemon *d, struct al_mix *m, const struct al_base *b)
+{
+	Budget__Request  **reqs;
+	Budget__Response **ans;
+	struct al_op      *o;
+	struct fx_contract k;
+	size_t             i, j, n = 0, replays = 0, fresh = 0, unknown = 0;
+	int                fd, was_applied;
+	int64_t            seq;
+
+	reqs = calloc(m->nops + 1, sizeof(*reqs));
+	ans = calloc(m->nops + 1, sizeof(*ans));
+	if (reqs == NULL || ans == NULL)
+		h_fail("out of memory");
+	for (i = 0; i < m->nops; i++)
+		if (al_is_write(&m->ops[i]))
+			reqs[n++] = &m->ops[i].f.req;
+	fd = h_connect(d);
+	fx_pipeline(fd, reqs, n, ans);
+	close(fd);
+	for (i = 0, n = 0; i < m->nops; i++) {
+		o = &m->ops[i];
+		if (!al_is_write(o))
+			continue;
+		Budget__Response *a = ans[n++];
+
+		if (a->error != NULL)
+			h_fail("%s sent again: %s: %s", o->f.req.request_id,
+			    a->error->code, a->error->message);
+		/* A batch's ops replay one by one. */
+		if (o->kind == AL_BATCH) {
+			assert_int_equal(a->batch->n_results, o->nsub);
+			was_applied = a->batch->results[0]->replayed;
+			for (j = 0; j < o->nsub; j++) {
+				if (a->batch->results[j]->error != NULL)
+					h_fail("%s op %zu sent again: %s",
+					    o->f.req.request_id, j,
+					    a->batch->results[j]->error->code);
+				if (a->batch->results[j]->replayed !=
+				    was_applied)
+					h_fail("%s: ops %zu and 0 of one "
+					       "batch: one applied, not the "
+					       "other",
+					    o->f.req.request_id, j);
+			}
+		} else
+			was_applied = a->replayed;
+		if (o->answer != NULL && o->answer->error == NULL) {
+			if (!was_applied)
+				h_fail("%s was answered as applied, and is "
+				       "not in the ledger",
+				    o->f.req.request_id);
+			if (!al_same_answer(o, o->answer, a))
+				h_fail("%s replays another answer than the "
+				       "first",
+				    o->f.req.request_id);
+		} else if (!o->sent && was_applied)
+			h_fail("%s was never sent, and is in the ledger",
+			    o->f.req.request_id);
+		if (o->answer != NULL)
+			replays++;
+		else if (!o->sent)
+			fresh++;
+		else
+			unknown++;
+		budget__response__free_unpacked(a, NULL);
+	}
+	free(ans);
+	free(reqs);
+	seq = fx_journal_seq(d);
+	print_message("writes: %zu answered, %zu not sent, %zu sent and not "
+		      "answered; journal +%lld for %zu\n",
+	    replays, fresh, unknown, (long long)(seq - b->seq), m->nwrites);
+	assert_int_equal(seq - b->seq, (int64_t)m->nwrites);
+	fx_contract_show(d, AL_CONTRACT, &k);
+	assert_int_equal(k.dossiers - b->k.dossiers, (int64_t)m->nres);
+	assert_int_equal(
+	    k.reserved - b->k.reserved, (int64_t)m->nres * OPS_START_SUB);
+}
+
+/* Serving, verify ok, memory bounded (since b). */
+static void
+al_daemon_check(struct h_daemon *d, const struct al_base *b)
+{
+	struct h_mem now;
+
+	h_assert_serving(d);
+	fx_verify_ok(d);
+	if (b != NULL) {
+		h_daemon_mem(d, &now);
+		print_message("RssAnon %lld -> %lld KiB\n",
+		    (long long)b->mem.rss_anon / 1024,
+		    (long long)now.rss_anon / 1024);
+		assert_true(now.rss_anon - b->mem.rss_anon < AL_MEM_GROWTH_MAX);
+	}
+}
+
+static uint64_t
+al_seed(void)
+{
+	uint64_t seed = fx_seed("AL_SEED");
+
+	print_message("seed %llu (AL_SEED=%llu runs it again)\n",
+	    (unsigned long long)seed, (unsigned long long)seed);
+	return (seed);
+}
+
+/*
+ * A watcher: a connection of its own that asks for status now and then
+ * while clients run, to show what the mix did to the daemon (the most
+ * requests held, long reads in flight, connections). Only printed.
+ */
+struct al_watch {
+	const struct h_daemon *d;
+	int                    fd;
+	int64_t                next;
+	uint64_t               held, slow, conns;
+	uint64_t               last; /* held, at the last look */
+	int (*then)(void *);         /* stop() of the scenario, NULL: none */
+	void *arg;
+};
+
+static int
+al_watch_tick(void *arg)
+{
+	struct al_watch  *w = arg;
+	Budget__Response *a;
+	char              rid[32];
+
+	if (w->fd != -1 && h_now_ms() >= w->next) {
+		w->next = h_now_ms() + 50;
+		w->last = 0;
+		snprintf(rid, sizeof(rid), "watch-%lld", (long long)w->next);
+		h_send_status(w->fd, rid);
+		a = h_recv(w->fd, H_DEADLINE_MS);
+		if (a->status != NULL) {
+			w->last = a->status->held;
+			if (a->status->held > w->held)
+				w->held = a->status->held;
+			if (a->status->slow_reads > w->slow)
+				w->slow = a->status->slow_reads;
+			if (a->status->connections > w->conns)
+				w->conns = a->status->connections;
+		}
+		budget__response__free_unpacked(a, NULL);
+	}
+	return (w->then != NULL && w->then(w->arg));
+}
+
+/* Look now: the requests held. */
+static uint64_t
+al_watch_now(struct al_watch *w)
+{
+	w->next = 0;
+	(void)al_watch_tick(w);
+	return (w->last);
+}
+
+static void
+al_watch_start(struct al_watch *w, const struct h_daemon *d)
+{
+	memset(w, 0, sizeof(*w));
+	w->d = d;
+	w->fd = h_connect(d);
+}
+
+static void
+al_watch_stop(struct al_watch *w)
+{
+	if (w->fd != -1)
+		close(w->fd);
+	w->fd = -1;
+	print_message("at most %llu requests held, %llu long reads in flight, "
+		      "%llu connections\n",
+	    (unsigned long long)w->held, (unsigned long long)w->slow,
+	    (unsigned long long)w->conns);
+}
+
+/* ------------------------------------------------------------------ */
+/* Scenarios                                                          */
+
+/*
+ * A random mix on AL_CONNS connections, run to its end: every client
+ * that reads gets all its answers, the ledger is exactly what was
+ * answered, the daemon serves on.
+ */
+static void
+test_random_mix(void **state)
+{
+	struct h_daemon  *d = al_ledger(state, NULL);
+	struct al_mix     m;
+	struct al_clients cl;
+	struct al_base    b;
+	struct al_watch   w;
+
+	al_base(d, &b);
+	al_mix_init(&m, al_seed(), AL_SERIAL_NEW, AL_CONNS * AL_PER_CONN);
+	al_clients_open(&cl, &m, d, AL_CONNS);
+	al_clients_print(&cl, &m);
+	al_watch_start(&w, d);
+	al_clients_run(&cl, &m, al_watch_tick, &w);
+	al_watch_stop(&w);
+	al_clients_close(&cl);
+	al_ledger_check(d, &m, &b);
+	al_daemon_check(d, &b);
+	al_mix_free(&m);
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests left behind by connections that went away                 */
+
+#define OR_RCONN  12 /* R: connections of 8 verifies, more than the reader */
+#define OR_RPER   8
+#define OR_LIMIT  16 /* max_connections(_per_uid): V has 3 (a watcher) */
+#define OR_CYCLES 10 /* V's connections, one after the other */
+#define OR_VER    7  /* verifies V sends (one fewer than the cap: read on) */
+#define OR_BEHIND 34 /* company adds V sends behind each */
+
+/* Bytes fd has sent that the peer has not read yet. */
+static int
+al_outq(int fd)
+{
+	int n;
+
+	if (ioctl(fd, SIOCOUTQ, &n) == -1)
+		h_fail("SIOCOUTQ: %s", strerror(errno));
+	return (n);
+}
+
+/* Until the daemon has read everything sent on fd. */
+static void
+al_wait_read(int fd)
+{
+	int64_t deadline = h_now_ms() + H_DEADLINE_MS;
+
+	while (al_outq(fd) > 0) {
+		if (h_now_ms() > deadline)
+			h_fail("the daemon does not read what was sent");
+		h_sleep_ms(1);
+	}
+}
+
+/*
+ * Connect and get a status answered without reading it: whatever is
+ * closed after this has unread input, so the daemon's next read fails
+ * (ECONNRESET) and it frees the connection at once. -1 when refused
+ * (too_many_connections).
+ */
+static int
+al_connect_unread(const struct h_daemon *d)
+{
+	struct pollfd     p;
+	Budget__Response *a;
+	int               fd;
+
+	uint8_t frame[128];
+	size_t  len;
+
+	if ((fd = h_connect_try(d->sock)) == -1)
+		h_fail("connect: %s", strerror(errno));
+	len = h_pack_status(
+	    frame, sizeof(frame), BUDGET_PROTOCOL_VERSION, "unread");
+	/* Refused, it may be closed before the request arrives. */
+	(void)h_send_try(fd, frame, len);
+	p.fd = fd;
+	p.events = POLLIN;
+	if (poll(&p, 1, H_DEADLINE_MS) != 1)
+		h_fail("no status answer");
+	/* A refusal comes before the status is read: peek at it. */
+	{
+		uint8_t buf[512];
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_PEEK);
+		size_t  off = 0;
+
+		if (n > 0 &&
+		    (a = fx_next_answer(buf, (size_t)n, &off, sizeof(buf))) !=
+			NULL) {
+			int refused = a->error != NULL;
+
+			budget__response__free_unpacked(a, NULL);
+			if (refused) {
+				close(fd);
+				return (-1);
+			}
+		}
+	}
+	return (fd);
+}
+
+/*
+ * One client cannot take the daemon from the others: the requests it
+ * has the daemon keep are bounded by its connections (conn.c's 256
+ * owed), and its connections by max_connections. Requests whose
+ * connection went away keep running (the orphans' chain), and while the
+ * reader is full the long reads among them are held, and all that
+ * follows them. V, one connection at a time, sends 7 verifies with 34
+ * company adds behind each, and goes away with an answer unread (the daemon's
+ * read fails: it lets go of the connection at once); then again. If what
+ * a connection left behind no longer counts against anything, the
+ * requests held grow with every connection V opens, without bound.
+ */
+static void
+test_vanished_requests_bounded(void **state)
+{
+	struct h_daemon      *d;
+	struct al_mix         m;
+	struct al_base        b;
+	struct al_watch       w;
+	struct al_op         *o;
+	Budget__Request       vreq;
+	Budget__VerifyRequest v;
+	uint8_t              *buf = NULL, *frame;
+	size_t                len, flen, i, k;
+	int                   rfd[OR_RCONN], fd, cycle, refused = 0;
+	int64_t               deadline;
+	char                  config[128], tag[16];
+
+	snprintf(config, sizeof(config),
+	    "[limits]\nmax_connections = %d\nmax_connections_per_uid = %d\n",
+	    OR_LIMIT, OR_LIMIT);
+	d = al_ledger(state, config);
+	al_base(d, &b);
+	al_mix_init(
+	    &m, al_seed(), AL_SERIAL_NEW, OR_CYCLES * OR_VER * (1 + OR_BEHIND));
+	al_watch_start(&w, d);
+	fx_verify_req(&vreq, &v);
+	for (k = 0; k < OR_RCONN; k++) {
+		rfd[k] = h_connect(d);
+		for (i = 0; i < OR_RPER; i++)
+			h_send_request(rfd[k], &vreq);
+	}
+	deadline = h_now_ms() + H_DEADLINE_MS;
+	while (al_watch_now(&w) == 0)
+		if (h_now_ms() > deadline)
+			h_fail("the reader never filled up");
+	for (cycle = 0; cycle < OR_CYCLES; cycle++) {
+		if ((fd = al_connect_unread(d)) == -1) {
+			/* Turned away: what it left must go first. */
+			refused++;
+			cycle--;
+			if (h_now_ms() > deadline + H_DEADLINE_MS * 3)
+				h_fail("V is turned away for good");
+			h_sleep_ms(10);
+			continue;
+		}
+		snprintf(tag, sizeof(tag), "v%d", cycle);
+		len = 0;
+		for (i = 0; i < OR_VER * (1 + OR_BEHIND); i++) {
+			o = al_new_op(&m,
+			    i % (1 + OR_BEHIND) == 0 ? AL_VERIFY : AL_COMPANY,
+			    tag);
+			o->sent = 1;
+			frame = fx_frame(&o->f.req, &flen);
+			if ((buf = realloc(buf, len + flen)) == NULL)
+				h_fail("out of memory");
+			memcpy(buf + len, frame, flen);
+			len += flen;
+			free(frame);
+		}
+		h_send(fd, buf, len);
+		al_wait_read(fd);
+		/* A few turns, for the daemon to decode what it read. */
+		for (k = 0; k < 4; k++)
+			(void)al_watch_now(&w);
+		close(fd);
+	}
+	free(buf);
+	print_message("V: %d connections (%d turned away), %zu requests\n",
+	    OR_CYCLES, refused, m.nops);
+	/* R reads now: its connections were served all along. */
+	for (k = 0; k < OR_RCONN; k++) {
+		(void)fx_expect_verifies(rfd[k], OR_RPER, b.seq, NULL);
+		close(rfd[k]);
+	}
+	deadline = h_now_ms() + H_DEADLINE_MS * 3;
+	while (al_watch_now(&w) > 0) {
+		if (h_now_ms() > deadline)
+			h_fail("requests held for good");
+		h_sleep_ms(20);
+	}
+	al_watch_stop(&w);
+	/* R's, and what V's connections may owe (conn.c's 256 each). */
+	assert_true(
+	    w.held <= OR_RCONN * OR_RPER + (OR_LIMIT - OR_RCONN - 1) * 256);
+	al_ledger_check(d, &m, &b);
+	al_daemon_check(d, &b);
+	al_mix_free(&m);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_teardown(test_random_mix, ops_teardown),
+	    cmocka_unit_test_teardown(
+		test_vanished_requests_bounded, ops_teardown),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
