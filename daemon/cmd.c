@@ -278,7 +278,7 @@ cmd_await(struct req_list *seg)
 		if (r->conn == NULL || (r->cmd->flags & CMD_READONLY))
 			continue;
 		r->conn->answered = batch.turn;
-		/* Not read now (conn_block): it cannot come back. */
+		/* Not read now (conn_block, conn_closing): it cannot come back. */
 		if (r->conn->state != CONN_READING || r->conn->queued > 0 ||
 		    r->conn->hold.held > 0 || r->conn->awaited == batch.turn ||
 		    r->conn->missed)

@@ -54,6 +54,7 @@ static void conn_protocol_error(struct conn *, enum budget_err, const char *);
 static int  conn_flush(struct conn *);
 static int  conn_over_limits(const struct conn *);
 static void conn_block(struct conn *);
+static void conn_closing(struct conn *);
 static void conn_unblock(struct conn *);
 static void conn_free(struct conn *);
 
@@ -295,10 +296,22 @@ conn_protocol_error(struct conn *c, enum budget_err code, const char *text)
 	r->close_after = 1;
 	TAILQ_INSERT_TAIL(&c->reqs, r, conn_entry);
 	c->npending++;
+	conn_closing(c);
+	conn_flush(c);
+}
+
+/*
+ * Read nothing more from c: it closes once its answers are written. Like
+ * a connection blocked, it is not waited for by the commit wait (it may
+ * have been answered by the last write turn: cmd_await).
+ */
+static void
+conn_closing(struct conn *c)
+{
 	c->state = CONN_CLOSING;
 	bufferevent_disable(c->bev, EV_READ);
 	evtimer_del(c->frame_timer);
-	conn_flush(c);
+	cmd_heard(c);
 }
 
 /*
@@ -416,9 +429,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_EOF) {
 		/* Answer what was asked if the peer still reads, then go. */
 		log_debug("conn %u: closed by peer", c->id);
-		c->state = CONN_CLOSING;
-		bufferevent_disable(bev, EV_READ);
-		evtimer_del(c->frame_timer);
+		conn_closing(c);
 		conn_flush(c);
 		return;
 	}
@@ -513,9 +524,7 @@ conn_stop_reading_all(void)
 
 	for (c = TAILQ_FIRST(&bd->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		c->state = CONN_CLOSING;
-		bufferevent_disable(c->bev, EV_READ);
-		evtimer_del(c->frame_timer);
+		conn_closing(c);
 		conn_flush(c);
 	}
 }

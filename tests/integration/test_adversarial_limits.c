@@ -1118,6 +1118,105 @@ test_vanished_requests_bounded(void **state)
 	al_mix_free(&m);
 }
 
+/* ------------------------------------------------------------------ */
+/* The commit wait and connections no longer read                     */
+
+/* status on fd: commit waits that ran to their end. */
+static uint64_t
+al_waits_out(int fd)
+{
+	Budget__Response *a;
+	uint64_t          n;
+
+	h_send_status(fd, "waits");
+	a = h_recv(fd, H_DEADLINE_MS);
+	if (a->status == NULL)
+		h_fail("status: no status");
+	n = a->status->commit_waits_timed_out;
+	budget__response__free_unpacked(a, NULL);
+	return (n);
+}
+
+/*
+ * The commit wait waits only for connections the daemon reads: one that
+ * half-closed (EOF) or sent garbage is closing, and nothing more comes
+ * from it. A sends a company add and a verify in one write; the add's
+ * turn answers A, so the next write turn may wait for it while the
+ * verify, behind R's 56, runs on. Then A half-closes (round 0) or sends
+ * a frame that is no request (round 1), and D adds companies one at a
+ * time: with a wait of 10 ms, none of D's turns may wait for A to the
+ * end.
+ */
+static void
+test_commit_wait_skips_closing(void **state)
+{
+	struct h_daemon      *d;
+	Budget__Request       vreq, *two[2];
+	Budget__VerifyRequest v;
+	Budget__Response     *a;
+	struct fx_req         add, w;
+	uint64_t              t0, t1, out[2];
+	char                  rid[FX_ID_SZ];
+	static const uint8_t  garbage[] = {0, 0, 0, 3, 0xff, 0xff, 0xff};
+	int                   rfd[7], fd, dfd, sfd, i, k;
+
+	d = al_ledger(state, "[budgetd]\ncommit_wait_us = 10000\n");
+	fx_verify_req(&vreq, &v);
+	sfd = h_connect(d);
+	dfd = h_connect(d);
+	for (k = 0; k < 2; k++) {
+		for (i = 0; i < 7; i++) {
+			rfd[i] = h_connect(d);
+			for (int j = 0; j < 8; j++)
+				h_send_request(rfd[i], &vreq);
+		}
+		snprintf(rid, sizeof(rid), "closing-%d", k);
+		fx_company_req(&add, rid, AL_SERIAL_NEW + (unsigned)k);
+		two[0] = &add.req;
+		two[1] = &vreq;
+		fd = h_connect(d);
+		fx_send_frames(fd, two, 2);
+		a = h_recv(fd, H_DEADLINE_MS);
+		if (a->error != NULL)
+			h_fail("A's add: %s", a->error->code);
+		budget__response__free_unpacked(a, NULL);
+		t0 = al_waits_out(sfd);
+		if (k == 0)
+			shutdown(fd, SHUT_WR);
+		else
+			h_send(fd, garbage, sizeof(garbage));
+		for (i = 0; i < 5; i++) {
+			snprintf(rid, sizeof(rid), "after-closing-%d-%d", k, i);
+			fx_company_req(&w, rid,
+			    AL_SERIAL_NEW + 10 + (unsigned)(k * 5 + i));
+			a = fx_call(dfd, &w.req);
+			if (a->error != NULL)
+				h_fail("D's add %d: %s", i, a->error->code);
+			budget__response__free_unpacked(a, NULL);
+		}
+		t1 = al_waits_out(sfd);
+		out[k] = t1 - t0;
+		/* A's verify, then the close. */
+		(void)fx_expect_verifies(fd, 1, 0, NULL);
+		if (k == 1)
+			h_expect_error(fd, "malformed_frame", NULL);
+		assert_true(h_wait_closed(fd, H_DEADLINE_MS * 3, NULL));
+		close(fd);
+		for (i = 0; i < 7; i++) {
+			(void)fx_expect_verifies(rfd[i], 8, 0, NULL);
+			close(rfd[i]);
+		}
+	}
+	print_message("commit waits that ran out for A: %llu after its EOF, "
+		      "%llu after its garbage\n",
+	    (unsigned long long)out[0], (unsigned long long)out[1]);
+	close(dfd);
+	close(sfd);
+	assert_int_equal(out[0], 0);
+	assert_int_equal(out[1], 0);
+	al_daemon_check(d, NULL);
+}
+
 int
 main(void)
 {
@@ -1125,6 +1224,8 @@ main(void)
 	    cmocka_unit_test_teardown(test_random_mix, ops_teardown),
 	    cmocka_unit_test_teardown(
 		test_vanished_requests_bounded, ops_teardown),
+	    cmocka_unit_test_teardown(
+		test_commit_wait_skips_closing, ops_teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
