@@ -845,3 +845,14 @@ fx_ops_recheck(const struct h_daemon *d, struct fx_op *ops, size_t n,
 	free(reqs);
 	return (nexist);
 }
+
+void
+fx_asan_option(const char *opt)
+{
+	const char *old = getenv("ASAN_OPTIONS");
+	char        buf[1024];
+
+	snprintf(buf, sizeof(buf), "%s%s%s", old != NULL ? old : "",
+	    old != NULL && *old != '\0' ? ":" : "", opt);
+	setenv("ASAN_OPTIONS", buf, 1);
+}

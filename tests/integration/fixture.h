@@ -200,6 +200,12 @@ void fx_verify_req(Budget__Request *req, Budget__VerifyRequest *v);
 int64_t fx_expect_verifies(int fd, int n, int64_t from, int *at_from);
 
 /*
+ * Add opt ("name=value") to ASAN_OPTIONS for every daemon and program
+ * started from now on; builds without the sanitizer ignore it.
+ */
+void fx_asan_option(const char *opt);
+
+/*
  * The next whole answer in buf[*off, len), unpacked (free it), *off moved
  * past it; NULL while the buffer holds no whole frame yet. Fails the test
  * on a frame that is empty, longer than max, or not a Response.

@@ -1014,6 +1014,33 @@ al_peak_check(const struct al_watch *w, const struct al_base *b, int64_t max)
 		    (long long)w->peak / 1024, (long long)max / 1024);
 }
 
+/*
+ * The clients' run, watched: each gets its answers, and the daemon's peak
+ * RssAnon meanwhile grows by less than max.
+ */
+static void
+al_clients_watched(struct al_clients *cl, struct al_mix *m,
+    const struct h_daemon *d, const struct al_base *b, int64_t max)
+{
+	struct al_watch w;
+
+	al_clients_print(cl, m);
+	al_watch_start(&w, d);
+	al_clients_run(cl, m, al_watch_tick, &w);
+	al_watch_stop(&w);
+	al_clients_close(cl);
+	al_peak_check(&w, b, max);
+}
+
+/* The end of a scenario: the ledger holds what was answered, and more. */
+static void
+al_finish(struct h_daemon *d, struct al_mix *m, const struct al_base *b)
+{
+	al_ledger_check(d, m, b);
+	al_daemon_check(d, b);
+	al_mix_free(m);
+}
+
 /* ------------------------------------------------------------------ */
 /* Scenarios                                                          */
 
@@ -1029,21 +1056,13 @@ al_random_mix(void **state, const char *config)
 	struct al_mix     m;
 	struct al_clients cl;
 	struct al_base    b;
-	struct al_watch   w;
 
 	al_base(d, &b);
 	al_mix_init(&m, al_seed(), AL_SERIAL_NEW, AL_CONNS * AL_PER_CONN);
 	memset(&cl, 0, sizeof(cl));
 	al_clients_open(&cl, &m, d, AL_CONNS, AL_PER_CONN);
-	al_clients_print(&cl, &m);
-	al_watch_start(&w, d);
-	al_clients_run(&cl, &m, al_watch_tick, &w);
-	al_watch_stop(&w);
-	al_clients_close(&cl);
-	al_peak_check(&w, &b, AL_MEM_GROWTH_MAX);
-	al_ledger_check(d, &m, &b);
-	al_daemon_check(d, &b);
-	al_mix_free(&m);
+	al_clients_watched(&cl, &m, d, &b, AL_MEM_GROWTH_MAX);
+	al_finish(d, &m, &b);
 }
 
 static void
@@ -1077,7 +1096,6 @@ test_capped_writes_wait(void **state)
 	struct al_mix     m;
 	struct al_clients cl;
 	struct al_base    b;
-	struct al_watch   w;
 	struct al_conn   *y;
 	int               i;
 
@@ -1099,15 +1117,8 @@ test_capped_writes_wait(void **state)
 		if (cl.c[i].cut == SIZE_MAX)
 			cl.c[i].cut = cl.c[i].out_len;
 	al_clients_connect(&cl, d);
-	al_clients_print(&cl, &m);
-	al_watch_start(&w, d);
-	al_clients_run(&cl, &m, al_watch_tick, &w);
-	al_watch_stop(&w);
-	al_clients_close(&cl);
-	al_peak_check(&w, &b, AL_MEM_GROWTH_MAX);
-	al_ledger_check(d, &m, &b);
-	al_daemon_check(d, &b);
-	al_mix_free(&m);
+	al_clients_watched(&cl, &m, d, &b, AL_MEM_GROWTH_MAX);
+	al_finish(d, &m, &b);
 }
 
 /*
@@ -1126,7 +1137,6 @@ test_big_answers(void **state)
 	struct al_mix     m;
 	struct al_clients cl;
 	struct al_base    b;
-	struct al_watch   w;
 	size_t            i;
 
 	al_base(d, &b);
@@ -1136,16 +1146,9 @@ test_big_answers(void **state)
 		(void)al_client_add(&cl, &m, who[i], big, 0);
 	(void)al_client_add(&cl, &m, AL_READER, "rcrbrcskrcrb", 0);
 	al_clients_connect(&cl, d);
-	al_clients_print(&cl, &m);
-	al_watch_start(&w, d);
-	al_clients_run(&cl, &m, al_watch_tick, &w);
-	al_watch_stop(&w);
-	al_clients_close(&cl);
 	/* The output limit, 8 answers made before it sees them, and slack. */
-	al_peak_check(&w, &b, (int64_t)cl.n * AL_BIG_PER_CONN);
-	al_ledger_check(d, &m, &b);
-	al_daemon_check(d, &b);
-	al_mix_free(&m);
+	al_clients_watched(&cl, &m, d, &b, (int64_t)cl.n * AL_BIG_PER_CONN);
+	al_finish(d, &m, &b);
 }
 
 /* When to stop the daemon in the middle of a mix. */
@@ -1249,7 +1252,6 @@ test_crowd(void **state)
 	struct al_mix     m;
 	struct al_clients cl;
 	struct al_base    b;
-	struct al_watch   w;
 	int               round;
 
 	if (ops_raise_nofile(AL_CROWD + 64) == -1)
@@ -1259,16 +1261,9 @@ test_crowd(void **state)
 	for (round = 0; round < 2; round++) {
 		memset(&cl, 0, sizeof(cl));
 		al_clients_open(&cl, &m, d, AL_CROWD, AL_CROWD_PER);
-		al_clients_print(&cl, &m);
-		al_watch_start(&w, d);
-		al_clients_run(&cl, &m, al_watch_tick, &w);
-		al_watch_stop(&w);
-		al_clients_close(&cl);
-		al_peak_check(&w, &b, AL_MEM_GROWTH_MAX);
+		al_clients_watched(&cl, &m, d, &b, AL_MEM_GROWTH_MAX);
 	}
-	al_ledger_check(d, &m, &b);
-	al_daemon_check(d, &b);
-	al_mix_free(&m);
+	al_finish(d, &m, &b);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1552,22 +1547,6 @@ test_commit_wait_skips_closing(void **state)
 	al_daemon_check(d, NULL);
 }
 
-/*
- * The daemons started here keep AddressSanitizer's quarantine of freed
- * memory small, as test_reader_hold's do: it would be resident growth
- * that the memory bounds cannot tell from requests kept.
- */
-static void
-al_small_quarantine(void)
-{
-	const char *old = getenv("ASAN_OPTIONS");
-	char        buf[1024];
-
-	snprintf(buf, sizeof(buf), "%s%squarantine_size_mb=8",
-	    old != NULL ? old : "", old != NULL && *old != '\0' ? ":" : "");
-	setenv("ASAN_OPTIONS", buf, 1);
-}
-
 int
 main(void)
 {
@@ -1586,6 +1565,10 @@ main(void)
 		test_commit_wait_skips_closing, ops_teardown),
 	};
 
-	al_small_quarantine();
+	/*
+	 * AddressSanitizer's quarantine of freed memory (256 MiB) would be
+	 * resident growth the memory bounds cannot tell from answers kept.
+	 */
+	fx_asan_option("quarantine_size_mb=8");
 	return (cmocka_run_group_tests(tests, NULL, NULL));
 }

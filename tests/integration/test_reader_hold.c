@@ -36,8 +36,8 @@
 
 /*
  * What those may cost the daemon: the long reads a connection may owe
- * (16 pages of a megabyte) and its output limit (4 MiB); AddressSanitizer
- * adds shadow memory and redzones (its quarantine is kept small: small_quarantine).
+ * (8 pages of a megabyte) and its output limit (4 MiB); AddressSanitizer
+ * adds shadow memory and redzones (its quarantine is kept small: main).
  */
 #if defined(__SANITIZE_ADDRESS__)
 #define RH_ASAN 1
@@ -553,23 +553,6 @@ test_commit_wait_skips_blocked(void **state)
 	fx_verify_ok(d);
 }
 
-/*
- * The daemons started here keep AddressSanitizer's quarantine of freed
- * memory (256 MiB by default) small: it would be resident growth that
- * test_never_reading_exports_bounded cannot tell from answers kept.
- * Builds without the sanitizer ignore the variable.
- */
-static void
-small_quarantine(void)
-{
-	const char *old = getenv("ASAN_OPTIONS");
-	char        buf[1024];
-
-	snprintf(buf, sizeof(buf), "%s%squarantine_size_mb=8",
-	    old != NULL ? old : "", old != NULL && *old != '\0' ? ":" : "");
-	setenv("ASAN_OPTIONS", buf, 1);
-}
-
 int
 main(void)
 {
@@ -588,6 +571,10 @@ main(void)
 		test_commit_wait_skips_blocked, setup_long_wait, h_teardown),
 	};
 
-	small_quarantine();
+	/*
+	 * AddressSanitizer's quarantine of freed memory (256 MiB) would be
+	 * resident growth the memory bounds cannot tell from answers kept.
+	 */
+	fx_asan_option("quarantine_size_mb=8");
 	return (cmocka_run_group_tests(tests, NULL, NULL));
 }
