@@ -30,7 +30,7 @@ ctl_status(int argc, char **argv)
 		rc = EXIT_UNREACHABLE;
 	} else if (ctl.json) {
 		out_json(json_pack("{s:s,s:i,s:I,s:s,s:s,s:I,s:s,s:i,s:I,s:I,"
-				   "s:s,s:I,s:I,s:I,s:I,s:i,s:i}",
+				   "s:s,s:I,s:I,s:I,s:I,s:i,s:i,s:i}",
 		    "version", r->version, "protocol", (int)r->protocol,
 		    "journal_seq", (json_int_t)r->journal_seq, "head_hash",
 		    r->head_hash, "datadir", r->datadir, "schema",
@@ -43,7 +43,8 @@ ctl_status(int argc, char **argv)
 		    (json_int_t)r->committed, "commit_waits",
 		    (json_int_t)r->commit_waits, "commit_waits_timed_out",
 		    (json_int_t)r->commit_waits_timed_out, "slow_reads",
-		    (int)r->slow_reads, "held", (int)r->held));
+		    (int)r->slow_reads, "held", (int)r->held,
+		    "connections_gone", (int)r->connections_gone));
 	} else {
 		out_kv("version", "%s", r->version);
 		out_kv("protocol", "%u", r->protocol);
@@ -53,7 +54,9 @@ ctl_status(int argc, char **argv)
 		out_kv("datadir", "%s", r->datadir);
 		out_kv("started_at", "%s",
 		    timestamp_format(r->started_at, ts, sizeof(ts)));
-		out_kv("connections", "%u", r->connections);
+		out_kv("connections",
+		    "%u open, %u gone with requests still to run",
+		    r->connections, r->connections_gone);
 		out_kv("map", "%llu of %llu bytes used",
 		    (unsigned long long)r->map_used,
 		    (unsigned long long)r->map_size);

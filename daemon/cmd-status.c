@@ -24,6 +24,7 @@ cmd_status_exec(struct cmd_ctx *ctx)
 	res->schema = si.schema;
 	res->started_at = bd->started_at;
 	res->connections = bd->nconns;
+	res->connections_gone = bd->nghosts;
 	res->map_size = si.map_size;
 	res->map_used = si.map_used;
 	res->role = PB_STR(role_name(ctx->role));

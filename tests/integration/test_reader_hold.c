@@ -10,6 +10,7 @@
  * 20,000 companies, slow enough that the rest wait; budgetctl status shows
  * them held ("held"), which is what the tests wait for, never a clock.
  */
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -553,6 +554,62 @@ test_commit_wait_skips_blocked(void **state)
 	fx_verify_ok(d);
 }
 
+/*
+ * budgetctl status shows a connection that went away with requests not
+ * yet run (connections_gone), for as long as they wait. A sends [status,
+ * verify, company add] while R's verifies are held, and closes with the
+ * status answer unread: its socket resets, budgetd frees the connection
+ * at once, and the verify and the add, held, are what it left. Once R's
+ * verifies have run, so have A's, and nothing is left.
+ */
+static void
+test_gone_connection_shown(void **state)
+{
+	struct h_daemon      *d = *state;
+	Budget__Request       vreq, *a[3];
+	Budget__VerifyRequest v;
+	struct fx_req         st, add;
+	struct readers        rd;
+	struct pollfd         p;
+	int64_t               seq0 = fx_journal_seq(d), deadline;
+	int                   afd;
+
+	fx_verify_req(&vreq, &v);
+	fx_req_init(&st, "ghost-status");
+	budget__status_request__init(&st.u.status);
+	st.req.command_case = BUDGET__REQUEST__COMMAND_STATUS;
+	st.req.status = &st.u.status;
+	fx_company_req(&add, "ghost-add", 7778);
+	assert_int_equal(status_int(d, "connections_gone"), 0);
+
+	fill_reader(d, &vreq, &rd);
+	afd = h_connect(d);
+	a[0] = &st.req;
+	a[1] = &vreq;
+	a[2] = &add.req;
+	fx_send_frames(afd, a, 3);
+	p.fd = afd;
+	p.events = POLLIN;
+	assert_int_equal(poll(&p, 1, H_DEADLINE_MS), 1);
+	close(afd);
+	deadline = h_now_ms() + H_DEADLINE_MS;
+	while (status_int(d, "connections_gone") != 1) {
+		if (h_now_ms() > deadline)
+			h_fail("A's connection is not shown gone");
+		h_sleep_ms(5);
+	}
+	(void)expect_readers(&rd, seq0);
+	close_readers(&rd);
+	deadline = h_now_ms() + H_DEADLINE_MS * 3;
+	while (fx_journal_seq(d) != seq0 + 1 ||
+	    status_int(d, "connections_gone") != 0) {
+		if (h_now_ms() > deadline)
+			h_fail("what A left never ran");
+		h_sleep_ms(20);
+	}
+	fx_verify_ok(d);
+}
+
 int
 main(void)
 {
@@ -569,6 +626,8 @@ main(void)
 		test_never_reading_exports_bounded, setup, h_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_commit_wait_skips_blocked, setup_long_wait, h_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_gone_connection_shown, setup, h_teardown),
 	};
 
 	/*
