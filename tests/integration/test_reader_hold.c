@@ -293,6 +293,41 @@ test_held_writes_keep_turn_limits(void **state)
 	fx_verify_ok(d);
 }
 
+/* A's three requests: a status, a verify and a company add. */
+struct a_reqs {
+	Budget__Request       vreq, *a[3];
+	Budget__VerifyRequest v;
+	struct fx_req         st, add;
+};
+
+/*
+ * Fill R (fill_reader: R's verifies held), then connect A and send its
+ * three requests, tagged tag, in one write. Returns A's socket.
+ */
+static int
+a_behind_readers(const struct h_daemon *d, struct a_reqs *q, const char *tag,
+    unsigned company, struct readers *rd)
+{
+	char rid[FX_ID_SZ];
+	int  fd;
+
+	fx_verify_req(&q->vreq, &q->v);
+	snprintf(rid, sizeof(rid), "%s-status", tag);
+	fx_req_init(&q->st, rid);
+	budget__status_request__init(&q->st.u.status);
+	q->st.req.command_case = BUDGET__REQUEST__COMMAND_STATUS;
+	q->st.req.status = &q->st.u.status;
+	snprintf(rid, sizeof(rid), "%s-add", tag);
+	fx_company_req(&q->add, rid, company);
+	q->a[0] = &q->st.req;
+	q->a[1] = &q->vreq;
+	q->a[2] = &q->add.req;
+	fill_reader(d, &q->vreq, rd);
+	fd = h_connect(d);
+	fx_send_frames(fd, q->a, 3);
+	return (fd);
+}
+
 /*
  * A sends [status, verify, company add] in one write while R's verifies
  * are held, takes the status answer (so all three were decoded, and the
@@ -305,29 +340,15 @@ test_held_writes_keep_turn_limits(void **state)
 static void
 test_order_kept_when_connection_goes(void **state)
 {
-	struct h_daemon      *d = *state;
-	Budget__Request       vreq, *a[3];
-	Budget__VerifyRequest v;
-	Budget__Response     *resp;
-	struct fx_req         st, add;
-	char                 *log, *p, want[64];
-	int64_t               seq0 = fx_journal_seq(d), deadline;
-	struct readers        rd;
-	int                   afd, r_before, logged;
+	struct h_daemon  *d = *state;
+	struct a_reqs     q;
+	Budget__Response *resp;
+	char             *log, *p, want[64];
+	int64_t           seq0 = fx_journal_seq(d), deadline;
+	struct readers    rd;
+	int               afd, r_before, logged;
 
-	fx_verify_req(&vreq, &v);
-	fx_req_init(&st, "gone-status");
-	budget__status_request__init(&st.u.status);
-	st.req.command_case = BUDGET__REQUEST__COMMAND_STATUS;
-	st.req.status = &st.u.status;
-	fx_company_req(&add, "gone-add", 7777);
-
-	fill_reader(d, &vreq, &rd);
-	afd = h_connect(d);
-	a[0] = &st.req;
-	a[1] = &vreq;
-	a[2] = &add.req;
-	fx_send_frames(afd, a, 3);
+	afd = a_behind_readers(d, &q, "gone", 7777, &rd);
 	resp = h_recv(afd, H_DEADLINE_MS);
 	assert_int_equal(resp->result_case, BUDGET__RESPONSE__RESULT_STATUS);
 	budget__response__free_unpacked(resp, NULL);
@@ -565,29 +586,15 @@ test_commit_wait_skips_blocked(void **state)
 static void
 test_gone_connection_shown(void **state)
 {
-	struct h_daemon      *d = *state;
-	Budget__Request       vreq, *a[3];
-	Budget__VerifyRequest v;
-	struct fx_req         st, add;
-	struct readers        rd;
-	struct pollfd         p;
-	int64_t               seq0 = fx_journal_seq(d), deadline;
-	int                   afd;
+	struct h_daemon *d = *state;
+	struct a_reqs    q;
+	struct readers   rd;
+	struct pollfd    p;
+	int64_t          seq0 = fx_journal_seq(d), deadline;
+	int              afd;
 
-	fx_verify_req(&vreq, &v);
-	fx_req_init(&st, "ghost-status");
-	budget__status_request__init(&st.u.status);
-	st.req.command_case = BUDGET__REQUEST__COMMAND_STATUS;
-	st.req.status = &st.u.status;
-	fx_company_req(&add, "ghost-add", 7778);
 	assert_int_equal(status_int(d, "connections_gone"), 0);
-
-	fill_reader(d, &vreq, &rd);
-	afd = h_connect(d);
-	a[0] = &st.req;
-	a[1] = &vreq;
-	a[2] = &add.req;
-	fx_send_frames(afd, a, 3);
+	afd = a_behind_readers(d, &q, "ghost", 7778, &rd);
 	p.fd = afd;
 	p.events = POLLIN;
 	assert_int_equal(poll(&p, 1, H_DEADLINE_MS), 1);
