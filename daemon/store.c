@@ -589,15 +589,13 @@ store_get_u64(struct store_txn *t, enum store_db db, const char *key)
 {
 	struct store_val v;
 	uint64_t         n = 0;
-	size_t           i;
 
 	if (store_get(t, db, key, strlen(key), &v) != STORE_OK)
 		return (0);
 	if (v.len != 8)
 		t->err = STORE_CORRUPT;
 	else
-		for (i = 0; i < 8; i++)
-			n = n << 8 | ((uint8_t *)v.data)[i];
+		n = record_get_be64(v.data);
 	free(v.data);
 	return (n);
 }
@@ -807,7 +805,7 @@ store_copy_describe(
 	MDB_txn *txn = NULL;
 	MDB_dbi  meta;
 	MDB_val  k, v;
-	int      rc, i;
+	int      rc;
 
 	*seq = 0;
 	memset(hash, 0, 32);
@@ -821,10 +819,9 @@ store_copy_describe(
 		goto out;
 	k.mv_data = (void *)(uintptr_t) "journal_seq";
 	k.mv_size = 11;
-	if ((rc = mdb_get(txn, meta, &k, &v)) == 0 && v.mv_size == 8) {
-		for (i = 0; i < 8; i++)
-			*seq = *seq << 8 | ((uint8_t *)v.mv_data)[i];
-	} else if (rc != 0 && rc != MDB_NOTFOUND)
+	if ((rc = mdb_get(txn, meta, &k, &v)) == 0 && v.mv_size == 8)
+		*seq = record_get_be64(v.mv_data);
+	else if (rc != 0 && rc != MDB_NOTFOUND)
 		goto out;
 	k.mv_data = (void *)(uintptr_t) "head_hash";
 	k.mv_size = 9;
