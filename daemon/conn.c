@@ -297,13 +297,13 @@ conn_protocol_error(struct conn *c, enum budget_err code, const char *text)
 	TAILQ_INSERT_TAIL(&c->reqs, r, conn_entry);
 	c->npending++;
 	conn_closing(c);
-	conn_flush(c);
 }
 
 /*
- * Read nothing more from c: it closes once its answers are written. Like
- * a connection blocked, it is not waited for by the commit wait (it may
- * have been answered by the last write turn: cmd_await).
+ * Read nothing more from c: it closes once its answers are written (and
+ * here, if none is owed: c may be freed). Like a connection blocked, it
+ * is not waited for by the commit wait (it may have been answered by the
+ * last write turn: cmd_await).
  */
 static void
 conn_closing(struct conn *c)
@@ -312,6 +312,7 @@ conn_closing(struct conn *c)
 	bufferevent_disable(c->bev, EV_READ);
 	evtimer_del(c->frame_timer);
 	cmd_heard(c);
+	conn_flush(c);
 }
 
 /*
@@ -430,7 +431,6 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		/* Answer what was asked if the peer still reads, then go. */
 		log_debug("conn %u: closed by peer", c->id);
 		conn_closing(c);
-		conn_flush(c);
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
@@ -525,7 +525,6 @@ conn_stop_reading_all(void)
 	for (c = TAILQ_FIRST(&bd->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		conn_closing(c);
-		conn_flush(c);
 	}
 }
 
