@@ -385,6 +385,31 @@ fx_company_req(struct fx_req *r, const char *rid, unsigned serial)
 }
 
 void
+fx_batch_req(struct fx_req *r, const char *rid, Budget__Request **ops, size_t n)
+{
+	fx_req_init(r, rid);
+	budget__batch_request__init(&r->u.batch);
+	r->u.batch.n_ops = n;
+	r->u.batch.ops = ops;
+	r->req.command_case = BUDGET__REQUEST__COMMAND_BATCH;
+	r->req.batch = &r->u.batch;
+}
+
+void
+fx_company_reqs(struct fx_req *ops, Budget__Request **ptrs, size_t n,
+    const char *rid, unsigned first)
+{
+	char   srid[FX_ID_SZ];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(srid, sizeof(srid), "%s.%zu", rid, i);
+		fx_company_req(&ops[i], srid, first + (unsigned)i);
+		ptrs[i] = &ops[i].req;
+	}
+}
+
+void
 fx_send_frames(int fd, Budget__Request *const reqs[], size_t n)
 {
 	uint8_t *buf = NULL, *frame, *nb;

@@ -139,6 +139,7 @@ struct fx_req {
 		Budget__StatusRequest    status;
 		Budget__DeminimisDeclare declare;
 		Budget__CompanyAdd       company;
+		Budget__BatchRequest     batch;
 	} u;
 	Budget__Cents cents;
 	char          rid[FX_ID_SZ];
@@ -179,6 +180,17 @@ void fx_declare_req(struct fx_req *r, const char *rid, const char *number,
 
 /* company add of the serial-th number. */
 void fx_company_req(struct fx_req *r, const char *rid, unsigned serial);
+
+/* r as a batch of ops[0 .. n) (borrowed) under request id rid. */
+void fx_batch_req(
+    struct fx_req *r, const char *rid, Budget__Request **ops, size_t n);
+
+/*
+ * ops[0 .. n) as company adds of companies first ... first + n - 1, under
+ * request ids rid.0 ...; ptrs[i] is ops[i]'s Request, for fx_batch_req.
+ */
+void fx_company_reqs(struct fx_req *ops, Budget__Request **ptrs, size_t n,
+    const char *rid, unsigned first);
 
 /*
  * The request as one whole frame (header included) in a new buffer;

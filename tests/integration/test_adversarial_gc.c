@@ -45,7 +45,6 @@ struct gc_req {
 	struct fx_req          f;
 	Budget__HistoryRequest hist;
 	Budget__ContractShow   cshow;
-	Budget__BatchRequest   batch;
 	Budget__Request      **ops;
 	char                   arg[FX_ID_SZ];
 };
@@ -90,18 +89,6 @@ gc_send(int fd, const Budget__Request *req)
 	frame = fx_frame(req, &len);
 	h_send(fd, frame, len);
 	free(frame);
-}
-
-/* A batch of ops[0 .. n) (borrowed) under request id rid. */
-static void
-gc_batch(struct gc_req *g, const char *rid, Budget__Request **ops, size_t n)
-{
-	fx_req_init(&g->f, rid);
-	budget__batch_request__init(&g->batch);
-	g->batch.n_ops = n;
-	g->batch.ops = ops;
-	g->f.req.command_case = BUDGET__REQUEST__COMMAND_BATCH;
-	g->f.req.batch = &g->batch;
 }
 
 /* contract show ID, under request id rid (echoed, not needed). */
@@ -197,7 +184,7 @@ test_same_id_in_one_turn(void **state)
 	bops[1] = &other.req;
 	bops[2] = &two.req;
 	bops[3] = &same.req;
-	gc_batch(&batch, "dup-batch", bops, 4);
+	fx_batch_req(&batch.f, "dup-batch", bops, 4);
 	for (i = 0; i < DUP_CONNS; i++)
 		fd[i] = h_connect_served(d);
 	before = ops_journal_seq(d);
@@ -430,7 +417,7 @@ test_dependent_ops_in_one_batch(void **state)
 	int               fd = h_connect(d);
 
 	dep_requests(r, ptrs, "B");
-	gc_batch(&b, "dep-batch", ptrs, NDEP);
+	fx_batch_req(&b.f, "dep-batch", ptrs, NDEP);
 	first = fx_call(fd, &b.f.req);
 	gc_ok(first, "the batch");
 	assert_int_equal(first->batch->n_results, NDEP);
@@ -526,7 +513,7 @@ test_batches_race_on_many_connections(void **state)
 		ptrs[i][1] = &r[i][1].req;
 		ptrs[i][2] = &r[i][2].req;
 		snprintf(rid, sizeof(rid), "race-%zu", i);
-		gc_batch(&b[i], rid, ptrs[i], 3);
+		fx_batch_req(&b[i].f, rid, ptrs[i], 3);
 		fd[i] = h_connect_served(d);
 	}
 	fx_rid(RACE_CONNS + 1, number);
@@ -1024,7 +1011,7 @@ flow_init(struct gc_flow *f, const struct h_daemon *d, unsigned first,
 				    &o->r.req;
 			}
 			snprintf(rid, sizeof(rid), "flow-batch-%zu-%zu", c, b);
-			gc_batch(&f->b[c * FLOW_MAX + b], rid,
+			fx_batch_req(&f->b[c * FLOW_MAX + b].f, rid,
 			    &f->ptrs[(c * FLOW_MAX + b) * FLOW_OPS], FLOW_OPS);
 		}
 		f->fd[c] = h_connect_served(d);
@@ -1310,7 +1297,7 @@ test_map_fills_part_of_a_turn(void **state)
 		bops[t][1] = &big[t][1].f.req;
 		bops[t][2] = &small[t][2].req;
 		snprintf(rid, sizeof(rid), "part-batch-%zu", t);
-		gc_batch(&batch[t], rid, bops[t], 3);
+		fx_batch_req(&batch[t].f, rid, bops[t], 3);
 		gc_freeze(d);
 		gc_send(fd[0], &big[t][0].f.req);
 		gc_send(fd[1], &small[t][0].req);

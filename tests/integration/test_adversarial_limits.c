@@ -124,7 +124,6 @@ struct al_op {
 	Budget__ExportRequest  x;
 	Budget__HistoryRequest h;
 	Budget__ContractShow   cs;
-	Budget__BatchRequest   b;
 	struct fx_req         *sub; /* a batch's ops */
 	Budget__Request      **subp;
 	size_t                 nsub;
@@ -156,6 +155,22 @@ al_is_long(const struct al_op *o)
 {
 	return (o->kind == AL_VERIFY || o->kind == AL_EXPORT ||
 	    o->kind == AL_BIG || o->kind == AL_HISTORY);
+}
+
+/*
+ * o as a batch of n company adds, rid.0 ... rid.(n-1), of the companies
+ * first ... first + n - 1.
+ */
+static void
+al_batch_op(struct al_op *o, const char *rid, size_t n, unsigned first)
+{
+	o->nsub = n;
+	o->sub = calloc(n, sizeof(*o->sub));
+	o->subp = calloc(n, sizeof(*o->subp));
+	if (o->sub == NULL || o->subp == NULL)
+		h_fail("out of memory");
+	fx_company_reqs(o->sub, o->subp, n, rid, first);
+	fx_batch_req(&o->f, rid, o->subp, n);
 }
 
 static struct al_op *
@@ -222,25 +237,10 @@ al_new_op(struct al_mix *m, enum al_kind kind, const char *tag)
 		m->nwrites++;
 		break;
 	case AL_BATCH:
-		o->nsub = 1 + (size_t)(fx_rand(&m->seed) % AL_BATCH_OPS);
-		o->sub = calloc(o->nsub, sizeof(*o->sub));
-		o->subp = calloc(o->nsub, sizeof(*o->subp));
-		if (o->sub == NULL || o->subp == NULL)
-			h_fail("out of memory");
-		for (i = 0; i < o->nsub; i++) {
-			char srid[FX_ID_SZ];
-
-			snprintf(srid, sizeof(srid), "%s.%u", rid, (unsigned)i);
-			fx_company_req(&o->sub[i], srid, m->next_serial++);
-			o->subp[i] = &o->sub[i].req;
-		}
-		fx_req_init(&o->f, rid);
-		budget__batch_request__init(&o->b);
-		o->b.n_ops = o->nsub;
-		o->b.ops = o->subp;
-		o->f.req.command_case = BUDGET__REQUEST__COMMAND_BATCH;
-		o->f.req.batch = &o->b;
-		m->nwrites += o->nsub;
+		i = 1 + (size_t)(fx_rand(&m->seed) % AL_BATCH_OPS);
+		al_batch_op(o, rid, i, m->next_serial);
+		m->next_serial += (unsigned)i;
+		m->nwrites += i;
 		break;
 	}
 	return (o);
@@ -735,26 +735,9 @@ al_ledger(void **state, const char *config)
 		al_mix_init(&pre, 1, AL_SERIAL_PRE + i * AL_PRE_BATCH, 1);
 		snprintf(tag, sizeof(tag), "pre%u", i);
 		o = al_new_op(&pre, AL_COMPANY, tag);
-		/* One batch of AL_PRE_BATCH, built by hand. */
-		o->nsub = AL_PRE_BATCH;
-		o->sub = calloc(o->nsub, sizeof(*o->sub));
-		o->subp = calloc(o->nsub, sizeof(*o->subp));
-		if (o->sub == NULL || o->subp == NULL)
-			h_fail("out of memory");
-		for (k = 0; k < AL_PRE_BATCH; k++) {
-			char srid[FX_ID_SZ];
-
-			snprintf(srid, sizeof(srid), "%s.%u", tag, k);
-			fx_company_req(&o->sub[k], srid,
-			    AL_SERIAL_PRE + i * AL_PRE_BATCH + k);
-			o->subp[k] = &o->sub[k].req;
-		}
-		fx_req_init(&o->f, tag);
-		budget__batch_request__init(&o->b);
-		o->b.n_ops = o->nsub;
-		o->b.ops = o->subp;
-		o->f.req.command_case = BUDGET__REQUEST__COMMAND_BATCH;
-		o->f.req.batch = &o->b;
+		/* One batch of AL_PRE_BATCH, of fixed size. */
+		al_batch_op(
+		    o, tag, AL_PRE_BATCH, AL_SERIAL_PRE + i * AL_PRE_BATCH);
 		a = fx_call(fd, &o->f.req);
 		if (a->error != NULL)
 			h_fail("ledger: %s", a->error->code);

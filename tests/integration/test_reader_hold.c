@@ -54,10 +54,9 @@
 #endif
 
 struct hold_batch {
-	struct fx_req        ops[NOPS];
-	Budget__Request     *ptrs[NOPS];
-	struct fx_req        req;
-	Budget__BatchRequest b;
+	struct fx_req    ops[NOPS];
+	Budget__Request *ptrs[NOPS];
+	struct fx_req    req;
 };
 
 static struct hold_batch batches[NBATCH];
@@ -66,20 +65,8 @@ static struct hold_batch batches[NBATCH];
 static Budget__Request *
 hold_batch(struct hold_batch *hb, const char *tag, unsigned first)
 {
-	char rid[FX_ID_SZ];
-	int  k;
-
-	for (k = 0; k < NOPS; k++) {
-		snprintf(rid, sizeof(rid), "%s-%d", tag, k);
-		fx_company_req(&hb->ops[k], rid, first + (unsigned)k);
-		hb->ptrs[k] = &hb->ops[k].req;
-	}
-	fx_req_init(&hb->req, tag);
-	budget__batch_request__init(&hb->b);
-	hb->b.n_ops = NOPS;
-	hb->b.ops = hb->ptrs;
-	hb->req.req.command_case = BUDGET__REQUEST__COMMAND_BATCH;
-	hb->req.req.batch = &hb->b;
+	fx_company_reqs(hb->ops, hb->ptrs, NOPS, tag, first);
+	fx_batch_req(&hb->req, tag, hb->ptrs, NOPS);
 	return (&hb->req.req);
 }
 
