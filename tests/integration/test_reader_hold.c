@@ -207,6 +207,47 @@ fill_reader(
 }
 
 /*
+ * Until the daemon shows n more requests taken than R's it has not
+ * answered: A's, read and waiting (on the reader or held). All R sent is
+ * on the reader (slow_reads), held, or answered; R's answers are read
+ * here as they come (each ok, and counted in *got), and one not read yet
+ * only makes the count smaller, so it never shows A's before they are
+ * there.
+ */
+static void
+wait_taken_beyond_readers(
+    const struct h_daemon *d, const struct readers *r, int *got, int n)
+{
+	int64_t           deadline = h_now_ms() + H_DEADLINE_MS;
+	Budget__Response *resp;
+	struct pollfd     pfd;
+	json_t           *j;
+	json_int_t        taken;
+	int               k;
+
+	for (;;) {
+		for (k = 0; k < NRCONN; k++) {
+			pfd.fd = r->fd[k];
+			pfd.events = POLLIN;
+			while (poll(&pfd, 1, 0) == 1) {
+				resp = h_recv(r->fd[k], H_DEADLINE_MS);
+				assert_null(resp->error);
+				budget__response__free_unpacked(resp, NULL);
+				(*got)++;
+			}
+		}
+		j = fx_ctl_json(d, 0, "status", NULL);
+		taken = h_json_int(j, "slow_reads") + h_json_int(j, "held");
+		json_decref(j);
+		if (taken - (NREAD - *got) >= n)
+			return;
+		if (h_now_ms() > deadline)
+			h_fail("A's requests never showed as taken");
+		h_sleep_ms(5);
+	}
+}
+
+/*
  * R's answers, each connection's in order and each ok; returns how many
  * saw the ledger at from entries.
  */
@@ -386,7 +427,7 @@ test_shutdown_runs_held(void **state)
 	struct fx_req         add;
 	int64_t               seq0 = fx_journal_seq(d);
 	struct readers        rd;
-	int                   afd, st, k, got = 0;
+	int                   afd, st, k, got = 0, rgot = 0;
 
 	fx_verify_req(&vreq, &v);
 	fx_company_req(&add, "held-add", 7777);
@@ -394,7 +435,8 @@ test_shutdown_runs_held(void **state)
 	afd = h_connect(d);
 	h_send_request(afd, &vreq);
 	h_send_request(afd, &add.req);
-	wait_held(d, 2);
+	wait_taken_beyond_readers(d, &rd, &rgot, 2);
+	assert_int_equal(fx_journal_seq(d), seq0); /* the add is held */
 	h_daemon_signal(d, SIGTERM);
 	while (h_recv_try(afd, H_DEADLINE_MS * 3, &resp) == WIRE_OK) {
 		if (got++ == 0)
@@ -408,8 +450,10 @@ test_shutdown_runs_held(void **state)
 		    h_recv_try(rd.fd[k], H_DEADLINE_MS * 3, &resp) == WIRE_OK) {
 			assert_null(resp->error);
 			budget__response__free_unpacked(resp, NULL);
+			rgot++;
 		}
-	print_message("A got %d of its 2 answers\n", got);
+	print_message(
+	    "A got %d of its 2 answers, R %d of its %d\n", got, rgot, NREAD);
 	close_readers(&rd);
 	close(afd);
 	assert_true(h_daemon_wait_exit(d, H_DEADLINE_MS * 3, &st));
