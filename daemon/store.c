@@ -842,11 +842,33 @@ out:
 }
 
 /*
+ * rename(from, to), never over an existing to. Where the file system
+ * cannot rename that way (NFS, some FUSE and CIFS mounts answer EINVAL), a
+ * hard link does the same, since link(2) never replaces either, and from
+ * is then unlinked. Returns 0 or an errno.
+ */
+static int
+store_rename_noreplace(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return (0);
+	if (errno != EINVAL && errno != ENOSYS)
+		return (errno);
+	if (link(from, to) == -1)
+		return (errno);
+	/* The copy is whole under to: a stray from only costs space. */
+	if (unlink(from) == -1)
+		log_warn("backup: %s", from);
+	return (0);
+}
+
+/*
  * The copy itself, into dir/data.mdb.partial: created 0600 whatever the
  * umask, written by LMDB in its own read transaction (with O_DIRECT where
  * the file system has it, as mdb_env_copy2 does: the source is in the
  * page cache already, the copy need not be), fsync'd, described
- * (store_copy_describe), then renamed to data.mdb, never over one, and
+ * (store_copy_describe), then renamed to data.mdb, never over one
+ * (store_rename_noreplace), and
  * the directory and its parent fsync'd. So a copy cut short, by an
  * error, a kill or a power cut, or one that does not open, is never
  * named data.mdb, and the answer comes only once the copy would survive
@@ -884,10 +906,7 @@ store_copy_write(const char *dir, struct stat *st, uint64_t *seq,
 			xasprintf(cause, "%s: %s", part, mdb_strerror(rc));
 		else
 			rc = store_copy_describe(part, seq, hash, cause);
-		if (rc == 0 &&
-		    renameat2(AT_FDCWD, part, AT_FDCWD, file,
-			RENAME_NOREPLACE) == -1) {
-			rc = errno;
+		if (rc == 0 && (rc = store_rename_noreplace(part, file)) != 0) {
 			xasprintf(cause, "%s: %s", file, strerror(rc));
 		} else if (rc == 0) {
 			renamed = 1;

@@ -7,8 +7,9 @@
  * fails part of the way is removed. Adversarial: links placed in the
  * directory (lock.mdb to the live files, data.mdb, data.mdb.partial),
  * paths refused or spelled otherwise, README's restore step by step,
- * two backups into one directory, SIGTERM with backups queued, and a
- * budgetd that may not write the path.
+ * two backups into one directory, SIGTERM with backups queued, a
+ * budgetd that may not write the path, and a file system that cannot
+ * rename without replacing.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -685,6 +686,48 @@ test_not_writable(void **state)
 	h_assert_serving(d);
 }
 
+/*
+ * A file system that cannot rename without replacing (NFS answers
+ * RENAME_NOREPLACE with EINVAL; shim_noreplace.c, preloaded, plays one):
+ * the copy is put in place by a hard link instead, opens and verifies,
+ * no data.mdb.partial is left, and a second backup there is refused.
+ */
+static void
+test_no_rename_noreplace(void **state)
+{
+	struct h_daemon *d = *state;
+	const char      *envp[3], *old = getenv("ASAN_OPTIONS");
+	char             pre[H_PATH_MAX + 16], asan[1024], path[H_PATH_MAX];
+	char             part[H_PATH_MAX + 32], *log;
+	struct stat      st;
+	json_t          *bk;
+
+	assert_int_equal(h_daemon_stop(d), 0);
+	snprintf(pre, sizeof(pre), "LD_PRELOAD=%s", SHIM_NOREPLACE_PATH);
+	/* AddressSanitizer wants its runtime first; here it comes second. */
+	snprintf(asan, sizeof(asan),
+	    "ASAN_OPTIONS=%s%sverify_asan_link_order=0", old != NULL ? old : "",
+	    old != NULL && *old != '\0' ? ":" : "");
+	envp[0] = pre;
+	envp[1] = asan;
+	envp[2] = NULL;
+	h_daemon_spawn_ex(d, envp, 0);
+	h_daemon_wait_ready(d);
+
+	snprintf(path, sizeof(path), "%s/backup-nfs", d->dir);
+	bk = fx_ctl_json(d, 0, "backup", path, NULL);
+	log = h_daemon_log(d);
+	assert_non_null(strstr(log, "shim: renameat2 RENAME_NOREPLACE"));
+	free(log);
+	snprintf(part, sizeof(part), "%s/data.mdb.partial", path);
+	assert_int_equal(lstat(part, &st), -1);
+	copy_restores(
+	    path, h_json_int(bk, "journal_seq"), h_json_str(bk, "head_hash"));
+	json_decref(bk);
+	backup_refused(d, path, "already_exists");
+	h_assert_serving(d);
+}
+
 int
 main(void)
 {
@@ -711,6 +754,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_backups_at_sigterm, setup, h_teardown),
 	    cmocka_unit_test_teardown(test_not_writable, h_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_no_rename_noreplace, setup, h_teardown),
 	};
 
 	/* The umask of a budgetd started by hand: the copy must not use it. */
