@@ -674,7 +674,8 @@ cmd_exec_read(struct req *r, struct store_txn *t, int64_t now, int worker)
  * One request of a write batch. Mutations: request id check, role check,
  * idempotency, then the command, flat or in a nested transaction (struct
  * cmd_turn), kept or rolled back alone; the answer is recorded under the
- * request id in the batch transaction.
+ * request id in the batch transaction. A refused role's request is
+ * journaled, and neither replayed nor recorded under its id.
  */
 static enum cmd_outcome
 cmd_exec_one(struct req *r, struct cmd_turn *turn)
@@ -709,6 +710,14 @@ cmd_exec_one(struct req *r, struct cmd_turn *turn)
 		    "request_id must be 1-64 characters of A-Z a-z 0-9 . _ : -");
 		return (CMD_DONE);
 	}
+	/*
+	 * A role that may not run the command neither reads what is stored
+	 * under the id nor claims it: else anyone on the socket could take
+	 * the workflow's ids first, and have its requests answered with
+	 * that refusal or request_id_reused.
+	 */
+	if (!(r->cmd->roles & CMD_ROLE(r->role)))
+		goto run;
 
 	/* Seen before? Then answer as before, and apply nothing. */
 	cmd_digest(r->msg, digest);
@@ -808,7 +817,7 @@ run:
 		cmd_journal(&ctx, &ctx.jr);
 	}
 	cmd_ctx_free(&ctx);
-	if (internal)
+	if (internal || !allowed)
 		return (parent->err == STORE_FULL && allow_grow ? CMD_GROW
 								: CMD_DONE);
 

@@ -788,12 +788,12 @@ test_default_roles(void **state)
 	    ops_entry_str(json_array_get(e, 0), "role"), "none");
 	json_decref(e);
 
-	/* The refusal is remembered under its id: the retry replays it. */
+	/* A refused role does not claim the id: the retry is refused anew. */
 	h_ctl_as(&p, d, 4001, 4001, "--json", "--request-id", "dflt-1",
 	    "contract", "open", "X", "--provider", "P", "--framework", "FW2",
 	    "--budget", "10", NULL);
 	expect_denied(&p);
-	assert_int_equal(ops_journal_seq(d), before + 1);
+	assert_int_equal(ops_journal_seq(d), before + 2);
 }
 
 /*
@@ -944,6 +944,64 @@ test_refusal_in_history(void **state)
 	assert_true(found);
 }
 
+/* The controller's next request, ctl-next, sent as uid. */
+static void
+open_as(struct h_proc *p, const struct h_daemon *d, uid_t uid)
+{
+	h_ctl_as(p, d, uid, (gid_t)uid, "--json", "--request-id", "ctl-next",
+	    "contract", "open", "K-ID", "--provider", "P", "--framework", "FW2",
+	    "--budget", "10", NULL);
+}
+
+/*
+ * A role that may not run a command neither claims its request id nor
+ * reads what is stored under it: an auditor (or a uid with no role) that
+ * uses the controller's next id first is refused, journaled, and the
+ * controller's request with that id is then applied; afterwards the
+ * other's same request is refused again, not answered with the
+ * controller's stored answer, and a different request under the id is
+ * refused for the role, not as request_id_reused. The controller's own
+ * retry is replayed. (Found by a SPEC audit: the id was looked up, and
+ * the refusal stored, before the role was checked.)
+ */
+static void
+test_refused_role_claims_no_id(void **state)
+{
+	struct h_daemon *d;
+	struct h_proc    p;
+	uint64_t         before;
+
+	need_root();
+	*state = d = roles_up("[budgetd]\nsocket_mode = 0666\n"
+			      "[roles]\ncontroller = 4030\nauditor = 4031\n");
+	before = ops_journal_seq(d);
+	open_as(&p, d, 4031);
+	expect_denied(&p);
+	assert_int_equal(ops_journal_seq(d), before + 1);
+
+	open_as(&p, d, 4030);
+	h_proc_expect(&p, 0);
+	assert_false(json_is_true(json_object_get(h_json(&p), "replayed")));
+	h_proc_free(&p);
+	assert_int_equal(ops_journal_seq(d), before + 2);
+
+	/* Neither the auditor nor a uid with no role gets its answer. */
+	open_as(&p, d, 4031);
+	expect_denied(&p);
+	open_as(&p, d, 4032);
+	expect_denied(&p);
+	h_ctl_as(&p, d, 4031, 4031, "--json", "--request-id", "ctl-next",
+	    "contract", "close", "K-ID", NULL);
+	expect_denied(&p);
+	assert_int_equal(ops_journal_seq(d), before + 5);
+
+	open_as(&p, d, 4030);
+	h_proc_expect(&p, 0);
+	assert_true(json_is_true(json_object_get(h_json(&p), "replayed")));
+	h_proc_free(&p);
+	assert_int_equal(ops_journal_seq(d), before + 5);
+}
+
 int
 main(void)
 {
@@ -956,6 +1014,7 @@ main(void)
 	    T(test_root_and_self_are_admin),
 	    T(test_roles_reload),
 	    T(test_refusal_in_history),
+	    T(test_refused_role_claims_no_id),
 	};
 #undef T
 
