@@ -503,7 +503,12 @@ cmd_dossier_amend_exec(struct cmd_ctx *ctx)
 		if (a->cost == NULL)
 			return (cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT,
 			    "an upgrade to %s needs its base cost", pkg));
-	}
+	} else if (cost != d.cost)
+		/* An amendment is an upgrade or an extension, not a new quote. */
+		return (cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT,
+		    "the base cost changes only with an upgrade: %s stays "
+		    "at %s",
+		    d.package, money_format(d.cost, m1, sizeof(m1))));
 	if (ext < d.extension_cost)
 		return (cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT,
 		    "extension cost is the new total and cannot drop below %s",

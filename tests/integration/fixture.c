@@ -311,7 +311,7 @@ fx_approve(struct fx_req *r, const char *rid, const char *id)
 
 void
 fx_amend(struct fx_req *r, const char *rid, const char *id, const char *package,
-    int64_t cost, int64_t ttl)
+    int64_t extension_cost, int64_t ttl)
 {
 	Budget__DossierAmend *a = &r->u.amend;
 
@@ -323,8 +323,8 @@ fx_amend(struct fx_req *r, const char *rid, const char *id, const char *package,
 	    r->text, sizeof(r->text), "%s", package != NULL ? package : "");
 	a->id = r->id;
 	a->package = r->text;
-	r->cents.cents = cost;
-	a->cost = &r->cents;
+	r->cents.cents = extension_cost;
+	a->extension_cost = &r->cents;
 	a->ttl_seconds = ttl;
 	r->req.command_case = BUDGET__REQUEST__COMMAND_DOSSIER_AMEND;
 	r->req.dossier_amend = a;

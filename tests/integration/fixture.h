@@ -167,9 +167,13 @@ void fx_reserve(struct fx_req *r, const char *rid, const char *id,
 /* dossier approve ID (today). */
 void fx_approve(struct fx_req *r, const char *rid, const char *id);
 
-/* dossier amend ID [--package PKG (NULL: none)] --cost (cents) [--ttl]. */
+/*
+ * dossier amend ID [--package PKG (NULL: none)] --extension-cost (the new
+ * total, cents) [--ttl]: an extension. (A new base cost comes only with
+ * an upgrade.)
+ */
 void fx_amend(struct fx_req *r, const char *rid, const char *id,
-    const char *package, int64_t cost, int64_t ttl);
+    const char *package, int64_t extension_cost, int64_t ttl);
 
 /* dossier show ID (a read: no request id needed). */
 void fx_show(struct fx_req *r, const char *id);

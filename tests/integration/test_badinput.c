@@ -701,9 +701,9 @@ test_rules_input(void **state)
  * budget goes down to reserved + committed + paid, paid included.
  */
 static const struct ls_row money_edges[] = {
-    /* START 10,000.01 is still 5,000.00 (R-SUB-1 rounds down). */
-    LS_R_NO("invalid_argument", "does not raise", "dossier", "amend", "D1",
-	"--cost", "10000.01"),
+    /* A new base cost without an upgrade is not an amendment. */
+    LS_R_NO("invalid_argument", "only with an upgrade", "dossier", "amend",
+	"D1", "--cost", "10000.01"),
     /* KM holds D3's 5,000.00 and exactly its upgrade's 3,500.00. */
     LS_R_DONE(LS_OPEN("KM", "8500")),
     LS_R_DONE(LS_ADD(LS_CO05, "small")),
@@ -718,6 +718,9 @@ static const struct ls_row money_edges[] = {
 	"contract", "show", "KM"),
     LS_R_DONE_W(LS_W("granted_cents=850000", "grants#=2"),
 	LS_APPROVE("D3", "2024-07-01")),
+    /* MEDIUM with 0.01 of extension is still 8,500.00 (R-SUB-1 rounds down). */
+    LS_R_NO("invalid_argument", "does not raise", "dossier", "amend", "D3",
+	"--extension-cost", "0.01"),
     /* Closed with 6,000.00 paid: 2,500.00 comes off the newest grant. */
     LS_R_DONE("dossier", "pay", "D3", "--amount", "6000"),
     LS_R_DONE("dossier", "complete", "D3"),

@@ -21,7 +21,7 @@
 /* START at EUR 10,000.00: EUR 5,000.00 of subsidy. */
 #define START_COST 1000000
 #define START_SUB  500000
-/* MEDIUM at EUR 17,000 (EUR 8,500) amended to EUR 22,000 (EUR 11,000). */
+/* MEDIUM at EUR 17,000 (EUR 8,500), extended by EUR 5,000 (EUR 11,000). */
 #define MEDIUM_SUB 850000
 #define MEDIUM_INC 250000
 
@@ -222,8 +222,8 @@ test_expiry_amendment_released(void **state)
 	    NULL));
 	json_decref(fx_ctl_json(d, 0, "dossier", "approve", "AM-1", NULL));
 	seq = fx_journal_seq(d);
-	j = fx_ctl_json(d, 0, "dossier", "amend", "AM-1", "--cost", "22000",
-	    "--ttl", "2s", NULL);
+	j = fx_ctl_json(d, 0, "dossier", "amend", "AM-1", "--extension-cost",
+	    "5000", "--ttl", "2s", NULL);
 	assert_string_equal(h_json_str(j, "state"), "approved");
 	assert_int_equal(h_json_int(j, "pending_cents"), MEDIUM_INC);
 	json_decref(j);
@@ -255,7 +255,7 @@ test_expiry_amendment_released(void **state)
 	assert_string_equal(h_json_str(j, "error.code"), "invalid_state");
 	json_decref(j);
 	j = fx_ctl_json(
-	    d, 0, "dossier", "amend", "AM-1", "--cost", "22000", NULL);
+	    d, 0, "dossier", "amend", "AM-1", "--extension-cost", "5000", NULL);
 	assert_int_equal(h_json_int(j, "pending_cents"), MEDIUM_INC);
 	json_decref(j);
 	assert_int_equal(fx_verify_ok(d), 1);

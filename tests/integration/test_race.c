@@ -25,15 +25,15 @@
 #include "fixture.h"
 
 /* START at EUR 10,000.00 base cost: 50% = EUR 5,000.00 of subsidy. */
-#define START_COST          1000000
-#define START_SUB           500000
-/* MEDIUM at EUR 17,000 (EUR 8,500) amended to EUR 22,000 (EUR 11,000). */
-#define MEDIUM_COST         1700000
-#define MEDIUM_SUB          850000
-#define MEDIUM_COST_AMENDED 2200000
-#define MEDIUM_INC          250000
+#define START_COST       1000000
+#define START_SUB        500000
+/* MEDIUM at EUR 17,000 (EUR 8,500), extended by EUR 5,000 (EUR 11,000). */
+#define MEDIUM_COST      1700000
+#define MEDIUM_SUB       850000
+#define MEDIUM_EXTENSION 500000
+#define MEDIUM_INC       250000
 /* The de-minimis ceiling of Regulation 2023/2831. */
-#define DM_CEILING          30000000
+#define DM_CEILING       30000000
 
 /* Raw connections racing. */
 #define RACE_CONNS 48
@@ -480,8 +480,7 @@ test_race_dm_amend(void **state)
 	 */
 	for (i = 0; i < N; i++) {
 		snprintf(rid, sizeof(rid), "dma-amend-%zu", i);
-		fx_amend(
-		    &reqs[i], rid, ids[i], "MEDIUM", MEDIUM_COST_AMENDED, 0);
+		fx_amend(&reqs[i], rid, ids[i], "MEDIUM", MEDIUM_EXTENSION, 0);
 	}
 	fds = conns_open(d, N);
 	seq = fx_journal_seq(d);

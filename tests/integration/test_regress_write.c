@@ -92,7 +92,7 @@ test_bug_expiry_kills_the_daemon(void **state)
  * (I-4), and the stored entry names a garbage package.
  *
  * Reproduce: reserve and approve a MEDIUM dossier at EUR 17,000, declare
- * EUR 290,000 of aid, "dossier amend D --cost 22000" (refused:
+ * EUR 290,000 of aid, "dossier amend D --extension-cost 5000" (refused:
  * deminimis_ceiling_exceeded), then "verify" (ok:false).
  */
 static void
@@ -115,8 +115,8 @@ test_bug_refused_amendment_breaks_journal(void **state)
 	fx_verify_ok(d);
 
 	/* Refused by R-DM: EUR 2,500 more does not fit under the ceiling. */
-	j = fx_ctl_json(
-	    d, 1, "dossier", "amend", "BUG-1", "--cost", "22000", NULL);
+	j = fx_ctl_json(d, 1, "dossier", "amend", "BUG-1", "--extension-cost",
+	    "5000", NULL);
 	assert_string_equal(
 	    h_json_str(j, "error.code"), "deminimis_ceiling_exceeded");
 	json_decref(j);

@@ -1037,8 +1037,11 @@ static const struct ls_row amend[] = {
 	"MEDIUM", "--cost", "22000.01"),
     LS_R_NO("package_not_allowed", "BASIC", "dossier", "amend", "DA1",
 	"--package", "BASIC", "--cost", "25000"),
-    LS_R_NO("invalid_argument", "raise", "dossier", "amend", "DA1", "--cost",
-	"9000"),
+    /* The base cost changes only with an upgrade, up or down. */
+    LS_R_NO("invalid_argument", "only with an upgrade", "dossier", "amend",
+	"DA1", "--cost", "9000"),
+    LS_R_NO("invalid_argument", "only with an upgrade", "dossier", "amend",
+	"DA1", "--cost", "10800"),
     /* START -> MEDIUM: only the increment is reserved. */
     LS_R_DONE_W(LS_W("pending_cents=350000", "subsidy_cents=850000",
 		    "granted_cents=500000", "package=MEDIUM"),
@@ -1064,9 +1067,15 @@ static const struct ls_row amend[] = {
     /* The extension cost is a total and cannot go down. */
     LS_R_NO("invalid_argument", "extension cost", "dossier", "amend", "DA1",
 	"--extension-cost", "1999.99"),
-    /* With an amendment pending: payments go on, completion waits. */
+    /* The same totals raise nothing; a new base cost needs an upgrade. */
+    LS_R_NO("invalid_argument", "raise", "dossier", "amend", "DA1",
+	"--extension-cost", "2000"),
+    LS_R_NO("invalid_argument", "only with an upgrade", "dossier", "amend",
+	"DA1", "--cost", "22000", "--extension-cost", "2500"),
+    /* With an amendment pending (its base cost restated, which is allowed):
+       payments go on, completion waits. */
     LS_R_DONE_W(LS_W("pending_cents=50000"), "dossier", "amend", "DA1",
-	"--extension-cost", "3000"),
+	"--cost", "17000", "--extension-cost", "3000"),
     LS_R_NO("invalid_state", "amendment pending", "dossier", "complete", "DA1"),
     LS_R_DONE_W(LS_W("state=approved", "paid_cents=100000"), "dossier", "pay",
 	"DA1", "--amount", "1000"),
