@@ -149,7 +149,7 @@ cmd_deminimis_show_exec(struct cmd_ctx *ctx)
 
 const struct cmd_entry cmd_deminimis_declare_entry = {
     .name = "deminimis_declare",
-    .roles = CMD_ROLES_DOSSIER,
+    .roles = CMD_ROLES_CONTROL,
     .exec = cmd_deminimis_declare_exec,
 };
 const struct cmd_entry cmd_deminimis_show_entry = {

@@ -123,7 +123,7 @@ static const struct command commands[] = {
 	{"company", "merge", "@M1", "@M2", "--on", "2024-01-01"}, "company2",
 	"@M1"},
     {"company_show", NEED_READ, 0, {"company", "show", "@A"}, NULL, NULL},
-    {"deminimis_declare", NEED_DOSSIER, 1,
+    {"deminimis_declare", NEED_CONTROL, 1,
 	{"deminimis", "declare", "@A", "--amount", "1000", "--granted", "@PAST",
 	    "--source", "roles"},
 	"company", "@A"},
