@@ -333,9 +333,9 @@ cmd_dossier_approve_exec(struct cmd_ctx *ctx)
 	int             initial;
 	enum budget_err rc;
 
-	if ((rc = dossier_load(ctx, a->id, &d)) ||
-	    (rc = cmd_date_arg(ctx, a->decision_date, "decision date", &day)) ||
-	    (rc = cmd_not_future(ctx, day, "decision date")))
+	if ((rc = cmd_date_arg(ctx, a->decision_date, "decision date", &day)) ||
+	    (rc = cmd_not_future(ctx, day, "decision date")) ||
+	    (rc = dossier_load(ctx, a->id, &d)))
 		return (rc);
 	ctx->jr.date = day;
 	if ((rc = dossier_needs(ctx, &d, "approve", DOSSIER_NEED_PENDING)))
@@ -459,8 +459,7 @@ cmd_dossier_amend_exec(struct cmd_ctx *ctx)
 	enum budget_err             rc;
 	int                         st;
 
-	if ((rc = dossier_load(ctx, a->id, &d)) ||
-	    (rc = dossier_ttl(ctx, a->ttl_seconds, &expires_at)))
+	if ((rc = dossier_ttl(ctx, a->ttl_seconds, &expires_at)))
 		return (rc);
 	if (*a->package == '\0' && a->cost == NULL && a->extension_cost == NULL)
 		return (cmd_fail(ctx, BUDGET_ERR_INVALID_ARGUMENT,
@@ -476,7 +475,8 @@ cmd_dossier_amend_exec(struct cmd_ctx *ctx)
 	    (rc = cmd_amount_arg(
 		 ctx, a->extension_cost->cents, "extension cost")))
 		return (rc);
-	if ((rc = dossier_needs(ctx, &d, "amend", DOSSIER_NEED_SETTLED)) ||
+	if ((rc = dossier_load(ctx, a->id, &d)) ||
+	    (rc = dossier_needs(ctx, &d, "amend", DOSSIER_NEED_SETTLED)) ||
 	    (rc = dossier_parties(ctx, &d, &k, NULL)))
 		return (rc);
 	/* The rule set of the first approval governs the whole dossier. */

@@ -393,7 +393,16 @@ static const struct ls_row order_approve[] = {
     LS_R_DONE(LS_LINK("@V", "@S", "2024-07-01")),
 
     LS_R_NO("invalid_argument", "dossier id", LS_APPROVE("bad id", "")),
+    /* Arguments and dates come before the dossier is looked up. */
+    LS_R_NO("invalid_argument", "calendar", LS_APPROVE("NOPE", "2024-02-30")),
+    LS_R_NO("future_date", "after today", LS_APPROVE("NOPE", "@FUTURE")),
     LS_R_NO("not_found", "NOPE", LS_APPROVE("NOPE", "2024-06-01")),
+    /* So for amend: arguments, then the dossier. */
+    LS_R_NO("invalid_argument", "package", "dossier", "amend", "NOPE",
+	"--package", "GO LD"),
+    LS_R_NO("invalid_argument", "ttl", "dossier", "amend", "NOPE", "--cost",
+	"1", "--ttl", "400d"),
+    LS_R_NO("not_found", "NOPE", "dossier", "amend", "NOPE", "--cost", "1"),
     LS_R_NO("invalid_argument", "calendar", LS_APPROVE("DS", "2024-02-30")),
     LS_R_NO("future_date", "after today", LS_APPROVE("DS", "@FUTURE")),
     LS_R_NO("invalid_argument", "before", LS_APPROVE("DS", "2024-05-31")),
