@@ -150,6 +150,9 @@ static size_t           cmd_ops(const struct req *);
 static void cmd_exec_read(struct req *, struct store_txn *, int64_t, int);
 static int  cmd_request_id_ok(const char *);
 static int  cmd_refusal_journaled(enum budget_err);
+static int  cmd_allowed(const struct req *);
+static void
+cmd_journal_refusal(struct cmd_ctx *, const struct req *, enum budget_err);
 static enum cmd_outcome cmd_exec_batch(struct req *, struct cmd_turn *);
 static void             cmd_digest(const Budget__Request *, uint8_t[32]);
 static void     cmd_ctx_init(struct cmd_ctx *, struct req *, Budget__Response *,
@@ -317,8 +320,8 @@ cmd_hold(struct req_list *work, struct req_list *front, struct req_list *back,
 	int behind = r->held ? ch->pass == batch.pass : ch->held > 0;
 
 	if (!behind &&
-	    (!(r->cmd->flags & CMD_SLOW) || reader_has_room() ||
-		batch.finishing))
+	    (!(r->cmd->flags & CMD_SLOW) || !cmd_allowed(r) ||
+		reader_has_room() || batch.finishing))
 		return (0);
 	TAILQ_REMOVE(work, r, batch_entry);
 	TAILQ_INSERT_TAIL(r->held ? front : back, r, batch_entry);
@@ -483,7 +486,8 @@ cmd_batch_cb(int fd, short events, void *arg)
 		while ((r = TAILQ_FIRST(&work)) != NULL) {
 			if (cmd_hold(&work, &front, &back, r))
 				continue;
-			if (r->cmd->flags & CMD_SLOW)
+			/* A refused one is journaled here, not read there. */
+			if ((r->cmd->flags & CMD_SLOW) && cmd_allowed(r))
 				break;
 			TAILQ_REMOVE(&work, r, batch_entry);
 			TAILQ_INSERT_TAIL(&seg, r, batch_entry);
@@ -566,7 +570,7 @@ cmd_run(struct req_list *work)
 	enum cmd_outcome out = CMD_DONE;
 
 	TAILQ_FOREACH(r, work, batch_entry) {
-		if (!(r->cmd->flags & CMD_READONLY))
+		if (!(r->cmd->flags & CMD_READONLY) || !cmd_allowed(r))
 			has_write = 1;
 	}
 	if (!has_write) {
@@ -698,6 +702,19 @@ cmd_exec_one(struct req *r, struct cmd_turn *turn)
 	if (r->cmd->flags & CMD_BATCH)
 		return (cmd_exec_batch(r, turn));
 	if (r->cmd->flags & CMD_READONLY) {
+		if (!cmd_allowed(r)) {
+			/* Who tried to read what they may not: journaled. */
+			cmd_ctx_init(&ctx, r, &resp, parent, now);
+			rc = cmd_fail(&ctx, BUDGET_ERR_PERMISSION_DENIED,
+			    "role %s may not run %s", role_name(ctx.role),
+			    r->cmd->name);
+			cmd_reply_ctx(r, &ctx, rc);
+			cmd_journal_refusal(&ctx, r, rc);
+			cmd_ctx_free(&ctx);
+			return (parent->err == STORE_FULL && allow_grow
+				? CMD_GROW
+				: CMD_DONE);
+		}
 		store_begin_nested(&child, parent);
 		cmd_exec_read(r, &child, now, 0);
 		store_abort(&child);
@@ -716,7 +733,7 @@ cmd_exec_one(struct req *r, struct cmd_turn *turn)
 	 * the workflow's ids first, and have its requests answered with
 	 * that refusal or request_id_reused.
 	 */
-	if (!(r->cmd->roles & CMD_ROLE(r->role)))
+	if (!cmd_allowed(r))
 		goto run;
 
 	/* Seen before? Then answer as before, and apply nothing. */
@@ -750,7 +767,7 @@ cmd_exec_one(struct req *r, struct cmd_turn *turn)
 
 run:
 	/* A refused role runs the command only to throw its work away. */
-	allowed = (r->cmd->roles & CMD_ROLE(r->role)) != 0;
+	allowed = cmd_allowed(r);
 	flat = allowed && parent->err == 0 && turn->n < turn->nest_from;
 	turn->n++;
 	if (flat)
@@ -810,11 +827,7 @@ run:
 		 * into the journal, outside the rolled-back command.
 		 */
 		ctx.txn = parent;
-		ctx.jr.kind = "refused";
-		ctx.jr.error = budget_err_code(rc);
-		ctx.jr.command = r->cmd->name;
-		ctx.jr.text = ctx.errmsg;
-		cmd_journal(&ctx, &ctx.jr);
+		cmd_journal_refusal(&ctx, r, rc);
 	}
 	cmd_ctx_free(&ctx);
 	if (internal || !allowed)
@@ -912,6 +925,25 @@ cmd_exec_batch(struct req *r, struct cmd_turn *turn)
 		budget__response__free_unpacked(res.results[i], NULL);
 	free(res.results);
 	return (out);
+}
+
+/* Whether the caller's role may run r's command. */
+static int
+cmd_allowed(const struct req *r)
+{
+	return ((r->cmd->roles & CMD_ROLE(r->role)) != 0);
+}
+
+/* A "refused" entry for r, answered rc, in ctx's transaction. */
+static void
+cmd_journal_refusal(
+    struct cmd_ctx *ctx, const struct req *r, enum budget_err rc)
+{
+	ctx->jr.kind = "refused";
+	ctx->jr.error = budget_err_code(rc);
+	ctx->jr.command = r->cmd->name;
+	ctx->jr.text = ctx->errmsg;
+	cmd_journal(ctx, &ctx->jr);
 }
 
 /*

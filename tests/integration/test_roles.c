@@ -87,7 +87,7 @@ enum { CO_A = 1, CO_B, CO_C, CO_L1, CO_L2, CO_M1, CO_M2, CO_X };
 struct command {
 	const char *name; /* the daemon's name, as journaled */
 	enum need   need;
-	int         mutates; /* a refusal is journaled */
+	int         mutates; /* changes the ledger: carries a request id */
 	const char *args[16];
 	const char *field;
 	const char *word;
@@ -311,12 +311,13 @@ expect_denied(struct h_proc *p)
 /*
  * The journal entries after seq: exactly one refusal of command by uid
  * as role (want_refusal), naming what was asked (field = value, unless
- * field is NULL), or else none that is a refusal, each under uid and
+ * field is NULL) and, for a command that changes the ledger (with_id),
+ * its request id; or else none that is a refusal, each under uid and
  * role.
  */
 static void
 check_journal(const struct h_daemon *d, uint64_t before, int want_refusal,
-    const char *command, const struct role *r, const char *what,
+    int with_id, const char *command, const struct role *r, const char *what,
     const char *field, const char *value)
 {
 	uint64_t after = ops_journal_seq(d);
@@ -360,7 +361,7 @@ check_journal(const struct h_daemon *d, uint64_t before, int want_refusal,
 			       "refusal of %s",
 			    what, r->name, kind, ops_entry_str(e, "error"),
 			    ops_entry_str(e, "command"), command);
-		if (ops_entry_str(e, "request_id")[0] == '\0')
+		if (with_id && ops_entry_str(e, "request_id")[0] == '\0')
 			h_fail("%s as %s: the refusal has no request id", what,
 			    r->name);
 		if (field != NULL &&
@@ -417,8 +418,8 @@ run_command(const struct h_daemon *d, const struct role *r,
 			    c->name, r->name, h_json_str(j, "error.code"));
 	}
 	h_proc_free(&p);
-	check_journal(d, before, !ok && c->mutates, c->name, r, c->name,
-	    c->field, c->field != NULL ? expand(c->word, w) : NULL);
+	check_journal(d, before, !ok, c->mutates, c->name, r, c->name, c->field,
+	    c->field != NULL ? expand(c->word, w) : NULL);
 }
 
 /*
@@ -552,8 +553,7 @@ test_role_matrix(void **state)
 		expect[ri] = got[ri] = 0;
 		for (ci = 0; ci < NCOMMANDS; ci++) {
 			run_command(d, &roles[ri], &commands[ci], &w);
-			if (commands[ci].mutates &&
-			    !allowed(commands[ci].need, roles[ri].name))
+			if (!allowed(commands[ci].need, roles[ri].name))
 				expect[ri]++;
 		}
 		run_batch(d, &roles[ri]);
@@ -762,20 +762,31 @@ test_default_roles(void **state)
 	assert_string_equal(h_json_str(h_json(&p), "role"), "admin");
 	h_proc_free(&p);
 
+	/* Reads refused are journaled too (SPEC §6): who tried to look. */
 	before = ops_journal_seq(d);
 	h_ctl_as(&p, d, 4001, 4001, "--json", "status", NULL);
 	expect_denied(&p);
 	h_ctl_as(&p, d, H_NOBODY_UID, H_NOBODY_GID, "--json", "contract",
 	    "show", "X", NULL);
 	expect_denied(&p);
-	assert_int_equal(ops_journal_seq(d), before);
+	assert_int_equal(ops_journal_seq(d), before + 2);
+	e = ops_journal(d, before + 1);
+	assert_int_equal(json_array_size(e), 2);
+	assert_string_equal(
+	    ops_entry_str(json_array_get(e, 0), "command"), "status");
+	assert_int_equal(ops_entry_int(json_array_get(e, 0), "uid"), 4001);
+	assert_string_equal(
+	    ops_entry_str(json_array_get(e, 1), "command"), "contract_show");
+	assert_int_equal(
+	    ops_entry_int(json_array_get(e, 1), "uid"), H_NOBODY_UID);
+	json_decref(e);
 
 	h_ctl_as(&p, d, 4001, 4001, "--json", "--request-id", "dflt-1",
 	    "contract", "open", "X", "--provider", "P", "--framework", "FW2",
 	    "--budget", "10", NULL);
 	expect_denied(&p);
-	assert_int_equal(ops_journal_seq(d), before + 1);
-	e = ops_journal(d, before + 1);
+	assert_int_equal(ops_journal_seq(d), before + 3);
+	e = ops_journal(d, before + 3);
 	assert_int_equal(json_array_size(e), 1);
 	assert_string_equal(
 	    ops_entry_str(json_array_get(e, 0), "kind"), "refused");
@@ -793,7 +804,7 @@ test_default_roles(void **state)
 	    "contract", "open", "X", "--provider", "P", "--framework", "FW2",
 	    "--budget", "10", NULL);
 	expect_denied(&p);
-	assert_int_equal(ops_journal_seq(d), before + 2);
+	assert_int_equal(ops_journal_seq(d), before + 4);
 }
 
 /*
