@@ -1,0 +1,445 @@
+/*
+ * test_adversarial_audit2.c: the auditor's commands (issue #4) pushed at
+ * edges test_adversarial_audit.c does not reach: stored records verify
+ * never looked at (the programme rules, the expiry index), journal times
+ * across months and the Brussels clock change (the journal's clock moved
+ * on through the data file while budgetd is stopped), balance --as-of at
+ * an expiry and a refusal, paging a single undertaking's history one
+ * entry at a time, and report and history around a merger.
+ *
+ * The tests that found bugs say so above them: where the bug is, the
+ * sequence of events, and why it is one.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "audit.h"
+#include "store.pb-c.h"
+
+#define CO_Z "0200303911"
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                            */
+
+/* One of verify's problems contains word. */
+static int
+a2_has_problem(json_t *v, const char *word)
+{
+	json_t *ps = h_json_get(v, "problems");
+	size_t  i;
+
+	for (i = 0; i < json_array_size(ps); i++) {
+		const char *p = json_string_value(json_array_get(ps, i));
+
+		if (p != NULL && strstr(p, word) != NULL)
+			return (1);
+	}
+	return (0);
+}
+
+/*
+ * verify --json must say ok:false, exit 1, and name word in a problem;
+ * the verdict is printed when it does not.
+ */
+static void
+a2_expect_verify_names(const struct h_daemon *d, const char *word)
+{
+	json_t *v;
+	int     st;
+	char   *s;
+
+	v = au_ctl_json_try(d, &st, "verify", NULL);
+	if (v != NULL && st == 1 && !h_json_bool(v, "ok") &&
+	    a2_has_problem(v, word)) {
+		json_decref(v);
+		return;
+	}
+	s = v != NULL ? json_dumps(v, JSON_INDENT(1)) : NULL;
+	print_error("verify (exit %d): %s\n", st, s != NULL ? s : "?");
+	free(s);
+	json_decref(v);
+	h_fail(
+	    "verify does not find the change (no problem naming \"%s\")", word);
+}
+
+static void
+a2_check(int rc, const char *what)
+{
+	if (rc != 0)
+		h_fail("lmdb: %s: %s", what, mdb_strerror(rc));
+}
+
+/*
+ * Stop d (unless stopped), open database db of its data file, and put (val != NULL) or
+ * delete (val NULL) the record under key; start d again.
+ */
+static void
+a2_poke(struct h_daemon *d, const char *db, const void *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi  dbi;
+	MDB_val  k = {klen, (void *)(uintptr_t)key};
+	MDB_val  v = {vlen, (void *)(uintptr_t)val};
+
+	if (h_daemon_running(d))
+		assert_int_equal(h_daemon_stop(d), 0);
+	a2_check(mdb_env_create(&env), "mdb_env_create");
+	a2_check(mdb_env_set_maxdbs(env, 32), "mdb_env_set_maxdbs");
+	a2_check(mdb_env_open(env, d->datadir, 0, 0600), d->datadir);
+	a2_check(mdb_txn_begin(env, NULL, 0, &txn), "mdb_txn_begin");
+	a2_check(mdb_dbi_open(txn, db, 0, &dbi), db);
+	if (val != NULL)
+		a2_check(mdb_put(txn, dbi, &k, &v, 0), "mdb_put");
+	else
+		a2_check(mdb_del(txn, dbi, &k, NULL), "mdb_del");
+	a2_check(mdb_txn_commit(txn), "mdb_txn_commit");
+	mdb_env_close(env);
+	h_daemon_start(d);
+}
+
+/*
+ * Stop d, copy out the record under key of database db (malloc'ed,
+ * *vlen bytes), or every key of db whose first plen bytes are prefix
+ * into keys (at most nkeys, each of at most 128 bytes; lens gets their
+ * lengths). Leaves d stopped. Returns how many keys matched.
+ */
+static size_t
+a2_peek_keys(struct h_daemon *d, const char *db, const void *prefix,
+    size_t plen, uint8_t keys[][128], size_t *lens, size_t nkeys)
+{
+	MDB_env    *env;
+	MDB_txn    *txn;
+	MDB_dbi     dbi;
+	MDB_cursor *cur;
+	MDB_val     k, v;
+	size_t      n = 0;
+	int         rc;
+
+	if (h_daemon_running(d))
+		assert_int_equal(h_daemon_stop(d), 0);
+	a2_check(mdb_env_create(&env), "mdb_env_create");
+	a2_check(mdb_env_set_maxdbs(env, 32), "mdb_env_set_maxdbs");
+	a2_check(mdb_env_open(env, d->datadir, MDB_RDONLY, 0600), d->datadir);
+	a2_check(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), "mdb_txn_begin");
+	a2_check(mdb_dbi_open(txn, db, 0, &dbi), db);
+	a2_check(mdb_cursor_open(txn, dbi, &cur), "mdb_cursor_open");
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+			continue;
+		if (n == nkeys || k.mv_size > 128)
+			h_fail("peek: too many or too long keys in %s", db);
+		memcpy(keys[n], k.mv_data, k.mv_size);
+		lens[n++] = k.mv_size;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return (n);
+}
+
+/* The value under key of database db of stopped d (free it). */
+static uint8_t *
+a2_get(struct h_daemon *d, const char *db, const void *key, size_t klen,
+    size_t *vlen)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi  dbi;
+	MDB_val  k = {klen, (void *)(uintptr_t)key}, v;
+	uint8_t *out;
+
+	if (h_daemon_running(d))
+		assert_int_equal(h_daemon_stop(d), 0);
+	a2_check(mdb_env_create(&env), "mdb_env_create");
+	a2_check(mdb_env_set_maxdbs(env, 32), "mdb_env_set_maxdbs");
+	a2_check(mdb_env_open(env, d->datadir, MDB_RDONLY, 0600), d->datadir);
+	a2_check(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), "mdb_txn_begin");
+	a2_check(mdb_dbi_open(txn, db, 0, &dbi), db);
+	a2_check(mdb_get(txn, dbi, &k, &v), "mdb_get");
+	if ((out = malloc(v.mv_size + 1)) == NULL)
+		h_fail("out of memory");
+	memcpy(out, v.mv_data, v.mv_size);
+	*vlen = v.mv_size;
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return (out);
+}
+
+/* Microseconds since the epoch of a UTC "YYYY-MM-DDTHH:MM:SSZ". */
+static int64_t
+a2_us(const char *s)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm) == NULL)
+		h_fail("bad time %s", s);
+	return ((int64_t)timegm(&tm) * 1000000);
+}
+
+/*
+ * Move the journal's clock on to at (a2_us): stop d, set the journal
+ * head's time in the meta database, start d. The journal's clock never
+ * runs backwards, so the entries written next carry that time (until the
+ * host's clock passes it): a way to write entries in later months.
+ */
+static void
+a2_journal_clock(struct h_daemon *d, const char *at)
+{
+	uint64_t us = (uint64_t)a2_us(at);
+	uint8_t  be[8];
+	int      i;
+
+	for (i = 0; i < 8; i++)
+		be[i] = (uint8_t)(us >> (56 - 8 * i));
+	a2_poke(d, "meta", "journal_time", 12, be, sizeof(be));
+}
+
+/* budgetctl --json ARGS must be done; the JSON is dropped. */
+#define OK(d, ...) json_decref(au_ctl_json((d), 0, __VA_ARGS__, NULL))
+
+/* ------------------------------------------------------------------ */
+/* verify: stored records it did not look at                          */
+
+/*
+ * BUG: daemon/check.c never reads the rules database: the rule sets and
+ * de-minimis regimes, which every reservation, approval and I-2 check is
+ * judged by, are journaled in full (rules_load's text) but never compared
+ * with what is stored. Raise the stored ceiling of regime 2023/2831 from
+ * EUR 300,000 to EUR 3,000,000 behind budgetd's back: deminimis show says
+ * the ceiling is 3,000,000, a grant above EUR 300,000 would now pass (and
+ * verify's own I-2 check takes the stored ceiling too), and verify says
+ * ok. I-2 and README ("a decision is judged by the rule set in force")
+ * make the rules part of the ledger; verify must name the change.
+ */
+static void
+test_verify_regime_changed(void **state)
+{
+	struct h_daemon              *d = au_ledger_up(state, "100000", "100");
+	Budgetstore__DeminimisRegime *r;
+	json_t                       *j;
+	uint8_t                      *val;
+	size_t                        len;
+	const char                    key[] = "R2023/2831";
+
+	fx_verify_ok(d);
+	val = a2_get(d, "rules", key, sizeof(key) - 1, &len);
+	r = budgetstore__deminimis_regime__unpack(NULL, len, val);
+	assert_non_null(r);
+	assert_int_equal(r->ceiling, 30000000);
+	r->ceiling = 300000000;
+	free(val);
+	len = budgetstore__deminimis_regime__get_packed_size(r);
+	val = malloc(len);
+	assert_non_null(val);
+	budgetstore__deminimis_regime__pack(r, val);
+	budgetstore__deminimis_regime__free_unpacked(r, NULL);
+	a2_poke(d, "rules", key, sizeof(key) - 1, val, len);
+	free(val);
+
+	/* The change is live: the ceiling budgetd judges by is ten times. */
+	j = au_ctl_json(d, 0, "deminimis", "show", AU_CO_X, NULL);
+	assert_int_equal(h_json_int(j, "ceiling_cents"), 300000000);
+	json_decref(j);
+	a2_expect_verify_names(d, "2023/2831");
+}
+
+/* The same for a rule set: V2024's SME rate from 50% to 90%. */
+static void
+test_verify_ruleset_changed(void **state)
+{
+	struct h_daemon      *d = au_ledger_up(state, "100000", "100");
+	Budgetstore__RuleSet *r;
+	uint8_t              *val;
+	size_t                len;
+	const char            key[] = "SV2024";
+
+	val = a2_get(d, "rules", key, sizeof(key) - 1, &len);
+	r = budgetstore__rule_set__unpack(NULL, len, val);
+	assert_non_null(r);
+	assert_int_equal(r->rate_sme_bp, 5000);
+	r->rate_sme_bp = 9000;
+	free(val);
+	len = budgetstore__rule_set__get_packed_size(r);
+	val = malloc(len);
+	assert_non_null(val);
+	budgetstore__rule_set__pack(r, val);
+	budgetstore__rule_set__free_unpacked(r, NULL);
+	a2_poke(d, "rules", key, sizeof(key) - 1, val, len);
+	free(val);
+	a2_expect_verify_names(d, "V2024");
+}
+
+/* A rule set that no rules_load ever brought. */
+static void
+test_verify_ruleset_added(void **state)
+{
+	struct h_daemon     *d = au_ledger_up(state, "100000", "100");
+	Budgetstore__RuleSet r = BUDGETSTORE__RULE_SET__INIT;
+	uint8_t              val[256];
+	size_t               len;
+	const char           key[] = "SV2026X";
+
+	r.name = (char *)(uintptr_t) "V2026X";
+	r.from = 20000; /* 2024-10-04 */
+	r.rate_sme_bp = 10000;
+	r.exclusion_years = 4;
+	len = budgetstore__rule_set__pack(&r, val);
+	a2_poke(d, "rules", key, sizeof(key) - 1, val, len);
+	a2_expect_verify_names(d, "V2026X");
+}
+
+/*
+ * BUG: daemon/check.c never reads the expiry index (the "expiry"
+ * database, expires_at + dossier id), which the daemon's clock walks to
+ * release reservations (expiry.c): a reservation whose item is removed
+ * behind budgetd's back is held for ever, its subsidy kept from the
+ * contract and counted against the company's de-minimis ceiling, and
+ * verify says ok. verify already checks that every reserved dossier has
+ * an expiry time; it must also check that the index holds it.
+ */
+static void
+test_verify_expiry_index_dropped(void **state)
+{
+	struct h_daemon *d = au_ledger_up(state, "100000", "100");
+	uint8_t          keys[4][128];
+	size_t           lens[4], n;
+	char             st[32];
+
+	OK(d, "dossier", "reserve", "D2", "--company", AU_CO_Y, "--contract",
+	    "K", "--package", "START", "--cost", "9000", "--ttl", "3s");
+	n = a2_peek_keys(d, "expiry", NULL, 0, keys, lens, 4);
+	assert_int_equal(n, 1);
+	a2_poke(d, "expiry", keys[0], lens[0], NULL, 0);
+	/* Held past its expiry: the item was what let it go. */
+	sleep(4);
+	assert_string_equal(
+	    fx_dossier_state(d, "D2", st, sizeof(st)), "reserved");
+	a2_expect_verify_names(d, "D2");
+}
+
+/* ------------------------------------------------------------------ */
+/* Months and the Brussels clock                                       */
+
+/*
+ * Entries in November (now, as the tests run whenever they run: the
+ * month of the first entries is whatever it is), then on the last
+ * evening of January 2027 (22:30 UTC, 23:30 in Brussels: January), then
+ * on 31 March 2027 at 22:30 UTC, which is 00:30 on 1 April in Brussels
+ * (summer time since 28 March). drawdown must have a point for every
+ * month in between, each carrying the last one's figures, and put the
+ * last payment in April; history --since 2027-04-01 (midnight in
+ * Brussels, 22:00 UTC) includes it, --until 2027-04-01 does not;
+ * balance --as-of 2027-04-01 stops before it; and verify holds.
+ */
+static void
+test_months_and_summer_time(void **state)
+{
+	struct h_daemon *d = au_ledger_up(state, "100000", "1000");
+	json_t          *j, *pts, *p, *e;
+	int64_t          first_month, m;
+	size_t           i;
+	char             want[32];
+	time_t           now = time(NULL);
+
+	/* Only while the host's clock is before the times set below. */
+	if (now > a2_us("2027-01-31T00:00:00Z") / 1000000)
+		skip();
+	a2_journal_clock(d, "2027-01-31T22:30:00Z");
+	OK(d, "dossier", "pay", "D1", "--amount", "2000");
+	a2_journal_clock(d, "2027-03-31T22:30:00Z");
+	OK(d, "dossier", "pay", "D1", "--amount", "3000");
+	fx_verify_ok(d);
+
+	j = au_ctl_json(d, 0, "drawdown", "--contract", "K", NULL);
+	pts = h_json_get(j, "points");
+	/* The first month: Brussels' month of the first entries. */
+	p = json_array_get(pts, 0);
+	assert_non_null(p);
+	{
+		const char *s = h_json_str(p, "month");
+
+		first_month =
+		    strtol(s, NULL, 10) * 12 + strtol(s + 5, NULL, 10) - 1;
+	}
+	assert_int_equal(
+	    json_array_size(pts), (size_t)(2027 * 12 + 3 - first_month + 1));
+	for (i = 0; i < json_array_size(pts); i++) {
+		p = json_array_get(pts, i);
+		m = first_month + (int64_t)i;
+		snprintf(want, sizeof(want), "%04d-%02d", (int)(m / 12),
+		    (int)(m % 12 + 1));
+		assert_string_equal(h_json_str(p, "month"), want);
+		if (m < 2027 * 12 + 0)
+			assert_int_equal(h_json_int(p, "paid_cents"), 100000);
+		else if (m < 2027 * 12 + 3)
+			assert_int_equal(h_json_int(p, "paid_cents"), 300000);
+		else
+			assert_int_equal(h_json_int(p, "paid_cents"), 600000);
+		assert_int_equal(h_json_int(p, "budget_cents"), 10000000);
+		assert_int_equal(h_json_int(p, "paid_cents") +
+			h_json_int(p, "committed_cents"),
+		    900000);
+	}
+	json_decref(j);
+
+	/* Midnight in Brussels on 1 April is 22:00 UTC on 31 March. */
+	j = au_ctl_json(
+	    d, 0, "history", "--contract", "K", "--since", "2027-04-01", NULL);
+	assert_int_equal(h_json_int(j, "count"), 1);
+	e = json_array_get(h_json_get(j, "entries"), 0);
+	assert_string_equal(
+	    h_json_str(e, "time"), "2027-03-31T22:30:00.000000Z");
+	json_decref(j);
+	j = au_ctl_json(d, 0, "history", "--contract", "K", "--since",
+	    "2027-01-31T22:30:00Z", "--until", "2027-04-01", NULL);
+	assert_int_equal(h_json_int(j, "count"), 1);
+	e = json_array_get(h_json_get(j, "entries"), 0);
+	assert_string_equal(
+	    h_json_str(e, "time"), "2027-01-31T22:30:00.000000Z");
+	json_decref(j);
+	/* A date on the winter side: midnight is 23:00 UTC the day before. */
+	j = au_ctl_json(
+	    d, 0, "history", "--contract", "K", "--since", "2027-02-01", NULL);
+	assert_int_equal(h_json_int(j, "count"), 1);
+	json_decref(j);
+	j = au_ctl_json(d, 0, "history", "--contract", "K", "--since",
+	    "2027-01-31", "--until", "2027-02-01", NULL);
+	assert_int_equal(h_json_int(j, "count"), 1);
+	json_decref(j);
+
+	j = au_ctl_json(
+	    d, 0, "balance", "--contract", "K", "--as-of", "2027-04-01", NULL);
+	assert_int_equal(h_json_int(j, "paid_cents"), 300000);
+	assert_string_equal(
+	    h_json_str(j, "as_of"), "2027-01-31T22:30:00.000000Z");
+	json_decref(j);
+	j = au_ctl_json(d, 0, "balance", "--contract", "K", "--as-of",
+	    "2027-03-31T22:30:00Z", NULL);
+	assert_int_equal(h_json_int(j, "paid_cents"), 600000);
+	json_decref(j);
+}
+
+int
+main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, NULL, h_teardown)
+	const struct CMUnitTest tests[] = {
+	    T(test_verify_regime_changed),
+	    T(test_verify_ruleset_changed),
+	    T(test_verify_ruleset_added),
+	    T(test_verify_expiry_index_dropped),
+	    T(test_months_and_summer_time),
+	};
+#undef T
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
