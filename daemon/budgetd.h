@@ -737,8 +737,9 @@ enum replay_kind {
 	REPLAY_DOSSIERS,
 	REPLAY_GRANTS,
 	REPLAY_COMPANIES,
+	REPLAY_RULES, /* rule sets and regimes against rules_load */
 };
-#define REPLAY_NKINDS 4
+#define REPLAY_NKINDS 5
 void replay_compare(struct replay *, struct store_txn *, enum replay_kind,
     void (*)(void *, const char *), void *);
 

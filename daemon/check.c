@@ -925,6 +925,7 @@ enum check_part {
 	CP_COMPANY,   /* ...companies */
 	CP_HISTORY,   /* the history index, summed */
 	CP_CONTRACTS, /* ...contracts */
+	CP_RULES,     /* ...rule sets and regimes */
 	CP_NPARTS
 };
 
@@ -951,6 +952,7 @@ check_part(struct check_parts *p, enum check_part i, struct store_txn *t)
 	    [CP_GRANTS] = REPLAY_GRANTS,
 	    [CP_COMPANY] = REPLAY_COMPANIES,
 	    [CP_CONTRACTS] = REPLAY_CONTRACTS,
+	    [CP_RULES] = REPLAY_RULES,
 	};
 	struct check_state cs;
 
@@ -973,6 +975,7 @@ check_part(struct check_parts *p, enum check_part i, struct store_txn *t)
 	case CP_GRANTS:
 	case CP_COMPANY:
 	case CP_CONTRACTS:
+	case CP_RULES:
 		if (*p->whole)
 			replay_compare(
 			    p->rp, t, kind[i], check_problem_cb, cs.r);
@@ -1199,6 +1202,7 @@ check_ledger(struct store_txn *t, struct check_report *r)
 		check_take(r, &p.rep[CP_DOSSIERS]);
 		check_take(r, &p.rep[CP_GRANTS]);
 		check_take(r, &p.rep[CP_COMPANY]);
+		check_take(r, &p.rep[CP_RULES]);
 	}
 	check_report_free(&rep);
 	check_take(r, &p.rep[CP_RECORDS]);
@@ -1216,8 +1220,8 @@ check_ledger(struct store_txn *t, struct check_report *r)
 	    threaded ? "on a second thread" : "all on this one");
 	log_debug("verify: parts (CPU ms): I-2 %ld, records %ld, against the "
 		  "replay: dossiers %ld, grants %ld, companies %ld, contracts "
-		  "%ld; history %ld",
+		  "%ld, rules %ld; history %ld",
 	    p.ms[CP_COMPANIES], p.ms[CP_RECORDS], p.ms[CP_DOSSIERS],
 	    p.ms[CP_GRANTS], p.ms[CP_COMPANY], p.ms[CP_CONTRACTS],
-	    p.ms[CP_HISTORY]);
+	    p.ms[CP_RULES], p.ms[CP_HISTORY]);
 }

@@ -56,6 +56,8 @@ struct replay {
 	uint64_t            seq;     /* last entry applied */
 	int                 partial; /* not from the start: be lenient */
 	int64_t             time;
+	/* The rule sets and regimes rules_load entries brought, each once. */
+	struct rulebook rules;
 };
 
 /*
@@ -281,6 +283,8 @@ replay_free(struct replay *rp)
 	free(rp->links);
 	free(rp->glist);
 	free(rp->dlist);
+	free(rp->rules.sets);
+	free(rp->rules.regimes);
 	free(rp);
 }
 
@@ -516,6 +520,54 @@ replay_link(struct replay *rp, const Budgetstore__JournalEntry *m, int merge)
 }
 
 /*
+ * A rules_load entry: the rule sets and regimes of its text that no
+ * earlier entry brought (a loaded one never changes, so a name seen
+ * again is the same set), for replay_compare to hold the rules database
+ * to.
+ */
+static int
+replay_rules(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
+    size_t len)
+{
+	struct rulebook rb;
+	char           *cause = NULL;
+	size_t          i, j;
+	int             rc;
+
+	if (rules_parse(m->text, &rb, &cause) == -1) {
+		rc = replay_bad(why, len,
+		    "entry %llu: its rules do not parse: %s",
+		    (unsigned long long)m->seq, cause);
+		free(cause);
+		return (rc);
+	}
+	for (i = 0; i < rb.nsets; i++) {
+		for (j = 0; j < rp->rules.nsets; j++)
+			if (strcmp(rp->rules.sets[j].name, rb.sets[i].name) ==
+			    0)
+				break;
+		if (j < rp->rules.nsets)
+			continue;
+		rp->rules.sets = xreallocarray(rp->rules.sets,
+		    rp->rules.nsets + 1, sizeof(*rp->rules.sets));
+		rp->rules.sets[rp->rules.nsets++] = rb.sets[i];
+	}
+	for (i = 0; i < rb.nregimes; i++) {
+		for (j = 0; j < rp->rules.nregimes; j++)
+			if (strcmp(rp->rules.regimes[j].name,
+				rb.regimes[i].name) == 0)
+				break;
+		if (j < rp->rules.nregimes)
+			continue;
+		rp->rules.regimes = xreallocarray(rp->rules.regimes,
+		    rp->rules.nregimes + 1, sizeof(*rp->rules.regimes));
+		rp->rules.regimes[rp->rules.nregimes++] = rb.regimes[i];
+	}
+	rules_free(&rb);
+	return (0);
+}
+
+/*
  * Apply one entry. Entries must come in sequence order. Returns 0, or -1
  * with why filled when the entry cannot have happened (an unknown dossier,
  * an unknown kind): that is itself a finding.
@@ -534,8 +586,10 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 
 	rp->seq = m->seq;
 	rp->time = m->time;
-	if (strcmp(kind, "refused") == 0 || strcmp(kind, "rules_load") == 0)
+	if (strcmp(kind, "refused") == 0)
 		return (0);
+	if (strcmp(kind, "rules_load") == 0)
+		return (replay_rules(rp, m, why, len));
 	if (strcmp(kind, "company_add") == 0) {
 		if ((co = rp_company(rp, m->company, 1, &created)) == NULL ||
 		    !created)
@@ -1029,6 +1083,95 @@ replay_cmp_company_cb(const struct company *c, void *arg)
 	return (0);
 }
 
+static int
+replay_cmp_ruleset_cb(const void *p, void *arg)
+{
+	const struct ruleset *rs = p;
+	struct replay_cmp    *rc = arg;
+	char                  why[512];
+	size_t                i;
+
+	rc->seen++;
+	for (i = 0; i < rc->rp->rules.nsets; i++) {
+		if (strcmp(rc->rp->rules.sets[i].name, rs->name) != 0)
+			continue;
+		if (!rules_same_set(&rc->rp->rules.sets[i], rs)) {
+			snprintf(why, sizeof(why),
+			    "rule set %s: stored other than the journal's "
+			    "rules_load says",
+			    rs->name);
+			rc->problem(rc->arg, why);
+		}
+		return (0);
+	}
+	snprintf(why, sizeof(why),
+	    "rule set %s: stored, but no rules_load in the journal brought it",
+	    rs->name);
+	rc->problem(rc->arg, why);
+	return (0);
+}
+
+static int
+replay_cmp_regime_cb(const void *p, void *arg)
+{
+	const struct dm_regime *rg = p;
+	struct replay_cmp      *rc = arg;
+	char                    why[512];
+	size_t                  i;
+
+	rc->seen++;
+	for (i = 0; i < rc->rp->rules.nregimes; i++) {
+		if (strcmp(rc->rp->rules.regimes[i].name, rg->name) != 0)
+			continue;
+		if (!rules_same_regime(&rc->rp->rules.regimes[i], rg)) {
+			snprintf(why, sizeof(why),
+			    "de-minimis regime %s: stored other than the "
+			    "journal's rules_load says",
+			    rg->name);
+			rc->problem(rc->arg, why);
+		}
+		return (0);
+	}
+	snprintf(why, sizeof(why),
+	    "de-minimis regime %s: stored, but no rules_load in the journal "
+	    "brought it",
+	    rg->name);
+	rc->problem(rc->arg, why);
+	return (0);
+}
+
+/*
+ * The rules database against the rules_load entries: every stored rule
+ * set and regime as the journal loaded it, none the journal did not
+ * load, and every one it loaded stored (a record that does not decode is
+ * not seen, and so counted missing).
+ */
+static void
+replay_compare_rules(struct replay *rp, struct store_txn *t,
+    void (*problem)(void *, const char *), void          *arg)
+{
+	struct replay_cmp rc = {rp, problem, arg, 0};
+	char              why[256];
+	size_t            sets;
+	uint64_t          have;
+
+	record_each_rule(t, 'S', replay_cmp_ruleset_cb, &rc);
+	sets = rc.seen;
+	record_each_rule(t, 'R', replay_cmp_regime_cb, &rc);
+	have = store_count(t, STORE_DB_RULES);
+	if (t->err != 0)
+		return;
+	if (sets != rp->rules.nsets || rc.seen - sets != rp->rules.nregimes ||
+	    have != rc.seen) {
+		snprintf(why, sizeof(why),
+		    "the journal loads %zu rule sets and %zu de-minimis "
+		    "regimes, the store holds %zu and %zu (%llu records)",
+		    rp->rules.nsets, rp->rules.nregimes, sets, rc.seen - sets,
+		    (unsigned long long)have);
+		problem(arg, why);
+	}
+}
+
 /*
  * I-3, one kind of record at a time: every stored contract, dossier, grant
  * or company equals its replay, and the journal created no entity of that
@@ -1070,6 +1213,9 @@ replay_compare(struct replay *rp, struct store_txn *t, enum replay_kind kind,
 		want = rp->ncompanies;
 		verb = "adds";
 		what = "companies";
+		break;
+	case REPLAY_RULES:
+		replay_compare_rules(rp, t, problem, arg);
 		break;
 	}
 	if (verb != NULL && rc.seen != want) {
