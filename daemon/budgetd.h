@@ -687,6 +687,7 @@ void record_follow_close(struct record_follow *);
 void record_expiry_add(struct store_txn *, int64_t, const char *);
 void record_expiry_del(struct store_txn *, int64_t, const char *);
 int  record_expiry_first(struct store_txn *, int64_t *, char *);
+int  record_expiry_has(struct store_txn *, int64_t, const char *);
 void record_put_ruleset(struct store_txn *, const struct ruleset *);
 int  record_get_ruleset(struct store_txn *, const char *, struct ruleset *);
 void record_put_regime(struct store_txn *, const struct dm_regime *);

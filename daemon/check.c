@@ -263,6 +263,13 @@ check_dossier_cb(const struct dossier *d, void *arg)
 	if (open && d->expires_at == 0)
 		check_problem(
 		    r, "dossier %s: a reservation without expiry", d->id);
+	else if (open && !record_expiry_has(cs->t, d->expires_at, d->id) &&
+	    cs->t->err == 0)
+		/* The daemon's clock finds what expires there alone. */
+		check_problem(r,
+		    "dossier %s: its reservation is missing from the expiry "
+		    "index: it would never expire",
+		    d->id);
 	if (company == 0 || check_map_slot(&cs->companies, company)->key == 0)
 		check_problem(r, "dossier %s: company %s does not exist", d->id,
 		    d->company);

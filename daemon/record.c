@@ -980,6 +980,19 @@ record_expiry_del(struct store_txn *t, int64_t at, const char *dossier)
 	store_del(t, STORE_DB_EXPIRY, k, record_expiry_key(k, at, dossier));
 }
 
+/* 1 when the expiry index holds dossier's item at at, else 0. */
+int
+record_expiry_has(struct store_txn *t, int64_t at, const char *dossier)
+{
+	struct store_val v;
+	uint8_t          k[8 + LEDGER_ID_MAX];
+
+	if (strlen(dossier) > LEDGER_ID_MAX)
+		return (0);
+	return (store_peek(t, STORE_DB_EXPIRY, k,
+		    record_expiry_key(k, at, dossier), &v) == STORE_OK);
+}
+
 /*
  * The first reservation to expire: its time in *at and its dossier in id
  * (LEDGER_ID_MAX + 1 bytes). Returns STORE_OK or STORE_NOTFOUND.
