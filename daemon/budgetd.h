@@ -209,7 +209,7 @@ enum store_db {
  * from the one before. Ledgers older than STORE_SCHEMA_OLDEST predate the
  * first release and are refused.
  */
-#define STORE_SCHEMA        3
+#define STORE_SCHEMA        4
 #define STORE_SCHEMA_OLDEST 2
 
 struct store_val {
@@ -364,6 +364,7 @@ struct dm_regime {
 	int64_t  ceiling;
 	int      fiscal; /* fiscal years, else rolling */
 	uint32_t years;
+	uint64_t loaded_seq; /* the rules_load entry; 0 in a rules file */
 };
 
 /* A parsed rules file. */
@@ -681,19 +682,20 @@ size_t record_rebuild_summaries(struct store_txn *);
 int    record_company_decode(const struct store_val *, struct company *);
 void
 record_follow_open(struct record_follow *, struct store_txn *, enum store_db);
-int  record_follow_seek(struct record_follow *, const void *, size_t);
-int  record_follow_next(struct record_follow *);
-void record_follow_close(struct record_follow *);
-void record_expiry_add(struct store_txn *, int64_t, const char *);
-void record_expiry_del(struct store_txn *, int64_t, const char *);
-int  record_expiry_first(struct store_txn *, int64_t *, char *);
-int  record_expiry_has(struct store_txn *, int64_t, const char *);
-void record_put_ruleset(struct store_txn *, const struct ruleset *);
-int  record_get_ruleset(struct store_txn *, const char *, struct ruleset *);
-void record_put_regime(struct store_txn *, const struct dm_regime *);
-int  record_get_regime(struct store_txn *, const char *, struct dm_regime *);
-int  record_each_rule(
-     struct store_txn *, char, int (*)(const void *, void *), void *);
+int    record_follow_seek(struct record_follow *, const void *, size_t);
+int    record_follow_next(struct record_follow *);
+void   record_follow_close(struct record_follow *);
+void   record_expiry_add(struct store_txn *, int64_t, const char *);
+void   record_expiry_del(struct store_txn *, int64_t, const char *);
+int    record_expiry_first(struct store_txn *, int64_t *, char *);
+int    record_expiry_has(struct store_txn *, int64_t, const char *);
+void   record_put_ruleset(struct store_txn *, const struct ruleset *);
+int    record_get_ruleset(struct store_txn *, const char *, struct ruleset *);
+void   record_put_regime(struct store_txn *, const struct dm_regime *);
+size_t record_regimes_loaded(struct store_txn *);
+int    record_get_regime(struct store_txn *, const char *, struct dm_regime *);
+int    record_each_rule(
+       struct store_txn *, char, int (*)(const void *, void *), void *);
 int  record_ruleset_on(struct store_txn *, int32_t, struct ruleset *);
 int  record_regime_on(struct store_txn *, int32_t, struct dm_regime *);
 void record_rules_owner(void);

@@ -103,6 +103,61 @@ balance_seq_cmp(const void *a, const void *b)
 	return (x->seq < y->seq ? -1 : x->seq > y->seq);
 }
 
+/* The regimes the ledger had at an as-of point, and the latest on day. */
+struct balance_regime {
+	struct cmd_ctx   *ctx;
+	int32_t           day;
+	uint64_t          upto;
+	int64_t           at;
+	struct dm_regime *best;
+	int               found, failed;
+};
+
+static int
+balance_regime_cb(const void *p, void *arg)
+{
+	const struct dm_regime    *r = p;
+	struct balance_regime     *br = arg;
+	Budgetstore__JournalEntry *m;
+	int                        later = 0;
+
+	if (r->from > br->day || (br->found && r->from <= br->best->from))
+		return (0);
+	/* Loaded after the point asked about: the ledger had not got it. */
+	if (r->loaded_seq > br->upto)
+		return (0);
+	if (br->at != INT64_MAX && r->loaded_seq != 0) {
+		if ((m = cmd_journal_get(br->ctx, r->loaded_seq)) == NULL) {
+			br->failed = 1;
+			return (1);
+		}
+		later = m->time > br->at;
+		budgetstore__journal_entry__free_unpacked(m, NULL);
+		if (later)
+			return (0);
+	}
+	*br->best = *r;
+	br->found = 1;
+	return (0);
+}
+
+/*
+ * The regime in force on day as the ledger stood at entry upto or time
+ * at: among those loaded by then, not every one loaded now.
+ */
+static int
+balance_regime_on(struct cmd_ctx *ctx, int32_t day, uint64_t upto, int64_t at,
+    struct dm_regime *r)
+{
+	struct balance_regime br = {ctx, day, upto, at, r, 0, 0};
+
+	if (record_each_rule(ctx->txn, 'R', balance_regime_cb, &br) != 0)
+		return (ctx->txn->err);
+	if (br.failed)
+		return (STORE_CORRUPT);
+	return (br.found ? STORE_OK : STORE_NOTFOUND);
+}
+
 static enum budget_err
 cmd_balance_exec(struct cmd_ctx *ctx)
 {
@@ -202,7 +257,7 @@ cmd_balance_exec(struct cmd_ctx *ctx)
 				goto out;
 		} else
 			day = date_today(lasttime);
-		if (record_regime_on(ctx->txn, day, &r) != STORE_OK) {
+		if (balance_regime_on(ctx, day, upto, at, &r) != STORE_OK) {
 			rc = cmd_fail(ctx, BUDGET_ERR_NO_RULES_IN_FORCE,
 			    "no de-minimis regime is in force on %s",
 			    date_format(day, buf, sizeof(buf)));

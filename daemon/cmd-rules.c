@@ -197,7 +197,15 @@ cmd_rules_load_exec(struct cmd_ctx *ctx)
 			    rg->name, cf.clash);
 			break;
 		}
-		record_put_regime(ctx->txn, rg);
+		{
+			/* This command's entry is the next one: it loads rg. */
+			struct dm_regime put = *rg;
+			uint8_t          head[32];
+
+			journal_head(ctx->txn, &put.loaded_seq, head);
+			put.loaded_seq++;
+			record_put_regime(ctx->txn, &put);
+		}
 		added++;
 	}
 	rules_free(&rb);

@@ -1118,6 +1118,7 @@ record_regime_from(struct dm_regime *r, const Budgetstore__DeminimisRegime *m)
 	r->ceiling = m->ceiling;
 	r->fiscal = m->fiscal != 0;
 	r->years = m->years;
+	r->loaded_seq = m->loaded_seq;
 	return (0);
 }
 
@@ -1133,6 +1134,7 @@ record_put_regime(struct store_txn *t, const struct dm_regime *r)
 	m.ceiling = r->ceiling;
 	m.fiscal = (uint32_t)r->fiscal;
 	m.years = r->years;
+	m.loaded_seq = r->loaded_seq;
 	k[0] = 'R';
 	memcpy(k + 1, r->name, len);
 	record_put_msg(t, STORE_DB_RULES, k, 1 + len, &m.base);
@@ -1159,6 +1161,52 @@ record_get_regime(struct store_txn *t, const char *name, struct dm_regime *r)
 		t->err = rc = STORE_CORRUPT;
 	record_unpacked(&ra, m);
 	return (rc);
+}
+
+/*
+ * Upgrade from schema 3: each stored regime learns the rules_load entry
+ * that brought it (the first that named it: a loaded regime never
+ * changes), from one walk of the journal. Returns the regimes updated.
+ */
+size_t
+record_regimes_loaded(struct store_txn *t)
+{
+	struct record_arena        ra;
+	struct store_cursor        cur;
+	struct store_val           k, v;
+	Budgetstore__JournalEntry *m;
+	struct rulebook            rb;
+	struct dm_regime           rg;
+	char                      *cause;
+	size_t                     i, n = 0;
+
+	store_cursor_open(&cur, t, STORE_DB_JOURNAL, NULL, 0);
+	while (t->err == 0 && store_cursor_next(&cur, &k, &v)) {
+		m = (Budgetstore__JournalEntry *)record_unpack(
+		    &ra, &budgetstore__journal_entry__descriptor, &v);
+		if (m == NULL) {
+			t->err = STORE_CORRUPT;
+			break;
+		}
+		cause = NULL;
+		if (strcmp(m->kind, "rules_load") == 0 &&
+		    rules_parse(m->text, &rb, &cause) == 0) {
+			for (i = 0; i < rb.nregimes; i++) {
+				if (record_get_regime(t, rb.regimes[i].name,
+					&rg) != STORE_OK ||
+				    rg.loaded_seq != 0)
+					continue;
+				rg.loaded_seq = m->seq;
+				record_put_regime(t, &rg);
+				n++;
+			}
+			rules_free(&rb);
+		}
+		free(cause);
+		record_unpacked(&ra, m);
+	}
+	store_cursor_close(&cur);
+	return (n);
 }
 
 /*

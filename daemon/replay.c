@@ -561,6 +561,7 @@ replay_rules(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 			continue;
 		rp->rules.regimes = xreallocarray(rp->rules.regimes,
 		    rp->rules.nregimes + 1, sizeof(*rp->rules.regimes));
+		rb.regimes[i].loaded_seq = m->seq;
 		rp->rules.regimes[rp->rules.nregimes++] = rb.regimes[i];
 	}
 	rules_free(&rb);
@@ -1128,6 +1129,15 @@ replay_cmp_regime_cb(const void *p, void *arg)
 			    "de-minimis regime %s: stored other than the "
 			    "journal's rules_load says",
 			    rg->name);
+			rc->problem(rc->arg, why);
+		} else if (rc->rp->rules.regimes[i].loaded_seq !=
+		    rg->loaded_seq) {
+			snprintf(why, sizeof(why),
+			    "de-minimis regime %s: stored as loaded by entry "
+			    "%llu, but entry %llu loaded it",
+			    rg->name, (unsigned long long)rg->loaded_seq,
+			    (unsigned long long)rc->rp->rules.regimes[i]
+				.loaded_seq);
 			rc->problem(rc->arg, why);
 		}
 		return (0);

@@ -28,6 +28,8 @@ struct upgrade_step {
 static const struct upgrade_step upgrade_steps[] = {
     {2, "each dossier's summary in the company index gains what was paid",
 	record_rebuild_summaries},
+    {3, "each de-minimis regime gains the journal entry that loaded it",
+	record_regimes_loaded},
 };
 
 static const struct upgrade_step *

@@ -1,13 +1,15 @@
 /*
  * test_upgrade.c: a ledger written by an older budgetd (README,
  * "Upgrading"). Owns making one: a ledger of this build, with the daemon
- * stopped, taken back to schema 2 through liblmdb (test code only) by
- * cutting every dossier summary in the company index back to its schema 2
- * form (no "paid") and writing schema 2. budgetd must then convert it as
- * it starts, in one transaction, before it serves: status says schema 3,
- * verify holds (it compares every summary with its dossier, so a summary
- * left short or wrong is found), the journal's head is unchanged, and the
- * report, whose paid measure reads the summaries, says what it said
+ * stopped, taken back through liblmdb (test code only): to schema 3 by
+ * taking from each de-minimis regime the entry that loaded it, to schema
+ * 2 also by cutting every dossier summary in the company index back to
+ * its schema 2 form (no "paid"), and writing the schema. budgetd must then
+ * convert it as it starts, in one transaction, before it serves: status
+ * says schema 4, verify holds (it compares every summary with its dossier
+ * and every regime with the rules_load entry that brought it, so a
+ * record left unconverted is found), the journal's head is unchanged, and
+ * the report, whose paid measure reads the summaries, says what it said
  * before; systemd is asked for more time before READY=1, since a
  * conversion may outlast the unit's start timeout. A ledger of a newer
  * schema is refused and left alone.
@@ -20,9 +22,12 @@
 #include <lmdb.h>
 
 #include "audit.h"
+#include "store.pb-c.h"
 
 /* The layout of a summary in schema 2: state, first decision, pending. */
 #define SCHEMA2_SUMMARY_LEN 13
+/* ...and from schema 3 on, what was paid too. */
+#define SCHEMA3_SUMMARY_LEN 21
 
 static void
 lmdb_check(int rc, const char *what)
@@ -31,9 +36,47 @@ lmdb_check(int rc, const char *what)
 		h_fail("lmdb: %s: %s", what, mdb_strerror(rc));
 }
 
+/* Every de-minimis regime in txn as schema 3 stored it: without loaded_seq. */
+static void
+unload_regimes(MDB_txn *txn)
+{
+	Budgetstore__DeminimisRegime *r;
+	MDB_dbi                       rules;
+	MDB_cursor                   *cur;
+	MDB_val                       k, v;
+	uint8_t                       key[64], val[256];
+	int                           rc;
+
+	lmdb_check(mdb_dbi_open(txn, "rules", 0, &rules), "rules");
+	lmdb_check(mdb_cursor_open(txn, rules, &cur), "mdb_cursor_open");
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (((const uint8_t *)k.mv_data)[0] != 'R')
+			continue;
+		r = budgetstore__deminimis_regime__unpack(
+		    NULL, v.mv_size, v.mv_data);
+		if (r == NULL || k.mv_size > sizeof(key) ||
+		    budgetstore__deminimis_regime__get_packed_size(r) >
+			sizeof(val))
+			h_fail("upgrade: a regime record that does not decode");
+		r->loaded_seq = 0;
+		v.mv_size = budgetstore__deminimis_regime__pack(r, val);
+		v.mv_data = val;
+		budgetstore__deminimis_regime__free_unpacked(r, NULL);
+		memcpy(key, k.mv_data, k.mv_size);
+		k.mv_data = key;
+		lmdb_check(
+		    mdb_cursor_put(cur, &k, &v, MDB_CURRENT), "mdb_cursor_put");
+	}
+	if (rc != MDB_NOTFOUND)
+		lmdb_check(rc, "mdb_cursor_get");
+	mdb_cursor_close(cur);
+}
+
 /*
  * With the daemon stopped: every summary in the company index cut to its
- * first n bytes, and schema written as given. Returns how many summaries.
+ * first n bytes, below schema 4 each regime without the entry that loaded
+ * it, and schema written as given. Returns how many summaries.
  */
 static size_t
 set_schema(const struct h_daemon *d, uint64_t schema, size_t n)
@@ -77,6 +120,8 @@ set_schema(const struct h_daemon *d, uint64_t schema, size_t n)
 	if (rc != MDB_NOTFOUND)
 		lmdb_check(rc, "mdb_cursor_get");
 	mdb_cursor_close(cur);
+	if (schema < 4)
+		unload_regimes(txn);
 	for (i = 0; i < 8; i++)
 		be[i] = (uint8_t)(schema >> (56 - 8 * i));
 	k.mv_data = (void *)(uintptr_t) "schema";
@@ -181,11 +226,11 @@ test_upgrade_from_2(void **state)
 
 	upgrade_start_notified(d);
 	log = h_daemon_log(d);
-	if (strstr(log, "upgraded from schema 2 to 3") == NULL)
+	if (strstr(log, "upgraded from schema 2 to 4") == NULL)
 		h_fail("upgrade: the log does not say so:\n%s", log);
 	free(log);
 	st = au_ctl_json(d, 0, "status", NULL);
-	assert_int_equal(h_json_int(st, "schema"), 3);
+	assert_int_equal(h_json_int(st, "schema"), 4);
 	json_decref(st);
 	fx_verify_ok(d);
 	au_head(d, &after);
@@ -217,7 +262,7 @@ test_short_summaries_fail_verify(void **state)
 	int              st;
 
 	assert_int_equal(h_daemon_stop(d), 0);
-	set_schema(d, 3, SCHEMA2_SUMMARY_LEN);
+	set_schema(d, 4, SCHEMA2_SUMMARY_LEN);
 	h_daemon_start(d);
 	v = au_ctl_json_try(d, &st, "verify", NULL);
 	assert_non_null(v);
@@ -231,6 +276,56 @@ test_short_summaries_fail_verify(void **state)
 	fx_verify_ok(d);
 }
 
+/*
+ * Schema 3 converts too: each regime learns the rules_load entry that
+ * brought it, so that balance --as-of an entry before that load judges
+ * without it (test_adversarial_audit2's test_balance_as_of_keeps_its_
+ * regime), and verify, which holds each regime to that entry, passes.
+ */
+static void
+test_upgrade_from_3(void **state)
+{
+	struct h_daemon *d = upgrade_ledger(state);
+	char            *log;
+	json_t          *st;
+
+	assert_int_equal(h_daemon_stop(d), 0);
+	set_schema(d, 3, SCHEMA3_SUMMARY_LEN);
+	upgrade_start_notified(d);
+	log = h_daemon_log(d);
+	if (strstr(log, "upgraded from schema 3 to 4") == NULL ||
+	    strstr(log, "loaded it (2 records)") == NULL)
+		h_fail("upgrade: the log does not say so:\n%s", log);
+	free(log);
+	st = au_ctl_json(d, 0, "status", NULL);
+	assert_int_equal(h_json_int(st, "schema"), 4);
+	json_decref(st);
+	fx_verify_ok(d);
+}
+
+/* The premise of the above: a regime not converted fails verify. */
+static void
+test_unloaded_regimes_fail_verify(void **state)
+{
+	struct h_daemon *d = upgrade_ledger(state);
+	json_t          *v;
+	int              st;
+
+	assert_int_equal(h_daemon_stop(d), 0);
+	set_schema(d, 3, SCHEMA3_SUMMARY_LEN);
+	set_schema(d, 4, SCHEMA3_SUMMARY_LEN);
+	h_daemon_start(d);
+	v = au_ctl_json_try(d, &st, "verify", NULL);
+	assert_non_null(v);
+	assert_int_equal(st, 1);
+	assert_false(h_json_bool(v, "ok"));
+	json_decref(v);
+	assert_int_equal(h_daemon_stop(d), 0);
+	set_schema(d, 3, SCHEMA3_SUMMARY_LEN);
+	h_daemon_start(d);
+	fx_verify_ok(d);
+}
+
 /* A ledger from a newer budgetd is refused, and not touched. */
 static void
 test_newer_refused(void **state)
@@ -240,17 +335,17 @@ test_newer_refused(void **state)
 	int              st;
 
 	assert_int_equal(h_daemon_stop(d), 0);
-	set_schema(d, 4, 21);
+	set_schema(d, 5, SCHEMA3_SUMMARY_LEN);
 	h_daemon_spawn(d);
 	if (!h_daemon_wait_exit(d, 10000, &st))
-		h_fail("upgrade: budgetd serves a ledger of schema 4");
+		h_fail("upgrade: budgetd serves a ledger of schema 5");
 	assert_int_not_equal(st, 0);
 	log = h_daemon_log(d);
 	if (strstr(log, "newer budgetd") == NULL)
 		h_fail("upgrade: no reason given:\n%s", log);
 	free(log);
 	/* Back to this build's schema: it opens as it was. */
-	set_schema(d, 3, 21);
+	set_schema(d, 4, SCHEMA3_SUMMARY_LEN);
 	h_daemon_start(d);
 	fx_verify_ok(d);
 }
@@ -262,6 +357,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_upgrade_from_2),
 	    T(test_short_summaries_fail_verify),
+	    T(test_upgrade_from_3),
+	    T(test_unloaded_regimes_fail_verify),
 	    T(test_newer_refused),
 	};
 #undef T

@@ -245,8 +245,8 @@ test_subsidy(void **state)
 static void
 test_dm_window(void **state)
 {
-	struct dm_regime rolling = {"2023/2831", 0, 30000000, 0, 3};
-	struct dm_regime fiscal = {"1407/2013", 0, 20000000, 1, 3};
+	struct dm_regime rolling = {"2023/2831", 0, 30000000, 0, 3, 0};
+	struct dm_regime fiscal = {"1407/2013", 0, 20000000, 1, 3, 0};
 	static const struct {
 		int         fiscal;
 		const char *day, *start, *end;
