@@ -428,6 +428,349 @@ test_months_and_summer_time(void **state)
 	json_decref(j);
 }
 
+/* ------------------------------------------------------------------ */
+/* balance --as-of                                                     */
+
+/*
+ * BUG: daemon/cmd-balance.c, cmd_balance_exec judges a company's position
+ * "as of" an entry by the de-minimis regimes stored now
+ * (record_regime_on), not by those loaded by then. Load the shipped rules
+ * without regime 2023/2831 (only 1407/2013: EUR 200,000 over three fiscal
+ * years), declare EUR 150,000 of aid granted on 2025-01-10 (entry s):
+ * balance --company --as-of s says ceiling 200,000, available 50,000.
+ * Then load regime 2023/2831 (from 2024-01-01): the same question about
+ * the same past entry s now says ceiling 300,000, available 150,000,
+ * under a regime the ledger did not have at s. A position as of a moment
+ * must not change with what was loaded after it (the rules are
+ * journaled, rules_load, with the rest).
+ */
+static void
+test_balance_as_of_keeps_its_regime(void **state)
+{
+	struct h_daemon *d;
+	char             p1[AU_PATH_SZ], p2[AU_PATH_SZ];
+	char            *text, *cut, *end;
+	json_t          *j;
+	int64_t          s;
+
+	*state = d = h_daemon_up(NULL);
+	text = au_read_file(BUDGET_RULES_PATH, NULL);
+	cut = strstr(text, "[deminimis 2023/2831]");
+	end = strstr(text, "# --- Programme rule sets");
+	assert_non_null(cut);
+	assert_non_null(end);
+	assert_true(cut < end);
+	au_path(d, "old.rules", p1);
+	au_path(d, "new.rules", p2);
+	au_write_file(p2, cut, (size_t)(end - cut));
+	memmove(cut, end, strlen(end) + 1);
+	au_write_file(p1, text, strlen(text));
+	free(text);
+
+	OK(d, "rules", "load", p1);
+	OK(d, "company", "add", AU_CO_X, "--name", "X", "--postcode", "9000",
+	    "--size", "small");
+	OK(d, "deminimis", "declare", AU_CO_X, "--amount", "150000",
+	    "--granted", "2025-01-10", "--source", "other agency");
+	s = au_seq(d);
+	{
+		char seq[32];
+
+		snprintf(seq, sizeof(seq), "%lld", (long long)s);
+		j = au_ctl_json(d, 0, "balance", "--company", AU_CO_X,
+		    "--as-of", seq, NULL);
+		assert_string_equal(h_json_str(j, "regime"), "1407/2013");
+		assert_int_equal(h_json_int(j, "ceiling_cents"), 20000000);
+		assert_int_equal(h_json_int(j, "available_cents"), 5000000);
+		json_decref(j);
+
+		OK(d, "rules", "load", p2);
+		j = au_ctl_json(d, 0, "balance", "--company", AU_CO_X,
+		    "--as-of", seq, NULL);
+		assert_int_equal(h_json_int(j, "as_of_seq"), s);
+		assert_string_equal(h_json_str(j, "regime"), "1407/2013");
+		assert_int_equal(h_json_int(j, "ceiling_cents"), 20000000);
+		assert_int_equal(h_json_int(j, "available_cents"), 5000000);
+		json_decref(j);
+	}
+	/* Now, the new regime is the one in force. */
+	j = au_ctl_json(d, 0, "deminimis", "show", AU_CO_X, NULL);
+	assert_int_equal(h_json_int(j, "ceiling_cents"), 30000000);
+	json_decref(j);
+}
+
+/*
+ * Contract balances as of an expiry the daemon wrote itself, and as of a
+ * refusal right after it: each what contract show said at that step.
+ */
+static void
+test_balance_at_expiry_and_refusal(void **state)
+{
+	struct h_daemon   *d = au_ledger_up(state, "20000", "100");
+	struct fx_contract c;
+	json_t            *j;
+	int64_t            s_res, s_exp, s_ref;
+	char               seq[32], st[32];
+	int                stp, i;
+
+	OK(d, "dossier", "reserve", "D2", "--company", AU_CO_Y, "--contract",
+	    "K", "--package", "START", "--cost", "9000", "--ttl", "1s");
+	s_res = au_seq(d);
+	for (i = 0; i < 50; i++) {
+		if (strcmp(fx_dossier_state(d, "D2", st, sizeof(st)),
+			"expired") == 0)
+			break;
+		usleep(100 * 1000);
+	}
+	assert_string_equal(st, "expired");
+	s_exp = au_seq(d);
+	assert_int_equal(s_exp, s_res + 1);
+	fx_contract_show(d, "K", &c);
+	assert_int_equal(c.reserved, 0);
+	/* 20,000 budget, 9,000 committed: 12,000 of subsidy does not fit. */
+	json_decref(au_ctl_json_try(d, &stp, "dossier", "reserve", "D3",
+	    "--company", AU_CO_Y, "--contract", "K", "--package", "PLUS",
+	    "--cost", "30000", NULL));
+	assert_int_equal(stp, 1);
+	s_ref = au_seq(d);
+	assert_int_equal(s_ref, s_exp + 1);
+
+	snprintf(seq, sizeof(seq), "%lld", (long long)s_res);
+	j = au_ctl_json(
+	    d, 0, "balance", "--contract", "K", "--as-of", seq, NULL);
+	assert_int_equal(h_json_int(j, "reserved_cents"), 450000);
+	assert_int_equal(
+	    h_json_int(j, "available_cents"), 2000000 - 900000 - 450000);
+	json_decref(j);
+	snprintf(seq, sizeof(seq), "%lld", (long long)s_exp);
+	j = au_ctl_json(
+	    d, 0, "balance", "--contract", "K", "--as-of", seq, NULL);
+	assert_int_equal(h_json_int(j, "as_of_seq"), s_exp);
+	assert_int_equal(h_json_int(j, "reserved_cents"), c.reserved);
+	assert_int_equal(h_json_int(j, "committed_cents"), c.committed);
+	assert_int_equal(h_json_int(j, "paid_cents"), c.paid);
+	assert_int_equal(h_json_int(j, "available_cents"), c.available);
+	json_decref(j);
+	snprintf(seq, sizeof(seq), "%lld", (long long)s_ref);
+	j = au_ctl_json(
+	    d, 0, "balance", "--contract", "K", "--as-of", seq, NULL);
+	assert_int_equal(h_json_int(j, "as_of_seq"), s_ref);
+	assert_int_equal(h_json_int(j, "available_cents"), c.available);
+	json_decref(j);
+	/* The company's pending reservation went with the expiry. */
+	snprintf(seq, sizeof(seq), "%lld", (long long)s_res);
+	j = au_ctl_json(
+	    d, 0, "balance", "--company", AU_CO_Y, "--as-of", seq, NULL);
+	assert_int_equal(h_json_int(j, "pending_cents"), 450000);
+	json_decref(j);
+	snprintf(seq, sizeof(seq), "%lld", (long long)s_exp);
+	j = au_ctl_json(
+	    d, 0, "balance", "--company", AU_CO_Y, "--as-of", seq, NULL);
+	assert_int_equal(h_json_int(j, "pending_cents"), 0);
+	json_decref(j);
+	fx_verify_ok(d);
+}
+
+/* ------------------------------------------------------------------ */
+/* history of an undertaking, a page at a time                         */
+
+/* One raw history page of company co. */
+static Budget__Response *
+a2_history_page(int fd, const char *co, uint64_t after, uint32_t limit,
+    const char *since, const char *until)
+{
+	Budget__Request        req = BUDGET__REQUEST__INIT;
+	Budget__HistoryRequest hr = BUDGET__HISTORY_REQUEST__INIT;
+
+	req.version = BUDGET_PROTOCOL_VERSION;
+	req.request_id = H_STR("page");
+	req.command_case = BUDGET__REQUEST__COMMAND_HISTORY;
+	req.history = &hr;
+	hr.company = H_STR(co);
+	hr.after = after;
+	hr.limit = limit;
+	hr.since = H_STR(since != NULL ? since : "");
+	hr.until = H_STR(until != NULL ? until : "");
+	return (fx_call(fd, &req));
+}
+
+/*
+ * Every page of co's history at this page size: the sequence numbers in
+ * seqs (at most max); returns how many.
+ */
+static size_t
+a2_history_all(int fd, const char *co, uint32_t limit, const char *since,
+    const char *until, uint64_t *seqs, size_t max)
+{
+	Budget__Response *r;
+	uint64_t          after = 0;
+	size_t            n = 0, i, pages = 0;
+
+	do {
+		r = a2_history_page(fd, co, after, limit, since, until);
+		if (r->result_case != BUDGET__RESPONSE__RESULT_JOURNAL)
+			h_fail("history page after %llu: no page",
+			    (unsigned long long)after);
+		assert_true(r->journal->n_entries <= limit);
+		for (i = 0; i < r->journal->n_entries; i++) {
+			assert_true(n < max);
+			seqs[n++] = r->journal->entries[i]->seq;
+		}
+		/* next is the last entry sent, or 0 at the end. */
+		if (r->journal->next != 0)
+			assert_int_equal(r->journal->next, seqs[n - 1]);
+		after = r->journal->next;
+		budget__response__free_unpacked(r, NULL);
+		assert_true(++pages < 1000);
+	} while (after != 0);
+	return (n);
+}
+
+/*
+ * AU_CO_X controls AU_CO_Y, CO_Z merges into AU_CO_X, and the three have
+ * entries interleaved (adds, a refusal, dossiers, declared aid): the
+ * history of any of them is the same merge of three indexes, and paged
+ * one, two or three entries at a time it is the same list as in one
+ * page, each entry once and in order, with and without a time range
+ * whose ends fall inside a page.
+ */
+static void
+test_history_undertaking_paged(void **state)
+{
+	struct h_daemon      *d = au_ledger_up(state, "100000", "100");
+	static const uint32_t sizes[] = {1, 2, 3, 1000};
+	uint64_t              all[128], got[128];
+	json_t               *h;
+	const char           *cos[] = {AU_CO_X, AU_CO_Y, CO_Z};
+	char                  since[40], until[40];
+	size_t                n, m, i, s, c;
+	int                   stp;
+	int                   fd;
+
+	OK(d, "company", "add", CO_Z, "--name", "Z, \"the third\"",
+	    "--postcode", "3500", "--size", "medium");
+	OK(d, "deminimis", "declare", CO_Z, "--amount", "1000", "--granted",
+	    "2025-02-03", "--source", "kmo");
+	OK(d, "dossier", "reserve", "DY", "--company", AU_CO_Y, "--contract",
+	    "K", "--package", "START", "--cost", "9000");
+	OK(d, "company", "link", AU_CO_X, AU_CO_Y, "--since", "2024-01-01");
+	OK(d, "company", "merge", CO_Z, AU_CO_X, "--on", "2026-01-01");
+	/* Y's undertaking now has X's approval: refused, and journaled. */
+	json_decref(au_ctl_json_try(d, &stp, "dossier", "approve", "DY", NULL));
+	assert_int_equal(stp, 1);
+	OK(d, "deminimis", "declare", AU_CO_Y, "--amount", "500", "--granted",
+	    "2025-03-04", "--source", "kmo");
+	OK(d, "dossier", "pay", "D1", "--amount", "50");
+
+	fd = h_connect(d);
+	for (c = 0; c < 3; c++) {
+		n = a2_history_all(fd, cos[c], 1000, NULL, NULL, all, 128);
+		if (c == 0)
+			assert_true(n >= 12);
+		for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+			m = a2_history_all(
+			    fd, cos[c], sizes[s], NULL, NULL, got, 128);
+			assert_int_equal(m, n);
+			for (i = 0; i < n; i++) {
+				assert_int_equal(got[i], all[i]);
+				if (i > 0)
+					assert_true(all[i] > all[i - 1]);
+			}
+		}
+	}
+	/* The same entries from the CLI, and the undertaking it names. */
+	h = au_ctl_json(d, 0, "history", "--company", CO_Z, NULL);
+	assert_int_equal(json_array_size(h_json_get(h, "entries")), n);
+	assert_int_equal(json_array_size(h_json_get(h, "companies")), 3);
+	json_decref(h);
+
+	/* A range from the 3rd entry's time to the 8th's (exclusive). */
+	h = au_ctl_json(d, 0, "history", "--company", AU_CO_X, NULL);
+	snprintf(since, sizeof(since), "%s",
+	    h_json_str(json_array_get(h_json_get(h, "entries"), 2), "time"));
+	snprintf(until, sizeof(until), "%s",
+	    h_json_str(json_array_get(h_json_get(h, "entries"), 7), "time"));
+	json_decref(h);
+	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		m = a2_history_all(
+		    fd, AU_CO_X, sizes[s], since, until, got, 128);
+		assert_int_equal(m, 5);
+		for (i = 0; i < m; i++)
+			assert_int_equal(got[i], all[i + 2]);
+	}
+	close(fd);
+	fx_verify_ok(d);
+}
+
+/* ------------------------------------------------------------------ */
+/* report around an upgrade and a merger                               */
+
+/*
+ * AU_CO_X: D1 approved and upgraded (two grant events, one dossier);
+ * CO_Z (Limburg): its own dossier, then merged into AU_CO_X. By year and
+ * province, by category, by package: X counts once in its rows and in
+ * the total; Z stays a company of its own (the merger joins their
+ * de-minimis ceilings, not their past), in Limburg; the total counts two
+ * companies, two dossiers, three events.
+ */
+static void
+test_report_upgrade_and_merger(void **state)
+{
+	struct h_daemon *d = au_ledger_up(state, "100000", "100");
+	json_t          *j, *rows, *t;
+	size_t           i;
+	const char      *by[] = {"year,province", "category", "package",
+		 "size,category", "contract,framework,provider"};
+
+	OK(d, "company", "add", CO_Z, "--name", "Z", "--postcode", "3500",
+	    "--size", "medium");
+	OK(d, "dossier", "reserve", "DZ", "--company", CO_Z, "--contract", "K",
+	    "--package", "START", "--cost", "9000");
+	OK(d, "dossier", "approve", "DZ");
+	OK(d, "dossier", "amend", "D1", "--package", "PLUS", "--cost", "30000");
+	OK(d, "dossier", "approve", "D1");
+	OK(d, "company", "merge", CO_Z, AU_CO_X, "--on", "2026-01-01");
+	for (i = 0; i < sizeof(by) / sizeof(by[0]); i++) {
+		j = au_ctl_json(d, 0, "report", "--by", by[i], NULL);
+		t = h_json_get(j, "total");
+		assert_int_equal(h_json_int(t, "companies"), 2);
+		assert_int_equal(h_json_int(t, "dossiers"), 2);
+		assert_int_equal(h_json_int(t, "grant_events"), 3);
+		/* D1: 9,000 + 6,000 upgrade; DZ: 4,500. */
+		assert_int_equal(h_json_int(t, "granted_cents"), 1950000);
+		assert_int_equal(h_json_int(t, "paid_cents"), 10000);
+		json_decref(j);
+	}
+	j = au_ctl_json(d, 0, "report", "--by", "province", NULL);
+	rows = h_json_get(j, "rows");
+	assert_int_equal(json_array_size(rows), 2);
+	assert_string_equal(
+	    h_json_str(json_array_get(rows, 0), "province"), "Limburg");
+	assert_int_equal(h_json_int(json_array_get(rows, 0), "companies"), 1);
+	assert_string_equal(
+	    h_json_str(json_array_get(rows, 1), "province"), "Oost-Vlaanderen");
+	assert_int_equal(h_json_int(json_array_get(rows, 1), "companies"), 1);
+	assert_int_equal(h_json_int(json_array_get(rows, 1), "dossiers"), 1);
+	assert_int_equal(
+	    h_json_int(json_array_get(rows, 1), "grant_events"), 2);
+	json_decref(j);
+	j = au_ctl_json(d, 0, "report", "--by", "category", NULL);
+	rows = h_json_get(j, "rows");
+	assert_int_equal(json_array_size(rows), 2);
+	assert_string_equal(
+	    h_json_str(json_array_get(rows, 0), "category"), "initial");
+	assert_int_equal(h_json_int(json_array_get(rows, 0), "companies"), 2);
+	assert_int_equal(
+	    h_json_int(json_array_get(rows, 0), "paid_cents"), 10000);
+	assert_string_equal(
+	    h_json_str(json_array_get(rows, 1), "category"), "upgrade");
+	assert_int_equal(h_json_int(json_array_get(rows, 1), "companies"), 1);
+	assert_int_equal(
+	    h_json_int(json_array_get(rows, 1), "granted_cents"), 600000);
+	json_decref(j);
+	fx_verify_ok(d);
+}
+
 int
 main(void)
 {
@@ -438,6 +781,10 @@ main(void)
 	    T(test_verify_ruleset_added),
 	    T(test_verify_expiry_index_dropped),
 	    T(test_months_and_summer_time),
+	    T(test_balance_as_of_keeps_its_regime),
+	    T(test_balance_at_expiry_and_refusal),
+	    T(test_history_undertaking_paged),
+	    T(test_report_upgrade_and_merger),
 	};
 #undef T
 
