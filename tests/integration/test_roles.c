@@ -1013,6 +1013,76 @@ test_refused_role_claims_no_id(void **state)
 	assert_int_equal(ops_journal_seq(d), before + 5);
 }
 
+/* A status request with request id id, as uid 4001 (no role): refused. */
+static void
+status_as_nobody(const struct h_daemon *d, const char *id)
+{
+	Budget__Request       req = BUDGET__REQUEST__INIT;
+	Budget__StatusRequest st = BUDGET__STATUS_REQUEST__INIT;
+	Budget__Response     *a;
+	int                   fd;
+
+	if ((fd = h_connect_as_try(d->sock, 4001, 4001)) == -1)
+		fail_msg("connect as 4001: %s", strerror(errno));
+	req.version = BUDGET_PROTOCOL_VERSION;
+	req.request_id = H_STR(id);
+	req.command_case = BUDGET__REQUEST__COMMAND_STATUS;
+	req.status = &st;
+	h_send_request(fd, &req);
+	a = h_recv(fd, H_DEADLINE_MS);
+	assert_non_null(a->error);
+	assert_string_equal(a->error->code, "permission_denied");
+	budget__response__free_unpacked(a, NULL);
+	close(fd);
+}
+
+/*
+ * Since c56df8b a refused read is journaled, with the request id the
+ * client sent; but a read's request id is never checked (only a
+ * mutation's is, against SPEC §5's 1-64 bytes of [A-Za-z0-9._:-]). So a
+ * uid with no role writes what it likes into the hash-chained journal,
+ * for ever: 200 KB a request here (a frame's worth in general), or bytes
+ * that are not UTF-8, which budgetctl export cannot render, so that the
+ * exported journal no longer re-hashes. Each journaled id must be one a
+ * mutation could carry (or none), and export must not complain.
+ */
+static void
+test_refused_read_id_is_checked(void **state)
+{
+	struct h_daemon *d;
+	struct h_proc    p;
+	json_t          *e;
+	char            *id;
+	const char      *got;
+	size_t           n = 200000;
+	uint64_t         before;
+
+	need_root();
+	*state = d = roles_up("[budgetd]\nsocket_mode = 0666\n");
+	before = ops_journal_seq(d);
+	id = malloc(n + 1);
+	assert_non_null(id);
+	memset(id, 'x', n);
+	id[n] = '\0';
+	status_as_nobody(d, id);
+	free(id);
+	status_as_nobody(d, "not-utf8-\xff\xfe");
+	assert_int_equal(ops_journal_seq(d), before + 2);
+
+	e = ops_journal(d, before + 1);
+	assert_int_equal(json_array_size(e), 2);
+	got = ops_entry_str(json_array_get(e, 0), "request_id");
+	print_message("the first refusal's request id: %zu bytes\n",
+	    strlen(got));
+	assert_true(strlen(got) <= 64);
+	json_decref(e);
+
+	h_ctl(&p, d, "--json", "export", NULL);
+	print_message("budgetctl export: %.300s\n", p.err != NULL ? p.err : "");
+	assert_true(p.err == NULL || strstr(p.err, "not UTF-8") == NULL);
+	h_proc_free(&p);
+}
+
 int
 main(void)
 {
@@ -1026,6 +1096,7 @@ main(void)
 	    T(test_roles_reload),
 	    T(test_refusal_in_history),
 	    T(test_refused_role_claims_no_id),
+	    T(test_refused_read_id_is_checked),
 	};
 #undef T
 
