@@ -771,6 +771,82 @@ test_report_upgrade_and_merger(void **state)
 	fx_verify_ok(d);
 }
 
+/*
+ * Regimes loaded inside one batch, around a rules_load refused after it
+ * wrote (a new regime put, then a clash: the turn reruns, that op and
+ * the rest nested): each stored regime names the rules_load entry that
+ * brought it, as verify's replay says, and balance --as-of the company's
+ * entry, before the second load, keeps the old regime.
+ */
+static void
+test_regimes_loaded_in_a_batch(void **state)
+{
+	struct h_daemon      *d;
+	struct fx_req         ops[4], b;
+	Budget__Request      *ptrs[4];
+	Budget__RulesLoad     rl[3];
+	Budget__Response     *a;
+	char                  *text, *cut, *end, *newr, seq[32];
+	char                  x[FX_RID_SZ];
+	static const char     bad[] =
+	    "[deminimis R-NEW]\nfrom = 2031-01-01\nceiling = 1.00\n"
+	    "window = rolling\nyears = 3\n\n"
+	    "[deminimis 1407/2013]\nfrom = 2014-01-01\nceiling = 1.00\n"
+	    "window = fiscal\nyears = 3\n";
+	json_t               *j;
+	size_t                i;
+	int                   fd;
+
+	*state = d = h_daemon_up(NULL);
+	text = au_read_file(BUDGET_RULES_PATH, NULL);
+	cut = strstr(text, "[deminimis 2023/2831]");
+	end = strstr(text, "# --- Programme rule sets");
+	assert_non_null(cut);
+	assert_non_null(end);
+	newr = strndup(cut, (size_t)(end - cut));
+	memmove(cut, end, strlen(end) + 1);
+
+	for (i = 0; i < 3; i++)
+		budget__rules_load__init(&rl[i]);
+	rl[0].text = text;
+	rl[1].text = (char *)(uintptr_t)bad;
+	rl[2].text = newr;
+	fx_req_init(&ops[0], "bl.0");
+	ops[0].req.command_case = BUDGET__REQUEST__COMMAND_RULES_LOAD;
+	ops[0].req.rules_load = &rl[0];
+	fx_company_req(&ops[1], "bl.1", 7);
+	fx_req_init(&ops[2], "bl.2");
+	ops[2].req.command_case = BUDGET__REQUEST__COMMAND_RULES_LOAD;
+	ops[2].req.rules_load = &rl[1];
+	fx_req_init(&ops[3], "bl.3");
+	ops[3].req.command_case = BUDGET__REQUEST__COMMAND_RULES_LOAD;
+	ops[3].req.rules_load = &rl[2];
+	for (i = 0; i < 4; i++)
+		ptrs[i] = &ops[i].req;
+	fx_batch_req(&b, "bl", ptrs, 4);
+	fd = h_connect(d);
+	a = fx_call(fd, &b.req);
+	close(fd);
+	assert_null(a->error);
+	assert_int_equal(a->batch->n_results, 4);
+	assert_null(fx_err(a->batch->results[0]));
+	assert_null(fx_err(a->batch->results[1]));
+	assert_string_equal(fx_err(a->batch->results[2]), "already_exists");
+	assert_null(fx_err(a->batch->results[3]));
+	budget__response__free_unpacked(a, NULL);
+	free(text);
+	free(newr);
+
+	fx_verify_ok(d);
+	/* Entry 2 is the company's: the new regime came after it. */
+	fx_rid(7, x);
+	snprintf(seq, sizeof(seq), "%d", 2);
+	j = au_ctl_json(
+	    d, 0, "balance", "--company", x, "--as-of", seq, NULL);
+	assert_string_equal(h_json_str(j, "regime"), "1407/2013");
+	json_decref(j);
+}
+
 int
 main(void)
 {
@@ -782,6 +858,7 @@ main(void)
 	    T(test_verify_expiry_index_dropped),
 	    T(test_months_and_summer_time),
 	    T(test_balance_as_of_keeps_its_regime),
+	    T(test_regimes_loaded_in_a_batch),
 	    T(test_balance_at_expiry_and_refusal),
 	    T(test_history_undertaking_paged),
 	    T(test_report_upgrade_and_merger),
