@@ -1083,6 +1083,54 @@ test_refused_read_id_is_checked(void **state)
 	h_proc_free(&p);
 }
 
+/*
+ * A refused approve or amend is journaled with the dossier it named, so
+ * that the dossier's history shows who tried (test_refusal_in_history's
+ * rule). Since acba4f1 the arguments are checked before the dossier is
+ * looked up, and the refused role runs the command only to fill in what
+ * it names: an auditor's approve with a future decision date, or an
+ * amend naming nothing to change, now leaves a refusal that names no
+ * dossier, and the dossier's history does not show it.
+ */
+static void
+test_refused_approve_names_dossier(void **state)
+{
+	struct h_daemon *d;
+	struct h_proc    p;
+	json_t          *e;
+	char             co[FX_RID_SZ];
+	size_t           i;
+	int              found = 0;
+
+	need_root();
+	*state = d = roles_up("[budgetd]\nsocket_mode = 0666\n"
+			      "[roles]\nauditor = 4001\n");
+	fx_rules_load(d);
+	fx_contract_open(d, "K-H", "100000");
+	fx_companies_add(d, 1, 1);
+	fx_rid(1, co);
+	json_decref(fx_ctl_json(d, 0, "dossier", "reserve", "D-H", "--company",
+	    co, "--contract", "K-H", "--package", "START", "--cost", "10000",
+	    NULL));
+	h_ctl_as(&p, d, 4001, 4001, "--json", "--request-id", "hist-1",
+	    "dossier", "approve", "D-H", "--decision-date", "2099-01-01", NULL);
+	expect_denied(&p);
+	h_ctl_as(&p, d, 4001, 4001, "--json", "--request-id", "hist-2",
+	    "dossier", "amend", "D-H", "--package", "no such!", NULL);
+	expect_denied(&p);
+
+	e = fx_ctl_json(d, 0, "history", "--dossier", "D-H", NULL);
+	for (i = 0; i < json_array_size(json_object_get(e, "entries")); i++) {
+		json_t *x = json_array_get(json_object_get(e, "entries"), i);
+
+		found += strcmp(ops_entry_str(x, "request_id"), "hist-1") == 0;
+		found += strcmp(ops_entry_str(x, "request_id"), "hist-2") == 0;
+	}
+	json_decref(e);
+	print_message("refusals in D-H's history: %d of 2\n", found);
+	assert_int_equal(found, 2);
+}
+
 int
 main(void)
 {
@@ -1097,6 +1145,7 @@ main(void)
 	    T(test_refusal_in_history),
 	    T(test_refused_role_claims_no_id),
 	    T(test_refused_read_id_is_checked),
+	    T(test_refused_approve_names_dossier),
 	};
 #undef T
 
