@@ -46,6 +46,24 @@ contract_available(const struct contract *c)
 	return (c->budget - c->reserved - c->committed - c->paid);
 }
 
+/*
+ * The dossier id (checked) names, into d, and what the command's journal
+ * entry names: the dossier, its company and contract, also for a refusal
+ * that comes before the lookup is acted on. Returns the store's answer.
+ */
+static int
+dossier_find(struct cmd_ctx *ctx, const char *id, struct dossier *d)
+{
+	int st;
+
+	ctx->jr.dossier = cmd_strdup(ctx, id);
+	if ((st = record_get_dossier(ctx->txn, id, d)) == STORE_OK) {
+		ctx->jr.company = cmd_strdup(ctx, d->company);
+		ctx->jr.contract = cmd_strdup(ctx, d->contract);
+	}
+	return (st);
+}
+
 static enum budget_err
 dossier_load(struct cmd_ctx *ctx, const char *id, struct dossier *d)
 {
@@ -54,11 +72,8 @@ dossier_load(struct cmd_ctx *ctx, const char *id, struct dossier *d)
 
 	if ((rc = cmd_id_arg(ctx, id, "dossier id")))
 		return (rc);
-	ctx->jr.dossier = cmd_strdup(ctx, id);
-	if ((st = record_get_dossier(ctx->txn, id, d)) != STORE_OK)
+	if ((st = dossier_find(ctx, id, d)) != STORE_OK)
 		return (cmd_lookup_fail(ctx, st, "dossier", id));
-	ctx->jr.company = cmd_strdup(ctx, d->company);
-	ctx->jr.contract = cmd_strdup(ctx, d->contract);
 	return (BUDGET_OK);
 }
 
@@ -330,13 +345,22 @@ cmd_dossier_approve_exec(struct cmd_ctx *ctx)
 	int32_t         day, last;
 	int64_t         amount;
 	uint32_t        bp;
-	int             initial;
+	int             initial, st;
 	enum budget_err rc;
 
-	if ((rc = cmd_date_arg(ctx, a->decision_date, "decision date", &day)) ||
-	    (rc = cmd_not_future(ctx, day, "decision date")) ||
-	    (rc = dossier_load(ctx, a->id, &d)))
+	/*
+	 * Arguments before not_found (README's order of checks); the
+	 * dossier is looked up first all the same, so that a refusal names
+	 * it.
+	 */
+	if ((rc = cmd_id_arg(ctx, a->id, "dossier id")))
 		return (rc);
+	st = dossier_find(ctx, a->id, &d);
+	if ((rc = cmd_date_arg(ctx, a->decision_date, "decision date", &day)) ||
+	    (rc = cmd_not_future(ctx, day, "decision date")))
+		return (rc);
+	if (st != STORE_OK)
+		return (cmd_lookup_fail(ctx, st, "dossier", a->id));
 	ctx->jr.date = day;
 	if ((rc = dossier_needs(ctx, &d, "approve", DOSSIER_NEED_PENDING)))
 		return (rc);
@@ -459,6 +483,10 @@ cmd_dossier_amend_exec(struct cmd_ctx *ctx)
 	enum budget_err             rc;
 	int                         st;
 
+	/* As approve: the arguments first, the dossier named all the same. */
+	if ((rc = cmd_id_arg(ctx, a->id, "dossier id")))
+		return (rc);
+	st = dossier_find(ctx, a->id, &d);
 	if ((rc = dossier_ttl(ctx, a->ttl_seconds, &expires_at)))
 		return (rc);
 	if (*a->package == '\0' && a->cost == NULL && a->extension_cost == NULL)
@@ -475,8 +503,9 @@ cmd_dossier_amend_exec(struct cmd_ctx *ctx)
 	    (rc = cmd_amount_arg(
 		 ctx, a->extension_cost->cents, "extension cost")))
 		return (rc);
-	if ((rc = dossier_load(ctx, a->id, &d)) ||
-	    (rc = dossier_needs(ctx, &d, "amend", DOSSIER_NEED_SETTLED)) ||
+	if (st != STORE_OK)
+		return (cmd_lookup_fail(ctx, st, "dossier", a->id));
+	if ((rc = dossier_needs(ctx, &d, "amend", DOSSIER_NEED_SETTLED)) ||
 	    (rc = dossier_parties(ctx, &d, &k, NULL)))
 		return (rc);
 	/* The rule set of the first approval governs the whole dossier. */

@@ -149,8 +149,12 @@ static enum cmd_outcome cmd_exec_one(struct req *, struct cmd_turn *);
 static size_t           cmd_ops(const struct req *);
 static void cmd_exec_read(struct req *, struct store_txn *, int64_t, int);
 static int  cmd_request_id_ok(const char *);
-static int  cmd_refusal_journaled(enum budget_err);
-static int  cmd_allowed(const struct req *);
+/* What a request id may be (SPEC §5), for the answer to one that is not. */
+#define CMD_REQUEST_ID_RULE \
+	"request_id must be 1-64 characters of A-Z a-z 0-9 . _ : -"
+
+static int cmd_refusal_journaled(enum budget_err);
+static int cmd_allowed(const struct req *);
 static void
 cmd_journal_refusal(struct cmd_ctx *, const struct req *, enum budget_err);
 static enum cmd_outcome cmd_exec_batch(struct req *, struct cmd_turn *);
@@ -634,7 +638,8 @@ cmd_run(struct req_list *work)
 	TAILQ_FOREACH(r, work, batch_entry) {
 		free(r->reply);
 		r->reply = NULL;
-		if (r->cmd->flags & CMD_READONLY)
+		/* A refused read's answer waited on its journal entry too. */
+		if ((r->cmd->flags & CMD_READONLY) && cmd_allowed(r))
 			cmd_exec_read(r, &t, now, 0);
 		else
 			cmd_reply_error(
@@ -703,7 +708,16 @@ cmd_exec_one(struct req *r, struct cmd_turn *turn)
 		return (cmd_exec_batch(r, turn));
 	if (r->cmd->flags & CMD_READONLY) {
 		if (!cmd_allowed(r)) {
-			/* Who tried to read what they may not: journaled. */
+			/*
+			 * Who tried to read what they may not: journaled,
+			 * with the request id only if it is one (a read
+			 * needs none, so nothing checked it yet).
+			 */
+			if (*id != '\0' && !cmd_request_id_ok(id)) {
+				cmd_reply_error(r, BUDGET_ERR_INVALID_ARGUMENT,
+				    CMD_REQUEST_ID_RULE);
+				return (CMD_DONE);
+			}
 			cmd_ctx_init(&ctx, r, &resp, parent, now);
 			rc = cmd_fail(&ctx, BUDGET_ERR_PERMISSION_DENIED,
 			    "role %s may not run %s", role_name(ctx.role),
@@ -723,8 +737,8 @@ cmd_exec_one(struct req *r, struct cmd_turn *turn)
 	if (internal)
 		goto run;
 	if (!cmd_request_id_ok(id)) {
-		cmd_reply_error(r, BUDGET_ERR_INVALID_ARGUMENT,
-		    "request_id must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+		cmd_reply_error(
+		    r, BUDGET_ERR_INVALID_ARGUMENT, CMD_REQUEST_ID_RULE);
 		return (CMD_DONE);
 	}
 	/*

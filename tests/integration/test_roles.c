@@ -1013,9 +1013,9 @@ test_refused_role_claims_no_id(void **state)
 	assert_int_equal(ops_journal_seq(d), before + 5);
 }
 
-/* A status request with request id id, as uid 4001 (no role): refused. */
+/* A status request with request id id, as uid 4001 (no role): code. */
 static void
-status_as_nobody(const struct h_daemon *d, const char *id)
+status_as_nobody(const struct h_daemon *d, const char *id, const char *code)
 {
 	Budget__Request       req = BUDGET__REQUEST__INIT;
 	Budget__StatusRequest st = BUDGET__STATUS_REQUEST__INIT;
@@ -1031,7 +1031,7 @@ status_as_nobody(const struct h_daemon *d, const char *id)
 	h_send_request(fd, &req);
 	a = h_recv(fd, H_DEADLINE_MS);
 	assert_non_null(a->error);
-	assert_string_equal(a->error->code, "permission_denied");
+	assert_string_equal(a->error->code, code);
 	budget__response__free_unpacked(a, NULL);
 	close(fd);
 }
@@ -1044,7 +1044,10 @@ status_as_nobody(const struct h_daemon *d, const char *id)
  * for ever: 200 KB a request here (a frame's worth in general), or bytes
  * that are not UTF-8, which budgetctl export cannot render, so that the
  * exported journal no longer re-hashes. Each journaled id must be one a
- * mutation could carry (or none), and export must not complain.
+ * mutation could carry (or none), and export must not complain. Now an
+ * id that is not one is refused first, as a mutation's is, with
+ * invalid_argument and no entry; a good one is journaled with the
+ * refusal.
  */
 static void
 test_refused_read_id_is_checked(void **state)
@@ -1064,17 +1067,20 @@ test_refused_read_id_is_checked(void **state)
 	assert_non_null(id);
 	memset(id, 'x', n);
 	id[n] = '\0';
-	status_as_nobody(d, id);
+	status_as_nobody(d, id, "invalid_argument");
 	free(id);
-	status_as_nobody(d, "not-utf8-\xff\xfe");
+	status_as_nobody(d, "not-utf8-\xff\xfe", "invalid_argument");
+	assert_int_equal(ops_journal_seq(d), before);
+	status_as_nobody(d, "look-1", "permission_denied");
+	status_as_nobody(d, "", "permission_denied");
 	assert_int_equal(ops_journal_seq(d), before + 2);
 
 	e = ops_journal(d, before + 1);
 	assert_int_equal(json_array_size(e), 2);
 	got = ops_entry_str(json_array_get(e, 0), "request_id");
-	print_message("the first refusal's request id: %zu bytes\n",
-	    strlen(got));
-	assert_true(strlen(got) <= 64);
+	assert_string_equal(got, "look-1");
+	assert_string_equal(
+	    ops_entry_str(json_array_get(e, 1), "request_id"), "");
 	json_decref(e);
 
 	h_ctl(&p, d, "--json", "export", NULL);
