@@ -132,7 +132,8 @@ a2_peek_keys(struct h_daemon *d, const char *db, const void *prefix,
 	a2_check(mdb_cursor_open(txn, dbi, &cur), "mdb_cursor_open");
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+		if (k.mv_size < plen ||
+		    (plen > 0 && memcmp(k.mv_data, prefix, plen) != 0))
 			continue;
 		if (n == nkeys || k.mv_size > 128)
 			h_fail("peek: too many or too long keys in %s", db);
@@ -781,21 +782,21 @@ test_report_upgrade_and_merger(void **state)
 static void
 test_regimes_loaded_in_a_batch(void **state)
 {
-	struct h_daemon      *d;
-	struct fx_req         ops[4], b;
-	Budget__Request      *ptrs[4];
-	Budget__RulesLoad     rl[3];
-	Budget__Response     *a;
-	char                  *text, *cut, *end, *newr, seq[32];
-	char                  x[FX_RID_SZ];
-	static const char     bad[] =
+	struct h_daemon  *d;
+	struct fx_req     ops[4], b;
+	Budget__Request  *ptrs[4];
+	Budget__RulesLoad rl[3];
+	Budget__Response *a;
+	char             *text, *cut, *end, *newr, seq[32];
+	char              x[FX_RID_SZ];
+	static const char bad[] =
 	    "[deminimis R-NEW]\nfrom = 2031-01-01\nceiling = 1.00\n"
 	    "window = rolling\nyears = 3\n\n"
 	    "[deminimis 1407/2013]\nfrom = 2014-01-01\nceiling = 1.00\n"
 	    "window = fiscal\nyears = 3\n";
-	json_t               *j;
-	size_t                i;
-	int                   fd;
+	json_t *j;
+	size_t  i;
+	int     fd;
 
 	*state = d = h_daemon_up(NULL);
 	text = au_read_file(BUDGET_RULES_PATH, NULL);
@@ -841,8 +842,7 @@ test_regimes_loaded_in_a_batch(void **state)
 	/* Entry 2 is the company's: the new regime came after it. */
 	fx_rid(7, x);
 	snprintf(seq, sizeof(seq), "%d", 2);
-	j = au_ctl_json(
-	    d, 0, "balance", "--company", x, "--as-of", seq, NULL);
+	j = au_ctl_json(d, 0, "balance", "--company", x, "--as-of", seq, NULL);
 	assert_string_equal(h_json_str(j, "regime"), "1407/2013");
 	json_decref(j);
 }
