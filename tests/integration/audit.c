@@ -519,3 +519,39 @@ au_int(json_t *v)
 		return (strtoll(json_string_value(v), NULL, 10));
 	h_fail("audit: not an integer");
 }
+
+int
+au_has_problem(json_t *v, const char *word)
+{
+	json_t *ps = h_json_get(v, "problems");
+	size_t  i;
+
+	for (i = 0; i < json_array_size(ps); i++) {
+		const char *p = json_string_value(json_array_get(ps, i));
+
+		if (p != NULL && strstr(p, word) != NULL)
+			return (1);
+	}
+	return (0);
+}
+
+void
+au_expect_verify_names(const struct h_daemon *d, const char *word)
+{
+	json_t *v;
+	int     st;
+	char   *s;
+
+	v = au_ctl_json_try(d, &st, "verify", NULL);
+	if (v != NULL && st == 1 && !h_json_bool(v, "ok") &&
+	    au_has_problem(v, word)) {
+		json_decref(v);
+		return;
+	}
+	s = v != NULL ? json_dumps(v, JSON_INDENT(1)) : NULL;
+	print_error("verify (exit %d): %s\n", st, s != NULL ? s : "?");
+	free(s);
+	json_decref(v);
+	h_fail(
+	    "verify does not find the change (no problem naming \"%s\")", word);
+}

@@ -160,4 +160,13 @@ const char *au_time_str(int64_t us, char *buf, size_t size);
 /* The integer a JSON value holds, or a decimal string (export fields). */
 int64_t au_int(json_t *v);
 
+/* One of verify's problems (v: its --json answer) contains word. */
+int au_has_problem(json_t *v, const char *word);
+
+/*
+ * verify --json must say ok:false, exit 1, and name word in a problem;
+ * the verdict is printed when it does not.
+ */
+void au_expect_verify_names(const struct h_daemon *d, const char *word);
+
 #endif /* BUDGET_AUDIT_H */

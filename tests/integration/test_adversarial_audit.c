@@ -25,51 +25,6 @@
 /* ------------------------------------------------------------------ */
 /* Helpers                                                            */
 
-/* One of verify's problems contains word. */
-static int
-adv_has_problem(json_t *v, const char *word)
-{
-	json_t *ps = h_json_get(v, "problems");
-	size_t  i;
-
-	for (i = 0; i < json_array_size(ps); i++) {
-		const char *p = json_string_value(json_array_get(ps, i));
-
-		if (p != NULL && strstr(p, word) != NULL)
-			return (1);
-	}
-	return (0);
-}
-
-/*
- * verify --json must say ok:false, exit 1, and name word in a problem;
- * the verdict is printed when it does not.
- */
-static void
-adv_expect_verify_names(const struct h_daemon *d, const char *word)
-{
-	json_t *v;
-	int     st;
-	char   *s;
-
-	v = au_ctl_json_try(d, &st, "verify", NULL);
-	if (v != NULL && st == 1 && !h_json_bool(v, "ok") &&
-	    adv_has_problem(v, word)) {
-		json_decref(v);
-		return;
-	}
-	s = v != NULL ? json_dumps(v, JSON_INDENT(1)) : NULL;
-	print_error("verify (exit %d): %s\n", st, s != NULL ? s : "?");
-	free(s);
-	json_decref(v);
-	h_fail(
-	    "verify does not find the change (no problem naming \"%s\")", word);
-}
-
-/*
- * j, from au_ctl_json_try(..., stp, ...), must be a refusal with code
- * (exit 1).
- */
 static void
 adv_expect_error(json_t *j, const int *stp, const char *code, const char *what)
 {
@@ -241,7 +196,7 @@ test_verify_company_changed(void **state)
 	/* What the change does: parliament's table moved. */
 	adv_report_key(d, "size", size, sizeof(size));
 	assert_string_equal(size, "large");
-	adv_expect_verify_names(d, "company " AU_CO_X);
+	au_expect_verify_names(d, "company " AU_CO_X);
 }
 
 static int
@@ -276,7 +231,7 @@ test_verify_link_dropped(void **state)
 	j = au_ctl_json(d, 0, "company", "show", AU_CO_Y, NULL);
 	assert_int_equal(json_array_size(h_json_get(j, "undertaking")), 1);
 	json_decref(j);
-	adv_expect_verify_names(d, AU_CO_Y);
+	au_expect_verify_names(d, AU_CO_Y);
 }
 
 /*
@@ -338,7 +293,7 @@ test_verify_grant_changed(void **state)
 	assert_string_equal(pkg, "PLUS");
 	snprintf(want, sizeof(want), "grant %llu",
 	    (unsigned long long)grant_changed);
-	adv_expect_verify_names(d, want);
+	au_expect_verify_names(d, want);
 }
 
 static int
@@ -378,7 +333,7 @@ test_verify_dossier_package_changed(void **state)
 	j = au_ctl_json(d, 0, "dossier", "show", "D1", NULL);
 	assert_string_equal(h_json_str(j, "package"), "PLUS");
 	json_decref(j);
-	adv_expect_verify_names(d, "dossier D1");
+	au_expect_verify_names(d, "dossier D1");
 }
 
 /* ------------------------------------------------------------------ */

@@ -26,47 +26,6 @@
 /* ------------------------------------------------------------------ */
 /* Helpers                                                            */
 
-/* One of verify's problems contains word. */
-static int
-a2_has_problem(json_t *v, const char *word)
-{
-	json_t *ps = h_json_get(v, "problems");
-	size_t  i;
-
-	for (i = 0; i < json_array_size(ps); i++) {
-		const char *p = json_string_value(json_array_get(ps, i));
-
-		if (p != NULL && strstr(p, word) != NULL)
-			return (1);
-	}
-	return (0);
-}
-
-/*
- * verify --json must say ok:false, exit 1, and name word in a problem;
- * the verdict is printed when it does not.
- */
-static void
-a2_expect_verify_names(const struct h_daemon *d, const char *word)
-{
-	json_t *v;
-	int     st;
-	char   *s;
-
-	v = au_ctl_json_try(d, &st, "verify", NULL);
-	if (v != NULL && st == 1 && !h_json_bool(v, "ok") &&
-	    a2_has_problem(v, word)) {
-		json_decref(v);
-		return;
-	}
-	s = v != NULL ? json_dumps(v, JSON_INDENT(1)) : NULL;
-	print_error("verify (exit %d): %s\n", st, s != NULL ? s : "?");
-	free(s);
-	json_decref(v);
-	h_fail(
-	    "verify does not find the change (no problem naming \"%s\")", word);
-}
-
 static void
 a2_check(int rc, const char *what)
 {
@@ -250,7 +209,7 @@ test_verify_regime_changed(void **state)
 	j = au_ctl_json(d, 0, "deminimis", "show", AU_CO_X, NULL);
 	assert_int_equal(h_json_int(j, "ceiling_cents"), 300000000);
 	json_decref(j);
-	a2_expect_verify_names(d, "2023/2831");
+	au_expect_verify_names(d, "2023/2831");
 }
 
 /* The same for a rule set: V2024's SME rate from 50% to 90%. */
@@ -276,7 +235,7 @@ test_verify_ruleset_changed(void **state)
 	budgetstore__rule_set__free_unpacked(r, NULL);
 	a2_poke(d, "rules", key, sizeof(key) - 1, val, len);
 	free(val);
-	a2_expect_verify_names(d, "V2024");
+	au_expect_verify_names(d, "V2024");
 }
 
 /* A rule set that no rules_load ever brought. */
@@ -295,7 +254,7 @@ test_verify_ruleset_added(void **state)
 	r.exclusion_years = 4;
 	len = budgetstore__rule_set__pack(&r, val);
 	a2_poke(d, "rules", key, sizeof(key) - 1, val, len);
-	a2_expect_verify_names(d, "V2026X");
+	au_expect_verify_names(d, "V2026X");
 }
 
 /*
@@ -324,7 +283,7 @@ test_verify_expiry_index_dropped(void **state)
 	sleep(4);
 	assert_string_equal(
 	    fx_dossier_state(d, "D2", st, sizeof(st)), "reserved");
-	a2_expect_verify_names(d, "D2");
+	au_expect_verify_names(d, "D2");
 }
 
 /* ------------------------------------------------------------------ */
