@@ -142,6 +142,10 @@ static struct {
 
 static struct cmd_chunk *cmd_spare; /* see cmd_ctx_free */
 
+/* What a request id may be (SPEC §5), for the answer to one that is not. */
+#define CMD_REQUEST_ID_RULE \
+	"request_id must be 1-64 characters of A-Z a-z 0-9 . _ : -"
+
 static void             cmd_batch_cb(int, short, void *);
 static void             cmd_release(struct req *);
 static int              cmd_run(struct req_list *);
@@ -149,12 +153,8 @@ static enum cmd_outcome cmd_exec_one(struct req *, struct cmd_turn *);
 static size_t           cmd_ops(const struct req *);
 static void cmd_exec_read(struct req *, struct store_txn *, int64_t, int);
 static int  cmd_request_id_ok(const char *);
-/* What a request id may be (SPEC §5), for the answer to one that is not. */
-#define CMD_REQUEST_ID_RULE \
-	"request_id must be 1-64 characters of A-Z a-z 0-9 . _ : -"
-
-static int cmd_refusal_journaled(enum budget_err);
-static int cmd_allowed(const struct req *);
+static int  cmd_refusal_journaled(enum budget_err);
+static int  cmd_allowed(const struct req *);
 static void
 cmd_journal_refusal(struct cmd_ctx *, const struct req *, enum budget_err);
 static enum cmd_outcome cmd_exec_batch(struct req *, struct cmd_turn *);
