@@ -749,15 +749,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fz_submit(msg, cmd, role);
 			continue;
 		}
-		/* Alone in its turn, a read must leave the journal alone. */
+		/*
+		 * Alone in its turn, a read must leave the journal alone; one
+		 * the role may not run adds its refusal, and nothing else.
+		 */
 		fz_head(&seq, head);
 		fz_submit(msg, cmd, role);
 		fz_settle();
 		fz_head(&seq2, head2);
 		if ((cmd->flags & CMD_READONLY) &&
+		    (cmd->roles & CMD_ROLE(role)) &&
 		    (seq2 != seq || memcmp(head, head2, sizeof(head)) != 0))
 			fz_die("%s, a read, moved the journal from entry %llu "
 			       "to %llu",
+			    cmd->name, (unsigned long long)seq,
+			    (unsigned long long)seq2);
+		if ((cmd->flags & CMD_READONLY) &&
+		    !(cmd->roles & CMD_ROLE(role)) && seq2 > seq + 1)
+			fz_die("%s, a refused read, moved the journal from "
+			       "entry %llu to %llu",
 			    cmd->name, (unsigned long long)seq,
 			    (unsigned long long)seq2);
 	}
