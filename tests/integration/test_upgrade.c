@@ -281,20 +281,41 @@ test_short_summaries_fail_verify(void **state)
  * brought it, so that balance --as-of an entry before that load judges
  * without it (test_adversarial_audit2's test_balance_as_of_keeps_its_
  * regime), and verify, which holds each regime to that entry, passes.
+ * A second load names the two regimes again, and a third: the two keep
+ * the first load, the third gets the second.
  */
 static void
 test_upgrade_from_3(void **state)
 {
-	struct h_daemon *d = upgrade_ledger(state);
-	char            *log;
-	json_t          *st;
+	static const char more[] = "[deminimis 1407/2013]\n"
+				   "from = 2014-01-01\n"
+				   "ceiling = 200000.00\n"
+				   "window = fiscal\n"
+				   "years = 3\n"
+				   "[deminimis 2023/2831]\n"
+				   "from = 2024-01-01\n"
+				   "ceiling = 300000.00\n"
+				   "window = rolling\n"
+				   "years = 3\n"
+				   "[deminimis TEST/2030]\n"
+				   "from = 2030-01-01\n"
+				   "ceiling = 400000.00\n"
+				   "window = rolling\n"
+				   "years = 3\n";
+	struct h_daemon  *d = upgrade_ledger(state);
+	char              path[AU_PATH_SZ], *log;
+	json_t           *st;
 
+	au_path(d, "more.rules", path);
+	au_write_file(path, more, sizeof(more) - 1);
+	json_decref(au_ctl_json(d, 0, "rules", "load", path, NULL));
+	fx_verify_ok(d);
 	assert_int_equal(h_daemon_stop(d), 0);
 	set_schema(d, 3, SCHEMA3_SUMMARY_LEN);
 	upgrade_start_notified(d);
 	log = h_daemon_log(d);
 	if (strstr(log, "upgraded from schema 3 to 4") == NULL ||
-	    strstr(log, "loaded it (2 records)") == NULL)
+	    strstr(log, "loaded it (3 records)") == NULL)
 		h_fail("upgrade: the log does not say so:\n%s", log);
 	free(log);
 	st = au_ctl_json(d, 0, "status", NULL);
