@@ -850,12 +850,24 @@ out:
 static int
 store_rename_noreplace(const char *from, const char *to)
 {
+	struct stat a, b;
+	int         err;
+
 	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
 		return (0);
 	if (errno != EINVAL && errno != ENOSYS)
 		return (errno);
-	if (link(from, to) == -1)
-		return (errno);
+	if (link(from, to) == -1) {
+		/*
+		 * NFS may answer a retransmitted link that did its work
+		 * with EEXIST: then to is from already.
+		 */
+		err = errno;
+		if (err != EEXIST || lstat(from, &a) == -1 ||
+		    lstat(to, &b) == -1 || a.st_dev != b.st_dev ||
+		    a.st_ino != b.st_ino)
+			return (err);
+	}
 	/* The copy is whole under to: a stray from only costs space. */
 	if (unlink(from) == -1)
 		log_warn("backup: %s", from);

@@ -693,14 +693,13 @@ test_not_writable(void **state)
  * no data.mdb.partial is left, and a second backup there is refused.
  */
 static void
-test_no_rename_noreplace(void **state)
+backup_without_rename_noreplace(struct h_daemon *d, int link_eexist)
 {
-	struct h_daemon *d = *state;
-	const char      *envp[3], *old = getenv("ASAN_OPTIONS");
-	char             pre[H_PATH_MAX + 16], asan[1024], path[H_PATH_MAX];
-	char             part[H_PATH_MAX + 32], *log;
-	struct stat      st;
-	json_t          *bk;
+	const char *envp[4], *old = getenv("ASAN_OPTIONS");
+	char        pre[H_PATH_MAX + 16], asan[1024], path[H_PATH_MAX];
+	char        part[H_PATH_MAX + 32], *log;
+	struct stat st;
+	json_t     *bk;
 
 	assert_int_equal(h_daemon_stop(d), 0);
 	snprintf(pre, sizeof(pre), "LD_PRELOAD=%s", SHIM_NOREPLACE_PATH);
@@ -710,7 +709,8 @@ test_no_rename_noreplace(void **state)
 	    old != NULL && *old != '\0' ? ":" : "");
 	envp[0] = pre;
 	envp[1] = asan;
-	envp[2] = NULL;
+	envp[2] = link_eexist ? "SHIM_LINK_EEXIST=1" : NULL;
+	envp[3] = NULL;
 	h_daemon_spawn_ex(d, envp, 0);
 	h_daemon_wait_ready(d);
 
@@ -718,6 +718,8 @@ test_no_rename_noreplace(void **state)
 	bk = fx_ctl_json(d, 0, "backup", path, NULL);
 	log = h_daemon_log(d);
 	assert_non_null(strstr(log, "shim: renameat2 RENAME_NOREPLACE"));
+	if (link_eexist)
+		assert_non_null(strstr(log, "shim: link done, EEXIST"));
 	free(log);
 	snprintf(part, sizeof(part), "%s/data.mdb.partial", path);
 	assert_int_equal(lstat(part, &st), -1);
@@ -726,6 +728,22 @@ test_no_rename_noreplace(void **state)
 	json_decref(bk);
 	backup_refused(d, path, "already_exists");
 	h_assert_serving(d);
+}
+
+static void
+test_no_rename_noreplace(void **state)
+{
+	backup_without_rename_noreplace(*state, 0);
+}
+
+/*
+ * The same, where link answers EEXIST after doing its work (NFS, to a
+ * retransmitted call): data.mdb is the copy, so the backup succeeds.
+ */
+static void
+test_no_rename_noreplace_link_retransmitted(void **state)
+{
+	backup_without_rename_noreplace(*state, 1);
 }
 
 int
@@ -756,6 +774,8 @@ main(void)
 	    cmocka_unit_test_teardown(test_not_writable, h_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_no_rename_noreplace, setup, h_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_no_rename_noreplace_link_retransmitted, setup, h_teardown),
 	};
 
 	/* The umask of a budgetd started by hand: the copy must not use it. */
