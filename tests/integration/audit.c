@@ -555,3 +555,127 @@ au_expect_verify_names(const struct h_daemon *d, const char *word)
 	h_fail(
 	    "verify does not find the change (no problem naming \"%s\")", word);
 }
+
+void
+au_db_check(int rc, const char *what)
+{
+	if (rc != 0)
+		h_fail("lmdb: %s: %s", what, mdb_strerror(rc));
+}
+
+void
+au_db_open(const struct h_daemon *d, const char *name, struct au_db *t)
+{
+	if (h_daemon_running((struct h_daemon *)(uintptr_t)d))
+		h_fail("tamper: stop the daemon first");
+	au_db_check(mdb_env_create(&t->env), "mdb_env_create");
+	au_db_check(mdb_env_set_maxdbs(t->env, 32), "mdb_env_set_maxdbs");
+	au_db_check(mdb_env_open(t->env, d->datadir, 0, 0600), d->datadir);
+	au_db_check(mdb_txn_begin(t->env, NULL, 0, &t->txn), "mdb_txn_begin");
+	au_db_check(mdb_dbi_open(t->txn, name, 0, &t->dbi), name);
+}
+
+void
+au_db_close(struct au_db *t)
+{
+	au_db_check(mdb_txn_commit(t->txn), "mdb_txn_commit");
+	mdb_env_close(t->env);
+}
+
+size_t
+au_tamper(struct h_daemon *d, const char *db, const void *prefix, size_t plen,
+    int (*change)(uint8_t **val, size_t *len))
+{
+	struct au_db t;
+	MDB_cursor  *cur;
+	MDB_val      k, v;
+	uint8_t     *copy, keys[64][64];
+	uint8_t     *vals[64];
+	size_t       klens[64], vlens[64], n = 0, i;
+	int          rc;
+
+	assert_int_equal(h_daemon_stop(d), 0);
+	au_db_open(d, db, &t);
+	au_db_check(mdb_cursor_open(t.txn, t.dbi, &cur), "mdb_cursor_open");
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < plen ||
+		    (plen > 0 && memcmp(k.mv_data, prefix, plen) != 0))
+			continue;
+		if (n == 64 || k.mv_size > sizeof(keys[0]))
+			h_fail("tamper: too many or too long keys in %s", db);
+		memcpy(keys[n], k.mv_data, k.mv_size);
+		klens[n] = k.mv_size;
+		if ((copy = malloc(v.mv_size + 1)) == NULL)
+			h_fail("tamper: out of memory");
+		memcpy(copy, v.mv_data, v.mv_size);
+		vals[n] = copy;
+		vlens[n] = v.mv_size;
+		n++;
+	}
+	mdb_cursor_close(cur);
+	for (i = 0; i < n; i++) {
+		MDB_val kk = {klens[i], keys[i]};
+
+		if (change(&vals[i], &vlens[i])) {
+			MDB_val vv = {vlens[i], vals[i]};
+
+			au_db_check(
+			    mdb_put(t.txn, t.dbi, &kk, &vv, 0), "mdb_put");
+		} else
+			au_db_check(
+			    mdb_del(t.txn, t.dbi, &kk, NULL), "mdb_del");
+		free(vals[i]);
+	}
+	au_db_close(&t);
+	h_daemon_start(d);
+	return (n);
+}
+
+void
+au_db_put(struct h_daemon *d, const char *db, const void *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	struct au_db t;
+	MDB_val      k = {klen, (void *)(uintptr_t)key};
+	MDB_val      v = {vlen, (void *)(uintptr_t)val};
+
+	if (h_daemon_running(d))
+		assert_int_equal(h_daemon_stop(d), 0);
+	au_db_open(d, db, &t);
+	au_db_check(mdb_put(t.txn, t.dbi, &k, &v, 0), "mdb_put");
+	au_db_close(&t);
+	h_daemon_start(d);
+}
+
+void
+au_repack(const ProtobufCMessage *m, uint8_t **val, size_t *len)
+{
+	free(*val);
+	*len = protobuf_c_message_get_packed_size(m);
+	if ((*val = malloc(*len + 1)) == NULL)
+		h_fail("tamper: out of memory");
+	protobuf_c_message_pack(m, *val);
+}
+
+Budget__Response *
+au_history_page(int fd, const char *contract, const char *company,
+    uint64_t after, uint32_t limit, const char *since, const char *until)
+{
+	Budget__Request        req = BUDGET__REQUEST__INIT;
+	Budget__HistoryRequest hr = BUDGET__HISTORY_REQUEST__INIT;
+
+	req.version = BUDGET_PROTOCOL_VERSION;
+	req.request_id = H_STR("page");
+	req.command_case = BUDGET__REQUEST__COMMAND_HISTORY;
+	req.history = &hr;
+	if (contract != NULL)
+		hr.contract = H_STR(contract);
+	else
+		hr.company = H_STR(company);
+	hr.after = after;
+	hr.limit = limit;
+	hr.since = H_STR(since != NULL ? since : "");
+	hr.until = H_STR(until != NULL ? until : "");
+	return (fx_call(fd, &req));
+}

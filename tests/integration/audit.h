@@ -1,11 +1,12 @@
 /*
  * audit.h: what the auditor's tests (test_audit.c, test_report.c,
- * test_tamper.c, test_upgrade.c, test_regress_audit.c) share beside
- * fixture.h: a small ledger to start from, budgetctl runs whose output
- * goes to a file, the programs that check that output
- * from outside budgetd (python3 with scripts/verify-journal, the csv
- * module, an XML parser), a strict RFC 4180 reader, the journal as status
- * shows it, and journal times as numbers.
+ * test_tamper.c, test_upgrade.c, test_regress_audit.c, the adversarial
+ * audits) share beside fixture.h: a small ledger to start from,
+ * budgetctl runs whose output goes to a file, the programs that check
+ * that output from outside budgetd (python3 with scripts/verify-journal,
+ * the csv module, an XML parser), a strict RFC 4180 reader, the journal
+ * as status shows it, journal times as numbers, verify's problems, raw
+ * history pages, and the data file changed behind a stopped budgetd.
  *
  * Like the harness, every au_ function fails the current cmocka test when
  * something it cannot recover from goes wrong, saying what it was doing.
@@ -15,6 +16,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <lmdb.h>
+#include <protobuf-c/protobuf-c.h>
 
 #include "fixture.h"
 
@@ -168,5 +172,49 @@ int au_has_problem(json_t *v, const char *word);
  * the verdict is printed when it does not.
  */
 void au_expect_verify_names(const struct h_daemon *d, const char *word);
+
+/*
+ * The data file itself, for tests that change it behind budgetd's back
+ * (tamper, adversarial audit, upgrade): one named database of a stopped
+ * daemon's ledger, open for writing in one transaction.
+ */
+struct au_db {
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi  dbi;
+};
+
+/* Fail the test, naming what, unless rc (an LMDB result) is 0. */
+void au_db_check(int rc, const char *what);
+
+/* Open database name of d's ledger; d must be stopped. */
+void au_db_open(const struct h_daemon *d, const char *name, struct au_db *t);
+
+/* Commit and close. */
+void au_db_close(struct au_db *t);
+
+/*
+ * Stop d, give every record of database db whose key starts with prefix
+ * (plen bytes; 0: every record) to change (which may rewrite *val, a
+ * malloc'ed copy of *len bytes, or return 0 to delete the record), start
+ * d again. Returns how many records were changed or deleted.
+ */
+size_t au_tamper(struct h_daemon *d, const char *db, const void *prefix,
+    size_t plen, int (*change)(uint8_t **val, size_t *len));
+
+/* Stop d (if running), put val under key in database db, start d. */
+void au_db_put(struct h_daemon *d, const char *db, const void *key, size_t klen,
+    const void *val, size_t vlen);
+
+/*
+ * One raw history page, over fd, of contract or (contract NULL) company:
+ * after, limit, since and until (NULL: none) as the request has them.
+ */
+Budget__Response *
+au_history_page(int fd, const char *contract, const char *company,
+    uint64_t after, uint32_t limit, const char *since, const char *until);
+
+/* A stored record re-packed after a change (the old *val is freed). */
+void au_repack(const ProtobufCMessage *m, uint8_t **val, size_t *len);
 
 #endif /* BUDGET_AUDIT_H */

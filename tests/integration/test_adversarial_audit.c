@@ -43,105 +43,6 @@ adv_expect_error(json_t *j, const int *stp, const char *code, const char *what)
 	json_decref(j);
 }
 
-/* The data file of d's stopped ledger, opened on database name. */
-struct adv_db {
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi  dbi;
-};
-
-static void
-adv_check(int rc, const char *what)
-{
-	if (rc != 0)
-		h_fail("lmdb: %s: %s", what, mdb_strerror(rc));
-}
-
-static void
-adv_db_open(const struct h_daemon *d, const char *name, struct adv_db *t)
-{
-	if (h_daemon_running((struct h_daemon *)(uintptr_t)d))
-		h_fail("tamper: stop the daemon first");
-	adv_check(mdb_env_create(&t->env), "mdb_env_create");
-	adv_check(mdb_env_set_maxdbs(t->env, 32), "mdb_env_set_maxdbs");
-	adv_check(mdb_env_open(t->env, d->datadir, 0, 0600), d->datadir);
-	adv_check(mdb_txn_begin(t->env, NULL, 0, &t->txn), "mdb_txn_begin");
-	adv_check(mdb_dbi_open(t->txn, name, 0, &t->dbi), name);
-}
-
-static void
-adv_db_close(struct adv_db *t)
-{
-	adv_check(mdb_txn_commit(t->txn), "mdb_txn_commit");
-	mdb_env_close(t->env);
-}
-
-/*
- * Stop d, give every record of database db whose key starts with prefix
- * (plen bytes) to change (which may rewrite *val, a malloc'ed copy of
- * *len bytes, or return 0 to delete the record), start d again. Returns
- * how many records were changed or deleted.
- */
-static size_t
-adv_tamper(struct h_daemon *d, const char *db, const void *prefix, size_t plen,
-    int (*change)(uint8_t **val, size_t *len))
-{
-	struct adv_db t;
-	MDB_cursor   *cur;
-	MDB_val       k, v;
-	uint8_t      *copy, keys[64][64];
-	uint8_t      *vals[64];
-	size_t        klens[64], vlens[64], n = 0, i;
-	int           rc, keep[64];
-
-	assert_int_equal(h_daemon_stop(d), 0);
-	adv_db_open(d, db, &t);
-	adv_check(mdb_cursor_open(t.txn, t.dbi, &cur), "mdb_cursor_open");
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
-			continue;
-		if (n == 64 || k.mv_size > sizeof(keys[0]))
-			h_fail("tamper: too many or too long keys in %s", db);
-		memcpy(keys[n], k.mv_data, k.mv_size);
-		klens[n] = k.mv_size;
-		if ((copy = malloc(v.mv_size + 1)) == NULL)
-			h_fail("tamper: out of memory");
-		memcpy(copy, v.mv_data, v.mv_size);
-		vals[n] = copy;
-		vlens[n] = v.mv_size;
-		n++;
-	}
-	mdb_cursor_close(cur);
-	for (i = 0; i < n; i++) {
-		MDB_val kk = {klens[i], keys[i]};
-
-		keep[i] = change(&vals[i], &vlens[i]);
-		if (keep[i]) {
-			MDB_val vv = {vlens[i], vals[i]};
-
-			adv_check(
-			    mdb_put(t.txn, t.dbi, &kk, &vv, 0), "mdb_put");
-		} else
-			adv_check(mdb_del(t.txn, t.dbi, &kk, NULL), "mdb_del");
-		free(vals[i]);
-	}
-	adv_db_close(&t);
-	h_daemon_start(d);
-	return (n);
-}
-
-/* A stored record re-packed after a change (free the old one). */
-static void
-adv_repack(const ProtobufCMessage *m, uint8_t **val, size_t *len)
-{
-	free(*val);
-	*len = protobuf_c_message_get_packed_size(m);
-	if ((*val = malloc(*len + 1)) == NULL)
-		h_fail("tamper: out of memory");
-	protobuf_c_message_pack(m, *val);
-}
-
 /* The first row of report --by BY --json: its value of dimension BY. */
 static void
 adv_report_key(const struct h_daemon *d, const char *by, char *out, size_t sz)
@@ -166,7 +67,7 @@ company_to_large(uint8_t **val, size_t *len)
 	assert_non_null(c);
 	assert_int_equal(c->size, 2); /* small */
 	c->size = 4;                  /* large */
-	adv_repack(&c->base, val, len);
+	au_repack(&c->base, val, len);
 	budgetstore__company__free_unpacked(c, NULL);
 	return (1);
 }
@@ -192,7 +93,7 @@ test_verify_company_changed(void **state)
 	adv_report_key(d, "size", size, sizeof(size));
 	assert_string_equal(size, "small");
 	assert_int_equal(
-	    adv_tamper(d, "companies", AU_CO_X, 10, company_to_large), 1);
+	    au_tamper(d, "companies", AU_CO_X, 10, company_to_large), 1);
 	/* What the change does: parliament's table moved. */
 	adv_report_key(d, "size", size, sizeof(size));
 	assert_string_equal(size, "large");
@@ -227,7 +128,7 @@ test_verify_link_dropped(void **state)
 	j = au_ctl_json(d, 0, "company", "show", AU_CO_Y, NULL);
 	assert_int_equal(json_array_size(h_json_get(j, "undertaking")), 2);
 	json_decref(j);
-	assert_int_equal(adv_tamper(d, "links", "", 0, link_drop), 2);
+	assert_int_equal(au_tamper(d, "links", "", 0, link_drop), 2);
 	j = au_ctl_json(d, 0, "company", "show", AU_CO_Y, NULL);
 	assert_int_equal(json_array_size(h_json_get(j, "undertaking")), 1);
 	json_decref(j);
@@ -264,7 +165,7 @@ grant_to_plus(uint8_t **val, size_t *len)
 	assert_string_equal(g->package, "MEDIUM");
 	was = g->package;
 	g->package = (char *)(uintptr_t) "PLUS";
-	adv_repack(&g->base, val, len);
+	au_repack(&g->base, val, len);
 	g->package = was; /* freed with the rest, not the literal */
 	grant_changed = g->id;
 	budgetstore__grant__free_unpacked(g, NULL);
@@ -287,8 +188,7 @@ test_verify_grant_changed(void **state)
 	fx_verify_ok(d);
 	adv_report_key(d, "package", pkg, sizeof(pkg));
 	assert_string_equal(pkg, "MEDIUM");
-	assert_int_equal(
-	    adv_tamper(d, "grants", AU_CO_X, 10, grant_to_plus), 1);
+	assert_int_equal(au_tamper(d, "grants", AU_CO_X, 10, grant_to_plus), 1);
 	adv_report_key(d, "package", pkg, sizeof(pkg));
 	assert_string_equal(pkg, "PLUS");
 	snprintf(want, sizeof(want), "grant %llu",
@@ -308,7 +208,7 @@ dossier_to_plus(uint8_t **val, size_t *len)
 	assert_string_equal(m->package, "MEDIUM");
 	was = m->package;
 	m->package = (char *)(uintptr_t) "PLUS";
-	adv_repack(&m->base, val, len);
+	au_repack(&m->base, val, len);
 	m->package = was;
 	budgetstore__dossier__free_unpacked(m, NULL);
 	return (1);
@@ -328,8 +228,7 @@ test_verify_dossier_package_changed(void **state)
 	json_t          *j;
 
 	fx_verify_ok(d);
-	assert_int_equal(
-	    adv_tamper(d, "dossiers", "D1", 2, dossier_to_plus), 1);
+	assert_int_equal(au_tamper(d, "dossiers", "D1", 2, dossier_to_plus), 1);
 	j = au_ctl_json(d, 0, "dossier", "show", "D1", NULL);
 	assert_string_equal(h_json_str(j, "package"), "PLUS");
 	json_decref(j);

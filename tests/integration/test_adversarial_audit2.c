@@ -26,113 +26,6 @@
 /* ------------------------------------------------------------------ */
 /* Helpers                                                            */
 
-static void
-a2_check(int rc, const char *what)
-{
-	if (rc != 0)
-		h_fail("lmdb: %s: %s", what, mdb_strerror(rc));
-}
-
-/*
- * Stop d (unless stopped), open database db of its data file, and put (val != NULL) or
- * delete (val NULL) the record under key; start d again.
- */
-static void
-a2_poke(struct h_daemon *d, const char *db, const void *key, size_t klen,
-    const void *val, size_t vlen)
-{
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi  dbi;
-	MDB_val  k = {klen, (void *)(uintptr_t)key};
-	MDB_val  v = {vlen, (void *)(uintptr_t)val};
-
-	if (h_daemon_running(d))
-		assert_int_equal(h_daemon_stop(d), 0);
-	a2_check(mdb_env_create(&env), "mdb_env_create");
-	a2_check(mdb_env_set_maxdbs(env, 32), "mdb_env_set_maxdbs");
-	a2_check(mdb_env_open(env, d->datadir, 0, 0600), d->datadir);
-	a2_check(mdb_txn_begin(env, NULL, 0, &txn), "mdb_txn_begin");
-	a2_check(mdb_dbi_open(txn, db, 0, &dbi), db);
-	if (val != NULL)
-		a2_check(mdb_put(txn, dbi, &k, &v, 0), "mdb_put");
-	else
-		a2_check(mdb_del(txn, dbi, &k, NULL), "mdb_del");
-	a2_check(mdb_txn_commit(txn), "mdb_txn_commit");
-	mdb_env_close(env);
-	h_daemon_start(d);
-}
-
-/*
- * Stop d, copy out the record under key of database db (malloc'ed,
- * *vlen bytes), or every key of db whose first plen bytes are prefix
- * into keys (at most nkeys, each of at most 128 bytes; lens gets their
- * lengths). Leaves d stopped. Returns how many keys matched.
- */
-static size_t
-a2_peek_keys(struct h_daemon *d, const char *db, const void *prefix,
-    size_t plen, uint8_t keys[][128], size_t *lens, size_t nkeys)
-{
-	MDB_env    *env;
-	MDB_txn    *txn;
-	MDB_dbi     dbi;
-	MDB_cursor *cur;
-	MDB_val     k, v;
-	size_t      n = 0;
-	int         rc;
-
-	if (h_daemon_running(d))
-		assert_int_equal(h_daemon_stop(d), 0);
-	a2_check(mdb_env_create(&env), "mdb_env_create");
-	a2_check(mdb_env_set_maxdbs(env, 32), "mdb_env_set_maxdbs");
-	a2_check(mdb_env_open(env, d->datadir, MDB_RDONLY, 0600), d->datadir);
-	a2_check(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), "mdb_txn_begin");
-	a2_check(mdb_dbi_open(txn, db, 0, &dbi), db);
-	a2_check(mdb_cursor_open(txn, dbi, &cur), "mdb_cursor_open");
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size < plen ||
-		    (plen > 0 && memcmp(k.mv_data, prefix, plen) != 0))
-			continue;
-		if (n == nkeys || k.mv_size > 128)
-			h_fail("peek: too many or too long keys in %s", db);
-		memcpy(keys[n], k.mv_data, k.mv_size);
-		lens[n++] = k.mv_size;
-	}
-	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	mdb_env_close(env);
-	return (n);
-}
-
-/* The value under key of database db of stopped d (free it). */
-static uint8_t *
-a2_get(struct h_daemon *d, const char *db, const void *key, size_t klen,
-    size_t *vlen)
-{
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi  dbi;
-	MDB_val  k = {klen, (void *)(uintptr_t)key}, v;
-	uint8_t *out;
-
-	if (h_daemon_running(d))
-		assert_int_equal(h_daemon_stop(d), 0);
-	a2_check(mdb_env_create(&env), "mdb_env_create");
-	a2_check(mdb_env_set_maxdbs(env, 32), "mdb_env_set_maxdbs");
-	a2_check(mdb_env_open(env, d->datadir, MDB_RDONLY, 0600), d->datadir);
-	a2_check(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), "mdb_txn_begin");
-	a2_check(mdb_dbi_open(txn, db, 0, &dbi), db);
-	a2_check(mdb_get(txn, dbi, &k, &v), "mdb_get");
-	if ((out = malloc(v.mv_size + 1)) == NULL)
-		h_fail("out of memory");
-	memcpy(out, v.mv_data, v.mv_size);
-	*vlen = v.mv_size;
-	mdb_txn_abort(txn);
-	mdb_env_close(env);
-	return (out);
-}
-
 /* Microseconds since the epoch of a UTC "YYYY-MM-DDTHH:MM:SSZ". */
 static int64_t
 a2_us(const char *s)
@@ -160,11 +53,50 @@ a2_journal_clock(struct h_daemon *d, const char *at)
 
 	for (i = 0; i < 8; i++)
 		be[i] = (uint8_t)(us >> (56 - 8 * i));
-	a2_poke(d, "meta", "journal_time", 12, be, sizeof(be));
+	au_db_put(d, "meta", "journal_time", 12, be, sizeof(be));
 }
 
 /* budgetctl --json ARGS must be done; the JSON is dropped. */
 #define OK(d, ...) json_decref(au_ctl_json((d), 0, __VA_ARGS__, NULL))
+
+/* au_tamper's changes: regime 2023/2831's ceiling 300,000 -> 3,000,000. */
+static int
+regime_ceiling_tenfold(uint8_t **val, size_t *len)
+{
+	Budgetstore__DeminimisRegime *r =
+	    budgetstore__deminimis_regime__unpack(NULL, *len, *val);
+
+	assert_non_null(r);
+	assert_int_equal(r->ceiling, 30000000);
+	r->ceiling = 300000000;
+	au_repack(&r->base, val, len);
+	budgetstore__deminimis_regime__free_unpacked(r, NULL);
+	return (1);
+}
+
+/* ...V2024's SME rate 50% -> 90%... */
+static int
+ruleset_sme_rate_up(uint8_t **val, size_t *len)
+{
+	Budgetstore__RuleSet *r =
+	    budgetstore__rule_set__unpack(NULL, *len, *val);
+
+	assert_non_null(r);
+	assert_int_equal(r->rate_sme_bp, 5000);
+	r->rate_sme_bp = 9000;
+	au_repack(&r->base, val, len);
+	budgetstore__rule_set__free_unpacked(r, NULL);
+	return (1);
+}
+
+/* ...and the record gone. */
+static int
+record_drop(uint8_t **val, size_t *len)
+{
+	(void)val;
+	(void)len;
+	return (0);
+}
 
 /* ------------------------------------------------------------------ */
 /* verify: stored records it did not look at                          */
@@ -183,27 +115,14 @@ a2_journal_clock(struct h_daemon *d, const char *at)
 static void
 test_verify_regime_changed(void **state)
 {
-	struct h_daemon              *d = au_ledger_up(state, "100000", "100");
-	Budgetstore__DeminimisRegime *r;
-	json_t                       *j;
-	uint8_t                      *val;
-	size_t                        len;
-	const char                    key[] = "R2023/2831";
+	struct h_daemon *d = au_ledger_up(state, "100000", "100");
+	json_t          *j;
+	const char       key[] = "R2023/2831";
 
 	fx_verify_ok(d);
-	val = a2_get(d, "rules", key, sizeof(key) - 1, &len);
-	r = budgetstore__deminimis_regime__unpack(NULL, len, val);
-	assert_non_null(r);
-	assert_int_equal(r->ceiling, 30000000);
-	r->ceiling = 300000000;
-	free(val);
-	len = budgetstore__deminimis_regime__get_packed_size(r);
-	val = malloc(len);
-	assert_non_null(val);
-	budgetstore__deminimis_regime__pack(r, val);
-	budgetstore__deminimis_regime__free_unpacked(r, NULL);
-	a2_poke(d, "rules", key, sizeof(key) - 1, val, len);
-	free(val);
+	assert_int_equal(
+	    au_tamper(d, "rules", key, sizeof(key) - 1, regime_ceiling_tenfold),
+	    1);
 
 	/* The change is live: the ceiling budgetd judges by is ten times. */
 	j = au_ctl_json(d, 0, "deminimis", "show", AU_CO_X, NULL);
@@ -216,25 +135,12 @@ test_verify_regime_changed(void **state)
 static void
 test_verify_ruleset_changed(void **state)
 {
-	struct h_daemon      *d = au_ledger_up(state, "100000", "100");
-	Budgetstore__RuleSet *r;
-	uint8_t              *val;
-	size_t                len;
-	const char            key[] = "SV2024";
+	struct h_daemon *d = au_ledger_up(state, "100000", "100");
+	const char       key[] = "SV2024";
 
-	val = a2_get(d, "rules", key, sizeof(key) - 1, &len);
-	r = budgetstore__rule_set__unpack(NULL, len, val);
-	assert_non_null(r);
-	assert_int_equal(r->rate_sme_bp, 5000);
-	r->rate_sme_bp = 9000;
-	free(val);
-	len = budgetstore__rule_set__get_packed_size(r);
-	val = malloc(len);
-	assert_non_null(val);
-	budgetstore__rule_set__pack(r, val);
-	budgetstore__rule_set__free_unpacked(r, NULL);
-	a2_poke(d, "rules", key, sizeof(key) - 1, val, len);
-	free(val);
+	assert_int_equal(
+	    au_tamper(d, "rules", key, sizeof(key) - 1, ruleset_sme_rate_up),
+	    1);
 	au_expect_verify_names(d, "V2024");
 }
 
@@ -253,7 +159,7 @@ test_verify_ruleset_added(void **state)
 	r.rate_sme_bp = 10000;
 	r.exclusion_years = 4;
 	len = budgetstore__rule_set__pack(&r, val);
-	a2_poke(d, "rules", key, sizeof(key) - 1, val, len);
+	au_db_put(d, "rules", key, sizeof(key) - 1, val, len);
 	au_expect_verify_names(d, "V2026X");
 }
 
@@ -270,15 +176,11 @@ static void
 test_verify_expiry_index_dropped(void **state)
 {
 	struct h_daemon *d = au_ledger_up(state, "100000", "100");
-	uint8_t          keys[4][128];
-	size_t           lens[4], n;
 	char             st[32];
 
 	OK(d, "dossier", "reserve", "D2", "--company", AU_CO_Y, "--contract",
 	    "K", "--package", "START", "--cost", "9000", "--ttl", "3s");
-	n = a2_peek_keys(d, "expiry", NULL, 0, keys, lens, 4);
-	assert_int_equal(n, 1);
-	a2_poke(d, "expiry", keys[0], lens[0], NULL, 0);
+	assert_int_equal(au_tamper(d, "expiry", NULL, 0, record_drop), 1);
 	/* Held past its expiry: the item was what let it go. */
 	sleep(4);
 	assert_string_equal(
@@ -534,26 +436,6 @@ test_balance_at_expiry_and_refusal(void **state)
 /* ------------------------------------------------------------------ */
 /* history of an undertaking, a page at a time                         */
 
-/* One raw history page of company co. */
-static Budget__Response *
-a2_history_page(int fd, const char *co, uint64_t after, uint32_t limit,
-    const char *since, const char *until)
-{
-	Budget__Request        req = BUDGET__REQUEST__INIT;
-	Budget__HistoryRequest hr = BUDGET__HISTORY_REQUEST__INIT;
-
-	req.version = BUDGET_PROTOCOL_VERSION;
-	req.request_id = H_STR("page");
-	req.command_case = BUDGET__REQUEST__COMMAND_HISTORY;
-	req.history = &hr;
-	hr.company = H_STR(co);
-	hr.after = after;
-	hr.limit = limit;
-	hr.since = H_STR(since != NULL ? since : "");
-	hr.until = H_STR(until != NULL ? until : "");
-	return (fx_call(fd, &req));
-}
-
 /*
  * Every page of co's history at this page size: the sequence numbers in
  * seqs (at most max); returns how many.
@@ -567,7 +449,7 @@ a2_history_all(int fd, const char *co, uint32_t limit, const char *since,
 	size_t            n = 0, i, pages = 0;
 
 	do {
-		r = a2_history_page(fd, co, after, limit, since, until);
+		r = au_history_page(fd, NULL, co, after, limit, since, until);
 		if (r->result_case != BUDGET__RESPONSE__RESULT_JOURNAL)
 			h_fail("history page after %llu: no page",
 			    (unsigned long long)after);

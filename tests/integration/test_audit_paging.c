@@ -184,26 +184,6 @@ test_history_paging_ctl(void **state)
 	json_decref(h);
 }
 
-/* One raw history page. */
-static Budget__Response *
-history_page(int fd, uint64_t after, uint32_t limit, const char *since,
-    const char *until)
-{
-	Budget__Request        req = BUDGET__REQUEST__INIT;
-	Budget__HistoryRequest hr = BUDGET__HISTORY_REQUEST__INIT;
-
-	req.version = BUDGET_PROTOCOL_VERSION;
-	req.request_id = H_STR("page");
-	req.command_case = BUDGET__REQUEST__COMMAND_HISTORY;
-	req.history = &hr;
-	hr.contract = H_STR("KP");
-	hr.after = after;
-	hr.limit = limit;
-	hr.since = H_STR(since != NULL ? since : "");
-	hr.until = H_STR(until != NULL ? until : "");
-	return (fx_call(fd, &req));
-}
-
 /*
  * The wire's pages: "next" is the last entry sent, 0 at the end; every
  * entry once whatever the page size; at most 1000 a page; with a time
@@ -228,7 +208,8 @@ test_history_paging_raw(void **state)
 		after = 0;
 		expect = 1;
 		for (;;) {
-			r = history_page(fd, after, sizes[s], NULL, NULL);
+			r = au_history_page(
+			    fd, "KP", NULL, after, sizes[s], NULL, NULL);
 			assert_null(r->error);
 			assert_non_null(r->journal);
 			assert_true(r->journal->n_entries <= sizes[s]);
@@ -248,7 +229,7 @@ test_history_paging_raw(void **state)
 		if (sizes[s] != 1)
 			assert_int_equal(expect, PAGE_AMENDS + 2);
 	}
-	r = history_page(fd, 0, 1001, NULL, NULL);
+	r = au_history_page(fd, "KP", NULL, 0, 1001, NULL, NULL);
 	assert_non_null(r->error);
 	assert_string_equal(r->error->code, "invalid_argument");
 	budget__response__free_unpacked(r, NULL);
@@ -268,7 +249,7 @@ test_history_paging_raw(void **state)
 	n = 0;
 	i = 0;
 	for (;;) {
-		r = history_page(fd, after, 100, since, until);
+		r = au_history_page(fd, "KP", NULL, after, 100, since, until);
 		assert_null(r->error);
 		for (s = 0; s < r->journal->n_entries; s++) {
 			uint64_t seq = r->journal->entries[s]->seq;

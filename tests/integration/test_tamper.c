@@ -27,39 +27,6 @@
 /* ------------------------------------------------------------------ */
 /* The data file, opened by the test while budgetd is stopped         */
 
-struct tdb {
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi  dbi;
-};
-
-static void
-tdb_check(int rc, const char *what)
-{
-	if (rc != 0)
-		h_fail("lmdb: %s: %s", what, mdb_strerror(rc));
-}
-
-/* Open the named database of d's stopped ledger for writing. */
-static void
-tdb_open(const struct h_daemon *d, const char *name, struct tdb *t)
-{
-	if (h_daemon_running((struct h_daemon *)(uintptr_t)d))
-		h_fail("tamper: stop the daemon first");
-	tdb_check(mdb_env_create(&t->env), "mdb_env_create");
-	tdb_check(mdb_env_set_maxdbs(t->env, 32), "mdb_env_set_maxdbs");
-	tdb_check(mdb_env_open(t->env, d->datadir, 0, 0600), d->datadir);
-	tdb_check(mdb_txn_begin(t->env, NULL, 0, &t->txn), "mdb_txn_begin");
-	tdb_check(mdb_dbi_open(t->txn, name, 0, &t->dbi), name);
-}
-
-static void
-tdb_close(struct tdb *t)
-{
-	tdb_check(mdb_txn_commit(t->txn), "mdb_txn_commit");
-	mdb_env_close(t->env);
-}
-
 static void
 seq_key(uint64_t seq, uint8_t k[8])
 {
@@ -71,12 +38,12 @@ seq_key(uint64_t seq, uint8_t k[8])
 
 /* A copy of the value under key (free it); its length in *len. */
 static uint8_t *
-tdb_get(struct tdb *t, const void *key, size_t klen, size_t *len)
+tdb_get(struct au_db *t, const void *key, size_t klen, size_t *len)
 {
 	MDB_val  k = {klen, (void *)(uintptr_t)key}, v;
 	uint8_t *copy;
 
-	tdb_check(mdb_get(t->txn, t->dbi, &k, &v), "mdb_get");
+	au_db_check(mdb_get(t->txn, t->dbi, &k, &v), "mdb_get");
 	if ((copy = malloc(v.mv_size + 1)) == NULL)
 		h_fail("tamper: out of memory");
 	memcpy(copy, v.mv_data, v.mv_size);
@@ -86,20 +53,20 @@ tdb_get(struct tdb *t, const void *key, size_t klen, size_t *len)
 
 static void
 tdb_put(
-    struct tdb *t, const void *key, size_t klen, const void *val, size_t len)
+    struct au_db *t, const void *key, size_t klen, const void *val, size_t len)
 {
 	MDB_val k = {klen, (void *)(uintptr_t)key};
 	MDB_val v = {len, (void *)(uintptr_t)val};
 
-	tdb_check(mdb_put(t->txn, t->dbi, &k, &v, 0), "mdb_put");
+	au_db_check(mdb_put(t->txn, t->dbi, &k, &v, 0), "mdb_put");
 }
 
 static void
-tdb_del(struct tdb *t, const void *key, size_t klen)
+tdb_del(struct au_db *t, const void *key, size_t klen)
 {
 	MDB_val k = {klen, (void *)(uintptr_t)key};
 
-	tdb_check(mdb_del(t->txn, t->dbi, &k, NULL), "mdb_del");
+	au_db_check(mdb_del(t->txn, t->dbi, &k, NULL), "mdb_del");
 }
 
 /* A copy of the value under key in db of d's stopped ledger (free it). */
@@ -107,10 +74,10 @@ static uint8_t *
 record_get(const struct h_daemon *d, const char *db, const void *key,
     size_t klen, size_t *len)
 {
-	struct tdb t;
-	uint8_t   *v;
+	struct au_db t;
+	uint8_t     *v;
 
-	tdb_open(d, db, &t);
+	au_db_open(d, db, &t);
 	v = tdb_get(&t, key, klen, len);
 	mdb_txn_abort(t.txn);
 	mdb_env_close(t.env);
@@ -122,11 +89,11 @@ static void
 record_put(const struct h_daemon *d, const char *db, const void *key,
     size_t klen, const void *val, size_t len)
 {
-	struct tdb t;
+	struct au_db t;
 
-	tdb_open(d, db, &t);
+	au_db_open(d, db, &t);
 	tdb_put(&t, key, klen, val, len);
-	tdb_close(&t);
+	au_db_close(&t);
 }
 
 /* The stored bytes of journal entry seq (free them). */
@@ -156,15 +123,15 @@ entry_put(const struct h_daemon *d, uint64_t seq, const uint8_t *v, size_t len)
 static uint8_t *
 entry_drop(struct h_daemon *d, uint64_t seq, size_t *len)
 {
-	struct tdb t;
-	uint8_t    k[8], *orig;
+	struct au_db t;
+	uint8_t      k[8], *orig;
 
 	assert_int_equal(h_daemon_stop(d), 0);
 	orig = entry_bytes(d, seq, len);
 	seq_key(seq, k);
-	tdb_open(d, "journal", &t);
+	au_db_open(d, "journal", &t);
 	tdb_del(&t, k, sizeof(k));
-	tdb_close(&t);
+	au_db_close(&t);
 	h_daemon_start(d);
 	return (orig);
 }
@@ -669,20 +636,20 @@ static void
 history_item(
     const struct h_daemon *d, const char *dossier, uint64_t seq, int add)
 {
-	struct tdb t;
-	uint8_t    key[64], v[8];
-	size_t     klen = strlen(dossier) + 2;
-	MDB_val    k = {klen, key}, val = {sizeof(v), v};
+	struct au_db t;
+	uint8_t      key[64], v[8];
+	size_t       klen = strlen(dossier) + 2;
+	MDB_val      k = {klen, key}, val = {sizeof(v), v};
 
 	key[0] = 'D';
 	memcpy(key + 1, dossier, klen - 1);
 	seq_key(seq, v);
-	tdb_open(d, "history", &t);
+	au_db_open(d, "history", &t);
 	if (add)
-		tdb_check(mdb_put(t.txn, t.dbi, &k, &val, 0), "mdb_put");
+		au_db_check(mdb_put(t.txn, t.dbi, &k, &val, 0), "mdb_put");
 	else
-		tdb_check(mdb_del(t.txn, t.dbi, &k, &val), "mdb_del");
-	tdb_close(&t);
+		au_db_check(mdb_del(t.txn, t.dbi, &k, &val), "mdb_del");
+	au_db_close(&t);
 }
 
 /*
@@ -738,7 +705,7 @@ test_tamper_unreadable_record(void **state)
 {
 	struct au_head   h;
 	struct h_daemon *d = tamper_ledger(state, &h);
-	struct tdb       t;
+	struct au_db     t;
 	MDB_cursor      *cur;
 	MDB_val          k, v;
 	uint8_t          junk[4] = {0xff, 0xff, 0xff, 0xff}, *orig, key[64];
@@ -746,9 +713,9 @@ test_tamper_unreadable_record(void **state)
 	json_t          *j;
 
 	assert_int_equal(h_daemon_stop(d), 0);
-	tdb_open(d, "grants", &t);
-	tdb_check(mdb_cursor_open(t.txn, t.dbi, &cur), "mdb_cursor_open");
-	tdb_check(mdb_cursor_get(cur, &k, &v, MDB_FIRST), "mdb_cursor_get");
+	au_db_open(d, "grants", &t);
+	au_db_check(mdb_cursor_open(t.txn, t.dbi, &cur), "mdb_cursor_open");
+	au_db_check(mdb_cursor_get(cur, &k, &v, MDB_FIRST), "mdb_cursor_get");
 	if (k.mv_size > sizeof(key))
 		h_fail("tamper: a grant key of %zu bytes", k.mv_size);
 	klen = k.mv_size;
@@ -756,7 +723,7 @@ test_tamper_unreadable_record(void **state)
 	mdb_cursor_close(cur);
 	orig = tdb_get(&t, key, klen, &vlen);
 	tdb_put(&t, key, klen, junk, sizeof(junk));
-	tdb_close(&t);
+	au_db_close(&t);
 	h_daemon_start(d);
 
 	j = expect_broken(d, 0);
@@ -778,11 +745,11 @@ static void
 record_del(
     const struct h_daemon *d, const char *db, const void *key, size_t klen)
 {
-	struct tdb t;
+	struct au_db t;
 
-	tdb_open(d, db, &t);
+	au_db_open(d, db, &t);
 	tdb_del(&t, key, klen);
-	tdb_close(&t);
+	au_db_close(&t);
 }
 
 /* A dossier's key in the company index: company number, dossier id. */
@@ -850,15 +817,15 @@ test_tamper_summaries(void **state)
 static uint8_t *
 d1_grant(const struct h_daemon *d, uint8_t key[64], size_t *klen, size_t *len)
 {
-	struct tdb          t;
+	struct au_db        t;
 	MDB_cursor         *cur;
 	MDB_val             k, v;
 	Budgetstore__Grant *g;
 	uint8_t            *orig;
 
-	tdb_open(d, "grants", &t);
-	tdb_check(mdb_cursor_open(t.txn, t.dbi, &cur), "mdb_cursor_open");
-	tdb_check(mdb_cursor_get(cur, &k, &v, MDB_FIRST), "mdb_cursor_get");
+	au_db_open(d, "grants", &t);
+	au_db_check(mdb_cursor_open(t.txn, t.dbi, &cur), "mdb_cursor_open");
+	au_db_check(mdb_cursor_get(cur, &k, &v, MDB_FIRST), "mdb_cursor_get");
 	if (k.mv_size > 64 || k.mv_size < 12 ||
 	    memcmp(k.mv_data, AU_CO_X, 10) != 0)
 		h_fail("tamper: the first grant is not AU_CO_X's");
@@ -959,7 +926,7 @@ test_tamper_grant_refiled(void **state)
 {
 	struct au_head   h;
 	struct h_daemon *d = tamper_ledger(state, &h);
-	struct tdb       t;
+	struct au_db     t;
 	uint8_t          key[64], moved[64], *orig;
 	size_t           klen, len;
 
@@ -967,10 +934,10 @@ test_tamper_grant_refiled(void **state)
 	orig = d1_grant(d, key, &klen, &len);
 	memcpy(moved, key, klen);
 	memcpy(moved, AU_CO_Y, 10);
-	tdb_open(d, "grants", &t);
+	au_db_open(d, "grants", &t);
 	tdb_del(&t, key, klen);
 	tdb_put(&t, moved, klen, orig, len);
-	tdb_close(&t);
+	au_db_close(&t);
 	h_daemon_start(d);
 	expect_problem(d, 0, "dossier D1:", "grants found");
 	expect_problem(d, 0, "is filed under company " AU_CO_Y, NULL);
@@ -1062,15 +1029,15 @@ test_tamper_report_missing_contract(void **state)
 {
 	struct au_head   h;
 	struct h_daemon *d = tamper_ledger(state, &h);
-	struct tdb       t;
+	struct au_db     t;
 	uint8_t         *orig;
 	size_t           len;
 
 	assert_int_equal(h_daemon_stop(d), 0);
-	tdb_open(d, "contracts", &t);
+	au_db_open(d, "contracts", &t);
 	orig = tdb_get(&t, "K", 1, &len);
 	tdb_del(&t, "K", 1);
-	tdb_close(&t);
+	au_db_close(&t);
 	h_daemon_start(d);
 	expect_report_refused(d, "contract");
 	restore_record(d, "contracts", "K", 1, orig, len, &h);
