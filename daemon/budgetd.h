@@ -235,6 +235,8 @@ struct store_info {
 #define LEDGER_RULES_PKGS 8   /* packages per rule set */
 #define LEDGER_GRANTS_MAX 32  /* grant events per dossier */
 #define LEDGER_RID_SZ     11  /* ten digits and a NUL */
+/* The longest reservation, seconds: --ttl and reservation_ttl. */
+#define DOSSIER_TTL_MAX   (366 * 86400)
 
 enum company_size {
 	SIZE_NONE = 0,

@@ -26,9 +26,6 @@
 #include "budget/rid.h"
 #include "cmd.h"
 
-/* The longest reservation a request may ask for. */
-#define DOSSIER_TTL_MAX (366 * 86400)
-
 /*
  * The states a transition may start from. The test and the words its
  * refusal uses live together (dossier_needs), so they cannot drift apart.

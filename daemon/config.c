@@ -260,9 +260,12 @@ config_handler(
 			BAD("unknown key \"%s\" in [limits]", key);
 	} else if (strcmp(section, "ledger") == 0) {
 		if (strcmp(key, "reservation_ttl") == 0) {
-			if (config_seconds(value, &conf->reservation_ttl) == -1)
+			/* No longer than a request may ask for (--ttl). */
+			if (config_seconds(value, &conf->reservation_ttl) ==
+				-1 ||
+			    conf->reservation_ttl > DOSSIER_TTL_MAX)
 				BAD("reservation_ttl must be a duration such "
-				    "as 60d");
+				    "as 60d, up to 366d");
 		} else
 			BAD("unknown key \"%s\" in [ledger]", key);
 	} else if (strcmp(section, "roles") == 0) {

@@ -254,6 +254,28 @@ test_config_check_unknown_key(void **state)
 	    d, "\n[nonsense]\nx = 1\n", 3, "unknown section [nonsense]");
 }
 
+/*
+ * reservation_ttl is held to what a request may ask for with --ttl (366
+ * days): a longer default was taken, and one of 999999999d overflowed the
+ * expiry time.
+ */
+static void
+test_config_reservation_ttl_range(void **state)
+{
+	struct h_daemon *d = *state;
+	struct h_proc    p;
+	const char      *argv[] = {BUDGETD_PATH, "-n", "-c", d->conf, NULL};
+
+	config_refused(d, "[ledger]\nreservation_ttl = 367d\n", 2,
+	    "reservation_ttl must be a duration such as 60d, up to 366d");
+	config_refused(
+	    d, "[ledger]\nreservation_ttl = 999999999d\n", 2, "up to 366d");
+	h_daemon_write_config(d, "[ledger]\nreservation_ttl = 366d\n");
+	assert_int_equal(h_run(&p, argv), 0);
+	assert_non_null(strstr(p.out, "reservation_ttl = 31622400s\n"));
+	h_proc_free(&p);
+}
+
 /* Many budgetctl at once: every one is answered correctly. */
 static void
 test_concurrent_status(void **state)
@@ -334,6 +356,8 @@ main(void)
 		test_config_check_ok, setup_dir, h_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_config_check_unknown_key, setup_dir, h_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_config_reservation_ttl_range, setup_dir, h_teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
