@@ -410,6 +410,17 @@ fx_company_reqs(struct fx_req *ops, Budget__Request **ptrs, size_t n,
 }
 
 void
+fx_send_frame(int fd, const Budget__Request *req)
+{
+	uint8_t *frame;
+	size_t   len;
+
+	frame = fx_frame(req, &len);
+	h_send(fd, frame, len);
+	free(frame);
+}
+
+void
 fx_send_frames(int fd, Budget__Request *const reqs[], size_t n)
 {
 	uint8_t *buf = NULL, *frame, *nb;

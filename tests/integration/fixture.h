@@ -202,6 +202,9 @@ void fx_company_reqs(struct fx_req *ops, Budget__Request **ptrs, size_t n,
  */
 uint8_t *fx_frame(const Budget__Request *req, size_t *lenp);
 
+/* The request as one frame, in one write. */
+void fx_send_frame(int fd, const Budget__Request *req);
+
 /* Every request of reqs[0 .. n) as frames, in one write. */
 void fx_send_frames(int fd, Budget__Request *const reqs[], size_t n);
 

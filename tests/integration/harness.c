@@ -940,6 +940,33 @@ h_daemon_signal(struct h_daemon *d, int sig)
 		h_fail("harness: kill %d: %s", (int)d->pid, strerror(errno));
 }
 
+/*
+ * SIGSTOP, and back only once the kernel says the daemon is stopped, so
+ * that whatever the test sends next is all there when it wakes (one turn).
+ */
+void
+h_daemon_freeze(struct h_daemon *d)
+{
+	char    path[64], buf[512], *p;
+	int64_t deadline = h_now_ms() + H_DEADLINE_MS;
+	FILE   *f;
+
+	h_daemon_signal(d, SIGSTOP);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)d->pid);
+	for (;;) {
+		if ((f = fopen(path, "r")) == NULL)
+			h_fail("%s: %s", path, strerror(errno));
+		p = fgets(buf, sizeof(buf), f);
+		fclose(f);
+		if (p != NULL && (p = strrchr(buf, ')')) != NULL &&
+		    (p[2] == 'T' || p[2] == 't'))
+			return;
+		if (h_now_ms() > deadline)
+			h_fail("budgetd does not stop on SIGSTOP");
+		h_sleep_ms(1);
+	}
+}
+
 int
 h_daemon_stop(struct h_daemon *d)
 {

@@ -218,6 +218,9 @@ void h_daemon_restart(struct h_daemon *d);
 /* Send a signal to the running daemon; fails the test if it is not. */
 void h_daemon_signal(struct h_daemon *d, int sig);
 
+/* SIGSTOP it and wait until it is stopped (SIGCONT wakes it). */
+void h_daemon_freeze(struct h_daemon *d);
+
 /* 1 if the daemon process exists and has not exited, else 0 (reaps). */
 int h_daemon_running(struct h_daemon *d);
 

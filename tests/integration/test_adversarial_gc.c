@@ -49,46 +49,10 @@ struct gc_req {
 	char                   arg[FX_ID_SZ];
 };
 
-/* Stop the daemon and wait until it is stopped. */
-static void
-gc_freeze(struct h_daemon *d)
-{
-	char    path[64], buf[512], *p;
-	int64_t deadline = h_now_ms() + H_DEADLINE_MS;
-	FILE   *f;
-
-	h_daemon_signal(d, SIGSTOP);
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)d->pid);
-	for (;;) {
-		if ((f = fopen(path, "r")) == NULL)
-			h_fail("%s: %s", path, strerror(errno));
-		p = fgets(buf, sizeof(buf), f);
-		fclose(f);
-		if (p != NULL && (p = strrchr(buf, ')')) != NULL &&
-		    (p[2] == 'T' || p[2] == 't'))
-			return;
-		if (h_now_ms() > deadline)
-			h_fail("budgetd does not stop on SIGSTOP");
-		h_sleep_ms(1);
-	}
-}
-
 static void
 gc_thaw(struct h_daemon *d)
 {
 	h_daemon_signal(d, SIGCONT);
-}
-
-/* One frame of req on fd. */
-static void
-gc_send(int fd, const Budget__Request *req)
-{
-	uint8_t *frame;
-	size_t   len;
-
-	frame = fx_frame(req, &len);
-	h_send(fd, frame, len);
-	free(frame);
 }
 
 /* contract show ID, under request id rid (echoed, not needed). */
@@ -189,11 +153,11 @@ test_same_id_in_one_turn(void **state)
 		fd[i] = h_connect_served(d);
 	before = ops_journal_seq(d);
 
-	gc_freeze(d);
+	h_daemon_freeze(d);
 	for (i = 0; i < 4; i++)
-		gc_send(fd[i], &same.req);
-	gc_send(fd[4], &batch.f.req);
-	gc_send(fd[5], &other.req);
+		fx_send_frame(fd[i], &same.req);
+	fx_send_frame(fd[4], &batch.f.req);
+	fx_send_frame(fd[5], &other.req);
 	gc_thaw(d);
 	for (i = 0; i < DUP_CONNS; i++)
 		a[i] = h_recv(fd[i], H_DEADLINE_MS);
@@ -453,7 +417,7 @@ test_dependent_ops_pipelined(void **state)
 	int               fd = h_connect_served(d);
 
 	dep_requests(r, ptrs, "P");
-	gc_freeze(d);
+	h_daemon_freeze(d);
 	fx_send_frames(fd, ptrs, NDEP);
 	gc_thaw(d);
 	for (i = 0; i < NDEP; i++) {
@@ -525,11 +489,11 @@ test_batches_race_on_many_connections(void **state)
 		fdm[i] = h_connect_served(d);
 	}
 
-	gc_freeze(d);
+	h_daemon_freeze(d);
 	for (i = 0; i < RACE_CONNS; i++)
-		gc_send(fd[i], &b[i].f.req);
+		fx_send_frame(fd[i], &b[i].f.req);
 	for (i = 0; i < 2; i++)
-		gc_send(fdm[i], &dm[i].req);
+		fx_send_frame(fdm[i], &dm[i].req);
 	gc_thaw(d);
 
 	for (i = 0; i < RACE_CONNS; i++) {
@@ -622,7 +586,7 @@ test_reads_behind_writes(void **state)
 		ptrs[i] = &g[i].f.req;
 	before = ops_journal_seq(d);
 
-	gc_freeze(d);
+	h_daemon_freeze(d);
 	fx_send_frames(fd, ptrs, NRW);
 	gc_thaw(d);
 	for (i = 0; i < NRW; i++) {
@@ -696,7 +660,7 @@ test_close_with_writes_queued(void **state)
 
 	fd = h_connect_served(d);
 	fd2 = h_connect_served(d);
-	gc_freeze(d);
+	h_daemon_freeze(d);
 	fx_send_frames(fd, ptrs, GONE_N / 2);
 	{
 		struct fx_req x;
@@ -705,7 +669,7 @@ test_close_with_writes_queued(void **state)
 		fx_rid(GONE_N + 1, number);
 		fx_reserve(&x, "gone-other", "GONE-OTHER", number, "K-GONE",
 		    "START", START_LOW, 0);
-		gc_send(fd2, &x.req);
+		fx_send_frame(fd2, &x.req);
 	}
 	fx_send_frames(fd, ptrs + GONE_N / 2, GONE_N - GONE_N / 2);
 	close(fd);
@@ -820,7 +784,7 @@ test_half_close_in_one_turn(void **state)
 	for (i = 0; i < HCT_N; i++)
 		ptrs[i] = &ops[i].r.req;
 	fd = h_connect_served(d);
-	gc_freeze(d);
+	h_daemon_freeze(d);
 	fx_send_frames(fd, ptrs, HCT_N);
 	if (shutdown(fd, SHUT_WR) == -1)
 		h_fail("shutdown: %s", strerror(errno));
@@ -1043,7 +1007,7 @@ flow_send(struct gc_flow *f, size_t c)
 
 	if (b >= FLOW_MAX)
 		h_fail("connection %zu: more than %d batches", c, FLOW_MAX);
-	gc_send(f->fd[c], &f->b[c * FLOW_MAX + b].f.req);
+	fx_send_frame(f->fd[c], &f->b[c * FLOW_MAX + b].f.req);
 }
 
 /*
@@ -1179,7 +1143,7 @@ test_map_fills_in_a_turn_of_batches(void **state)
 	flow_init(&f, d, 1, "K-FLOW");
 	before = ops_journal_seq(d);
 	for (round = 0;; round++) {
-		gc_freeze(d);
+		h_daemon_freeze(d);
 		for (c = 0; c < FLOW_CONNS; c++)
 			flow_send(&f, c);
 		gc_thaw(d);
@@ -1298,10 +1262,10 @@ test_map_fills_part_of_a_turn(void **state)
 		bops[t][2] = &small[t][2].req;
 		snprintf(rid, sizeof(rid), "part-batch-%zu", t);
 		fx_batch_req(&batch[t].f, rid, bops[t], 3);
-		gc_freeze(d);
-		gc_send(fd[0], &big[t][0].f.req);
-		gc_send(fd[1], &small[t][0].req);
-		gc_send(fd[2], &batch[t].f.req);
+		h_daemon_freeze(d);
+		fx_send_frame(fd[0], &big[t][0].f.req);
+		fx_send_frame(fd[1], &small[t][0].req);
+		fx_send_frame(fd[2], &batch[t].f.req);
 		gc_thaw(d);
 		ans[t][0] = h_recv(fd[0], H_DEADLINE_MS);
 		ans[t][1] = h_recv(fd[1], H_DEADLINE_MS);

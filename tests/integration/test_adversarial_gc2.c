@@ -41,41 +41,6 @@
 	"[budgetd]\nsocket_mode = 0666\n" \
 	"[roles]\nauditor = 4001\nworkflow = 4002\n"
 
-/* Stop the daemon and wait until it is stopped. */
-static void
-gc2_freeze(struct h_daemon *d)
-{
-	char    path[64], buf[512], *p;
-	int64_t deadline = h_now_ms() + H_DEADLINE_MS;
-	FILE   *f;
-
-	h_daemon_signal(d, SIGSTOP);
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)d->pid);
-	for (;;) {
-		if ((f = fopen(path, "r")) == NULL)
-			h_fail("%s: %s", path, strerror(errno));
-		p = fgets(buf, sizeof(buf), f);
-		fclose(f);
-		if (p != NULL && (p = strrchr(buf, ')')) != NULL &&
-		    (p[2] == 'T' || p[2] == 't'))
-			return;
-		if (h_now_ms() > deadline)
-			h_fail("budgetd does not stop on SIGSTOP");
-		h_sleep_ms(1);
-	}
-}
-
-static void
-gc2_send(int fd, const Budget__Request *req)
-{
-	uint8_t *frame;
-	size_t   len;
-
-	frame = fx_frame(req, &len);
-	h_send(fd, frame, len);
-	free(frame);
-}
-
 /* A connection as uid (a role of ROLES_CONFIG), accepted and served. */
 static int
 gc2_connect_as(const struct h_daemon *d, uid_t uid)
@@ -175,12 +140,12 @@ rr_turn(struct h_daemon *d, struct rr *s, Budget__Response *got[4][2])
 {
 	size_t i;
 
-	gc2_freeze(d);
-	gc2_send(s->fd[0], &s->b0.req);
-	gc2_send(s->fd[1], &s->r[RR_R4].req);
-	gc2_send(s->fd[1], &s->r[RR_R2].req);
-	gc2_send(s->fd[2], &s->b2.req);
-	gc2_send(s->fd[3], &s->b3.req);
+	h_daemon_freeze(d);
+	fx_send_frame(s->fd[0], &s->b0.req);
+	fx_send_frame(s->fd[1], &s->r[RR_R4].req);
+	fx_send_frame(s->fd[1], &s->r[RR_R2].req);
+	fx_send_frame(s->fd[2], &s->b2.req);
+	fx_send_frame(s->fd[3], &s->b3.req);
 	h_daemon_signal(d, SIGCONT);
 	for (i = 0; i < 4; i++) {
 		got[i][0] = h_recv(s->fd[i], H_DEADLINE_MS);
@@ -525,7 +490,7 @@ test_failed_commit_reads_behind(void **state)
 	all[4] = &s2.req;
 	before = ops_journal_seq(d);
 	fd = h_connect_served(d);
-	gc2_freeze(d);
+	h_daemon_freeze(d);
 	fx_send_frames(fd, all, 5);
 	h_daemon_signal(d, SIGCONT);
 	for (i = 0; i < 5; i++)
