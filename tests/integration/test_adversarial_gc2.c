@@ -382,7 +382,7 @@ cf_fill(const struct h_daemon *d, unsigned *next)
 	Budget__Request  *reqs[CF_CHUNK];
 	Budget__Response *out[CF_CHUNK];
 	char              rid[FX_ID_SZ];
-	size_t            i, k = CF_CHUNK, row = 0, sent = 0;
+	size_t            i, n, k = CF_CHUNK, row = 0, sent = 0;
 	int               fd = h_connect(d);
 
 	while (row < CF_TAIL) {
@@ -394,9 +394,11 @@ cf_fill(const struct h_daemon *d, unsigned *next)
 			reqs[i] = &r[i].req;
 		}
 		fx_pipeline(fd, reqs, k, out);
-		for (i = 0; i < k; i++) {
+		/* k may drop to 1 below: every answer of this round is freed. */
+		for (i = 0, n = k; i < n; i++) {
 			if (cf_is_full(out[i])) {
-				row += k == 1;
+				/* Only writes sent alone count. */
+				row += n == 1;
 				k = 1;
 			} else {
 				gc2_expect(out[i], NULL, "a company add");
