@@ -158,6 +158,31 @@ balance_regime_on(struct cmd_ctx *ctx, int32_t day, uint64_t upto, int64_t at,
 	return (br.found ? STORE_OK : STORE_NOTFOUND);
 }
 
+/*
+ * The day of the ledger's moment after entry upto: that entry's, or the
+ * head's when upto is beyond it. -1 when it cannot be read.
+ */
+static int
+balance_seq_day(struct cmd_ctx *ctx, uint64_t upto, int32_t *day)
+{
+	Budgetstore__JournalEntry *m;
+	uint8_t                    hash[32];
+	uint64_t                   head;
+
+	journal_head(ctx->txn, &head, hash);
+	if (ctx->txn->err != 0)
+		return (-1);
+	if ((m = cmd_journal_get(ctx, upto < head ? upto : head)) == NULL) {
+		if (ctx->txn->err == 0)
+			ctx->txn->err =
+			    STORE_CORRUPT; /* a gap in the journal */
+		return (-1);
+	}
+	*day = date_today(m->time);
+	budgetstore__journal_entry__free_unpacked(m, NULL);
+	return (0);
+}
+
 static enum budget_err
 cmd_balance_exec(struct cmd_ctx *ctx)
 {
@@ -252,11 +277,21 @@ cmd_balance_exec(struct cmd_ctx *ctx)
 				continue;
 			replay_apply(bc.rp, bc.e[i], w, sizeof(w));
 		}
+		/*
+		 * The window's day: --on, else the day of the moment asked
+		 * about, not of the undertaking's last entry before it,
+		 * which may be years earlier.
+		 */
 		if (*a->on != '\0') {
 			if ((rc = cmd_date_arg(ctx, a->on, "on", &day)))
 				goto out;
-		} else
-			day = date_today(lasttime);
+		} else if (a->seq == 0)
+			day = date_today(at);
+		else if (balance_seq_day(ctx, upto, &day) == -1) {
+			rc = cmd_lookup_fail(
+			    ctx, ctx->txn->err, "journal entry", "as-of");
+			goto out;
+		}
 		if (balance_regime_on(ctx, day, upto, at, &r) != STORE_OK) {
 			rc = cmd_fail(ctx, BUDGET_ERR_NO_RULES_IN_FORCE,
 			    "no de-minimis regime is in force on %s",

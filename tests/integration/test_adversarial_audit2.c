@@ -362,6 +362,63 @@ test_balance_as_of_keeps_its_regime(void **state)
 }
 
 /*
+ * Found a bug (cmd-balance.c): balance --company --as-of without --on
+ * judged the de-minimis window on the date of the undertaking's own last
+ * entry, not of the moment asked about. Aid of EUR 150,000 granted on
+ * 2024-02-01 and declared today; the journal's clock then moves on to
+ * 2027-03-01 and another company is added. As of that entry, or of that
+ * day, the rolling three years (2024-03-02 to 2027-03-01) no longer hold
+ * the aid, but the answer said "on" today and counted it: an auditor
+ * asking about 2027 got today's position. README: the window's date is
+ * "the date of the as-of moment".
+ */
+static void
+test_balance_as_of_day_is_the_moment(void **state)
+{
+	struct h_daemon *d;
+	json_t          *j;
+	char             seq[32];
+	const char      *at[] = {seq, "2027-03-01T12:00:00Z"};
+	size_t           i;
+	time_t           now = time(NULL);
+
+	/* Only while the host's clock is before the time set below. */
+	if (now > a2_us("2027-02-28T00:00:00Z") / 1000000)
+		skip();
+	*state = d = h_daemon_up(NULL);
+	OK(d, "rules", "load", BUDGET_RULES_PATH);
+	OK(d, "company", "add", AU_CO_X, "--name", "X", "--postcode", "9000",
+	    "--size", "small");
+	OK(d, "deminimis", "declare", AU_CO_X, "--amount", "150000",
+	    "--granted", "2024-02-01", "--source", "other agency");
+	/* As of the declaration itself: counted, on the day it was entered. */
+	snprintf(seq, sizeof(seq), "%lld", (long long)au_seq(d));
+	j = au_ctl_json(
+	    d, 0, "balance", "--company", AU_CO_X, "--as-of", seq, NULL);
+	assert_int_equal(h_json_int(j, "used_cents"), 15000000);
+	json_decref(j);
+
+	a2_journal_clock(d, "2027-03-01T10:00:00Z");
+	OK(d, "company", "add", CO_Z, "--name", "Z", "--postcode", "9000",
+	    "--size", "small");
+	snprintf(seq, sizeof(seq), "%lld", (long long)au_seq(d));
+	for (i = 0; i < 2; i++) {
+		j = au_ctl_json(d, 0, "balance", "--company", AU_CO_X,
+		    "--as-of", at[i], NULL);
+		assert_string_equal(h_json_str(j, "on"), "2027-03-01");
+		assert_int_equal(h_json_int(j, "used_cents"), 0);
+		assert_int_equal(h_json_int(j, "available_cents"), 30000000);
+		json_decref(j);
+	}
+	/* --on still says which day. */
+	j = au_ctl_json(d, 0, "balance", "--company", AU_CO_X, "--as-of", seq,
+	    "--on", "2027-01-31", NULL);
+	assert_string_equal(h_json_str(j, "on"), "2027-01-31");
+	assert_int_equal(h_json_int(j, "used_cents"), 15000000);
+	json_decref(j);
+}
+
+/*
  * Contract balances as of an expiry the daemon wrote itself, and as of a
  * refusal right after it: each what contract show said at that step.
  */
@@ -699,6 +756,7 @@ main(void)
 	    T(test_verify_expiry_index_dropped),
 	    T(test_months_and_summer_time),
 	    T(test_balance_as_of_keeps_its_regime),
+	    T(test_balance_as_of_day_is_the_moment),
 	    T(test_regimes_loaded_in_a_batch),
 	    T(test_balance_at_expiry_and_refusal),
 	    T(test_history_undertaking_paged),
