@@ -189,28 +189,30 @@ svg_px_y(const struct svg_chart *c, int64_t cents)
 }
 
 /*
- * A tick label in euros, short: "750", "2.5k", "250k", "1.25M". The ticks
- * are round numbers, so two decimals at most are ever needed.
+ * A tick label in euros, short: "7.5", "750", "2.5k", "250k", "1.25M".
+ * The ticks are round numbers, so two decimals at most are ever needed.
+ * Worked out in cents: a small contract's step can be EUR 2.50, whose
+ * ticks in whole euros would read 2, 5, 7 for 2.5, 5, 7.5.
  */
 static char *
 svg_euros(int64_t cents, char *buf, size_t len)
 {
 	static const struct {
-		int64_t     unit;
+		int64_t     unit; /* in cents */
 		const char *suffix;
-	} units[] = {{1000000, "M"}, {1000, "k"}, {1, ""}};
-	int64_t eur = cents / 100, frac;
+	} units[] = {{100000000, "M"}, {100000, "k"}, {100, ""}};
+	int64_t frac;
 	size_t  i, n;
 
-	for (i = 0; i < 2 && eur < units[i].unit; i++)
+	for (i = 0; i < 2 && cents < units[i].unit; i++)
 		continue;
-	frac = (eur % units[i].unit) * 100 / units[i].unit;
+	frac = (cents % units[i].unit) * 100 / units[i].unit;
 	if (frac == 0)
-		snprintf(buf, len, "%lld%s", (long long)(eur / units[i].unit),
+		snprintf(buf, len, "%lld%s", (long long)(cents / units[i].unit),
 		    units[i].suffix);
 	else {
 		snprintf(buf, len, "%lld.%02lld",
-		    (long long)(eur / units[i].unit), (long long)frac);
+		    (long long)(cents / units[i].unit), (long long)frac);
 		/* "2.50" is "2.5". */
 		if ((n = strlen(buf)) > 0 && buf[n - 1] == '0')
 			buf[n - 1] = '\0';
