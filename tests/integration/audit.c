@@ -679,3 +679,14 @@ au_history_page(int fd, const char *contract, const char *company,
 	hr.until = H_STR(until != NULL ? until : "");
 	return (fx_call(fd, &req));
 }
+
+void
+au_journal_clock(struct h_daemon *d, int64_t us)
+{
+	uint8_t be[8];
+	int     i;
+
+	for (i = 0; i < 8; i++)
+		be[i] = (uint8_t)((uint64_t)us >> (56 - 8 * i));
+	au_db_put(d, "meta", "journal_time", 12, be, sizeof(be));
+}

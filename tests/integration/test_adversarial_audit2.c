@@ -38,24 +38,6 @@ a2_us(const char *s)
 	return ((int64_t)timegm(&tm) * 1000000);
 }
 
-/*
- * Move the journal's clock on to at (a2_us): stop d, set the journal
- * head's time in the meta database, start d. The journal's clock never
- * runs backwards, so the entries written next carry that time (until the
- * host's clock passes it): a way to write entries in later months.
- */
-static void
-a2_journal_clock(struct h_daemon *d, const char *at)
-{
-	uint64_t us = (uint64_t)a2_us(at);
-	uint8_t  be[8];
-	int      i;
-
-	for (i = 0; i < 8; i++)
-		be[i] = (uint8_t)(us >> (56 - 8 * i));
-	au_db_put(d, "meta", "journal_time", 12, be, sizeof(be));
-}
-
 /* budgetctl --json ARGS must be done; the JSON is dropped. */
 #define OK(d, ...) json_decref(au_ctl_json((d), 0, __VA_ARGS__, NULL))
 
@@ -215,9 +197,9 @@ test_months_and_summer_time(void **state)
 	/* Only while the host's clock is before the times set below. */
 	if (now > a2_us("2027-01-31T00:00:00Z") / 1000000)
 		skip();
-	a2_journal_clock(d, "2027-01-31T22:30:00Z");
+	au_journal_clock(d, a2_us("2027-01-31T22:30:00Z"));
 	OK(d, "dossier", "pay", "D1", "--amount", "2000");
-	a2_journal_clock(d, "2027-03-31T22:30:00Z");
+	au_journal_clock(d, a2_us("2027-03-31T22:30:00Z"));
 	OK(d, "dossier", "pay", "D1", "--amount", "3000");
 	fx_verify_ok(d);
 
@@ -398,7 +380,7 @@ test_balance_as_of_day_is_the_moment(void **state)
 	assert_int_equal(h_json_int(j, "used_cents"), 15000000);
 	json_decref(j);
 
-	a2_journal_clock(d, "2027-03-01T10:00:00Z");
+	au_journal_clock(d, a2_us("2027-03-01T10:00:00Z"));
 	OK(d, "company", "add", CO_Z, "--name", "Z", "--postcode", "9000",
 	    "--size", "small");
 	snprintf(seq, sizeof(seq), "%lld", (long long)au_seq(d));

@@ -21,25 +21,6 @@
 /* budgetctl --json ARGS must be done; the JSON is dropped. */
 #define OK(d, ...) json_decref(au_ctl_json((d), 0, __VA_ARGS__, NULL))
 
-/*
- * Move the journal's clock on to at ("YYYY-MM-DDTHH:MM:SS.uuuuuuZ"): stop
- * d, set the journal head's time, start d. The clock never runs
- * backwards, so the entries written next carry exactly that time (until
- * the host's clock passes it). As test_adversarial_audit2.c's, to the
- * microsecond.
- */
-static void
-a3_journal_clock(struct h_daemon *d, const char *at)
-{
-	uint64_t us = (uint64_t)au_time_us(at);
-	uint8_t  be[8];
-	int      i;
-
-	for (i = 0; i < 8; i++)
-		be[i] = (uint8_t)(us >> (56 - 8 * i));
-	au_db_put(d, "meta", "journal_time", 12, be, sizeof(be));
-}
-
 /* history --contract K ARGS: the entries' times, in order, into t. */
 static size_t
 a3_history_times(const struct h_daemon *d, char t[][32], size_t max,
@@ -117,7 +98,7 @@ test_clock_change_days(void **state)
 		skip();
 	/* One payment of EUR 100 at each, the budget raised at the 5th. */
 	for (i = 0; i < 6; i++) {
-		a3_journal_clock(d, at[i]);
+		au_journal_clock(d, au_time_us(at[i]));
 		if (i == 4)
 			OK(d, "contract", "amend", "K", "--budget", "150000",
 			    "--reason", "raised on the last day of October");
