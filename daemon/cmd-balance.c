@@ -173,9 +173,9 @@ balance_seq_day(struct cmd_ctx *ctx, uint64_t upto, int32_t *day)
 	if (ctx->txn->err != 0)
 		return (-1);
 	if ((m = cmd_journal_get(ctx, upto < head ? upto : head)) == NULL) {
+		/* Not there, below the head: a gap in the journal. */
 		if (ctx->txn->err == 0)
-			ctx->txn->err =
-			    STORE_CORRUPT; /* a gap in the journal */
+			ctx->txn->err = STORE_CORRUPT;
 		return (-1);
 	}
 	*day = date_today(m->time);
