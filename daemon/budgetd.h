@@ -768,11 +768,12 @@ void expiry_start(void);
 void expiry_stop(void);
 
 /* journal.c */
-void journal_head(struct store_txn *, uint64_t *, uint8_t[32]);
-void journal_append(struct store_txn *, struct jentry *);
-void journal_flush(struct store_txn *);
-void history_open(
-    struct history_cursor *, struct store_txn *, char, const char *, uint64_t);
+void    journal_head(struct store_txn *, uint64_t *, uint8_t[32]);
+int64_t journal_time(struct store_txn *);
+void    journal_append(struct store_txn *, struct jentry *);
+void    journal_flush(struct store_txn *);
+void    history_open(
+       struct history_cursor *, struct store_txn *, char, const char *, uint64_t);
 uint64_t history_next(struct history_cursor *);
 void     history_close(struct history_cursor *);
 size_t   journal_check_index(struct store_txn *,

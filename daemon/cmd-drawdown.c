@@ -1,7 +1,8 @@
 /*
  * cmd-drawdown.c: a contract's draw-down: its budget against reserved,
  * committed and paid at the end of every month of the journal's clock
- * (Europe/Brussels), replayed from the contract's history index. Months
+ * (Europe/Brussels), from the contract's first entry to the month the
+ * clock is in now, replayed from the contract's history index. Months
  * without entries carry the previous month's figures, so a chart of the
  * points has no gaps.
  */
@@ -49,6 +50,7 @@ cmd_drawdown_exec(struct cmd_ctx *ctx)
 	struct history_cursor          cur;
 	uint64_t                       seq;
 	struct contract                now, c;
+	int64_t                        clock;
 	int                            month = -1, mo, st;
 	enum budget_err                rc;
 
@@ -81,8 +83,22 @@ cmd_drawdown_exec(struct cmd_ctx *ctx)
 	if (ctx->txn->err != 0)
 		return (cmd_fail(ctx, BUDGET_ERR_STORAGE_ERROR, "%s",
 		    store_strerror(ctx->txn->err)));
-	if (month != -1 && res->n_points < DRAWDOWN_MONTHS_MAX)
-		res->points[res->n_points++] = drawdown_point(ctx, month, &c);
+	/*
+	 * On to the month the journal's clock, or the host's, is in now: a
+	 * contract with no entry since March still has its lines in
+	 * November, carried forward, as a controller reading it today
+	 * expects.
+	 */
+	if (month != -1) {
+		clock = journal_time(ctx->txn);
+		mo = drawdown_month(clock > ctx->now ? clock : ctx->now);
+		while (month < mo && res->n_points < DRAWDOWN_MONTHS_MAX)
+			res->points[res->n_points++] =
+			    drawdown_point(ctx, month++, &c);
+		if (res->n_points < DRAWDOWN_MONTHS_MAX)
+			res->points[res->n_points++] =
+			    drawdown_point(ctx, month, &c);
+	}
 	ctx->resp->result_case = BUDGET__RESPONSE__RESULT_DRAWDOWN;
 	ctx->resp->drawdown = res;
 	return (BUDGET_OK);

@@ -45,6 +45,17 @@ journal_head(struct store_txn *t, uint64_t *seq, uint8_t hash[32])
 }
 
 /*
+ * The journal's clock: the time of its last entry (it never runs
+ * backwards), 0 when empty.
+ */
+int64_t
+journal_time(struct store_txn *t)
+{
+	journal_load(t);
+	return (t->jh.time);
+}
+
+/*
  * Write the head into the meta database if entries were appended: once
  * per top-level transaction, just before it commits (store_commit refuses
  * to commit an unflushed head).

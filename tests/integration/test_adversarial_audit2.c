@@ -401,6 +401,48 @@ test_balance_as_of_day_is_the_moment(void **state)
 }
 
 /*
+ * drawdown runs on to the month the journal's clock is in, not only to
+ * the contract's last entry: contract K's entries are in this month; the
+ * clock then moves on to March 2027 with an entry of another kind (a
+ * company added). K's points run to 2027-03, every month after its last
+ * entry carrying that entry's figures. They stopped at this month.
+ */
+static void
+test_drawdown_runs_to_the_clock(void **state)
+{
+	struct h_daemon *d;
+	json_t          *j, *pts, *first, *p;
+	size_t           i, n;
+	const char      *keys[] = {
+		 "budget_cents", "reserved_cents", "committed_cents", "paid_cents"};
+	size_t k;
+	time_t now = time(NULL);
+
+	if (now > a2_us("2027-02-28T00:00:00Z") / 1000000)
+		skip();
+	d = au_ledger_up(state, "100000", "1000");
+	au_journal_clock(d, a2_us("2027-03-01T10:00:00Z"));
+	OK(d, "company", "add", CO_Z, "--name", "Z", "--postcode", "9000",
+	    "--size", "small");
+	j = au_ctl_json(d, 0, "drawdown", "--contract", "K", NULL);
+	pts = h_json_get(j, "points");
+	n = json_array_size(pts);
+	assert_true(n >= 2);
+	first = json_array_get(pts, 0);
+	assert_string_equal(
+	    h_json_str(json_array_get(pts, n - 1), "month"), "2027-03");
+	/* Every month after the first (all of K's entries) carries it. */
+	for (i = 1; i < n; i++) {
+		p = json_array_get(pts, i);
+		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+			assert_int_equal(
+			    h_json_int(p, keys[k]), h_json_int(first, keys[k]));
+	}
+	assert_int_equal(h_json_int(first, "paid_cents"), 100000);
+	json_decref(j);
+}
+
+/*
  * Contract balances as of an expiry the daemon wrote itself, and as of a
  * refusal right after it: each what contract show said at that step.
  */
@@ -739,6 +781,7 @@ main(void)
 	    T(test_months_and_summer_time),
 	    T(test_balance_as_of_keeps_its_regime),
 	    T(test_balance_as_of_day_is_the_moment),
+	    T(test_drawdown_runs_to_the_clock),
 	    T(test_regimes_loaded_in_a_batch),
 	    T(test_balance_at_expiry_and_refusal),
 	    T(test_history_undertaking_paged),
