@@ -41,6 +41,15 @@ drawdown_point(struct cmd_ctx *ctx, int month, const struct contract *c)
 	return (p);
 }
 
+/* Points for the months from month to before until, each at c. */
+static void
+drawdown_fill(struct cmd_ctx *ctx, Budget__DrawdownResult *res, int month,
+    int until, const struct contract *c)
+{
+	while (month < until && res->n_points < DRAWDOWN_MONTHS_MAX)
+		res->points[res->n_points++] = drawdown_point(ctx, month++, c);
+}
+
 static enum budget_err
 cmd_drawdown_exec(struct cmd_ctx *ctx)
 {
@@ -71,10 +80,8 @@ cmd_drawdown_exec(struct cmd_ctx *ctx)
 			break;
 		mo = drawdown_month(m->time);
 		/* Close the months before this entry's. */
-		while (month != -1 && month < mo &&
-		    res->n_points < DRAWDOWN_MONTHS_MAX)
-			res->points[res->n_points++] =
-			    drawdown_point(ctx, month++, &c);
+		if (month != -1)
+			drawdown_fill(ctx, res, month, mo, &c);
 		month = mo;
 		replay_contract_effect(m, &c);
 		budgetstore__journal_entry__free_unpacked(m, NULL);
@@ -92,12 +99,8 @@ cmd_drawdown_exec(struct cmd_ctx *ctx)
 	if (month != -1) {
 		clock = journal_time(ctx->txn);
 		mo = drawdown_month(clock > ctx->now ? clock : ctx->now);
-		while (month < mo && res->n_points < DRAWDOWN_MONTHS_MAX)
-			res->points[res->n_points++] =
-			    drawdown_point(ctx, month++, &c);
-		if (res->n_points < DRAWDOWN_MONTHS_MAX)
-			res->points[res->n_points++] =
-			    drawdown_point(ctx, month, &c);
+		drawdown_fill(
+		    ctx, res, month, (mo > month ? mo : month) + 1, &c);
 	}
 	ctx->resp->result_case = BUDGET__RESPONSE__RESULT_DRAWDOWN;
 	ctx->resp->drawdown = res;
