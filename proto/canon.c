@@ -51,13 +51,11 @@ canon_reserve(struct canon *c, size_t n)
 	}
 }
 
-static void
-canon_put(struct canon *c, const char *s, size_t n)
+/* Bytes a string's value holds as they are; the rest are written %XX. */
+static int
+canon_plain_byte(unsigned char b)
 {
-	canon_reserve(c, n);
-	memcpy(c->buf + c->len, s, n);
-	c->len += n;
-	c->buf[c->len] = '\0';
+	return (b >= 0x21 && b <= 0x7e && b != '%');
 }
 
 /*
@@ -72,7 +70,7 @@ canon_esc(char *o, const char *s)
 	for (; *s != '\0'; s++) {
 		unsigned char b = (unsigned char)*s;
 
-		if (b >= 0x21 && b <= 0x7e && b != '%') {
+		if (canon_plain_byte(b)) {
 			*o++ = (char)b;
 			continue;
 		}
@@ -101,15 +99,25 @@ canon_kind_of(const char *name)
 }
 
 /*
- * Each field's kind, by its index in the descriptor, worked out once:
- * the canonical form of every entry asks for every field's.
+ * What the canonical form needs of each field of JournalEntry, in field
+ * number order, worked out once: every entry asks for every field's, and
+ * verify asks for millions of entries'.
  */
+struct canon_field {
+	const ProtobufCFieldDescriptor *f;
+	enum canon_kind                 kind;
+	size_t                          namelen;
+	int                             number; /* written as a plain integer */
+	size_t                          size;   /* of one repeated element */
+};
+
 #define CANON_MAX_FIELDS 64
-static pthread_once_t  canon_kinds_once = PTHREAD_ONCE_INIT;
-static enum canon_kind canon_kinds[CANON_MAX_FIELDS];
+static pthread_once_t     canon_fields_once = PTHREAD_ONCE_INIT;
+static struct canon_field canon_fields[CANON_MAX_FIELDS];
+static size_t             canon_nfields;
 
 static void
-canon_kinds_init(void)
+canon_fields_init(void)
 {
 	const ProtobufCMessageDescriptor *d =
 	    &budgetstore__journal_entry__descriptor;
@@ -118,41 +126,66 @@ canon_kinds_init(void)
 	if (d->n_fields > CANON_MAX_FIELDS)
 		canon_fatal("JournalEntry has more fields than the canonical "
 			    "form expects");
-	for (i = 0; i < d->n_fields; i++)
-		canon_kinds[i] = canon_kind_of(d->fields[i].name);
+	for (i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		struct canon_field             *cf;
+
+		if (f->id == BUDGETSTORE_JOURNAL_HASH_FIELD)
+			continue;
+		switch (f->type) {
+		case PROTOBUF_C_TYPE_INT32:
+		case PROTOBUF_C_TYPE_UINT32:
+		case PROTOBUF_C_TYPE_INT64:
+		case PROTOBUF_C_TYPE_UINT64:
+		case PROTOBUF_C_TYPE_STRING:
+			break;
+		default:
+			canon_fatal("a field has a type the canonical form "
+				    "does not know");
+		}
+		cf = &canon_fields[canon_nfields++];
+		cf->f = f;
+		cf->kind = canon_kind_of(f->name);
+		cf->namelen = strlen(f->name);
+		cf->number = f->type != PROTOBUF_C_TYPE_STRING &&
+		    (cf->kind == CANON_PLAIN ||
+			f->type == PROTOBUF_C_TYPE_UINT64);
+		cf->size = f->type == PROTOBUF_C_TYPE_UINT64 ||
+			f->type == PROTOBUF_C_TYPE_INT64
+		    ? 8
+		    : 4;
+	}
 }
 
-/* Decimal digits of v into buf (at least 21 bytes); snprintf is slow. */
+/* The longest text canon_value writes for a number, a date or a time. */
+#define CANON_VALUE_MAX (TIMESTAMP_BUFSZ + 8)
+
+/* v in decimal at o; the end. snprintf is slow. */
 static char *
-canon_u64(uint64_t v, char *buf, size_t len)
+canon_u64(char *o, uint64_t v)
 {
-	char   tmp[24];
-	size_t n = 0, i;
+	char   tmp[20], *t = tmp + sizeof(tmp);
+	size_t n;
 
 	do {
-		tmp[n++] = (char)('0' + v % 10);
+		*--t = (char)('0' + v % 10);
 		v /= 10;
 	} while (v != 0);
-	if (n + 1 > len)
-		canon_fatal("no room for a number");
-	for (i = 0; i < n; i++)
-		buf[i] = tmp[n - 1 - i];
-	buf[n] = '\0';
-	return (buf);
+	n = (size_t)(tmp + sizeof(tmp) - t);
+	memcpy(o, t, n);
+	return (o + n);
 }
 
 /*
- * One scalar as text into buf; *number says whether it is an integer (as
- * opposed to a string, a date or a time).
+ * One integer of field cf, at p, as text at o (room for CANON_VALUE_MAX):
+ * a time, a date or a number. The end of what was written, unterminated.
  */
-static const char *
-canon_scalar(const ProtobufCFieldDescriptor *f, enum canon_kind kind,
-    const void *p, char *buf, size_t len, int *number)
+static char *
+canon_value(const struct canon_field *cf, const void *p, char *o)
 {
 	int64_t v;
 
-	*number = 0;
-	switch (f->type) {
+	switch (cf->f->type) {
 	case PROTOBUF_C_TYPE_INT32:
 		v = *(const int32_t *)p;
 		break;
@@ -162,145 +195,166 @@ canon_scalar(const ProtobufCFieldDescriptor *f, enum canon_kind kind,
 	case PROTOBUF_C_TYPE_INT64:
 		v = *(const int64_t *)p;
 		break;
-	case PROTOBUF_C_TYPE_UINT64:
-		*number = 1;
-		return (canon_u64(*(const uint64_t *)p, buf, len));
-	case PROTOBUF_C_TYPE_STRING:
-		return (*(char *const *)p);
-	default:
-		canon_fatal("a field has a type the canonical form does not "
-			    "know");
+	default: /* UINT64; strings are no integer */
+		return (canon_u64(o, *(const uint64_t *)p));
 	}
-	switch (kind) {
+	switch (cf->kind) {
 	case CANON_TIME:
-		return (timestamp_format(v, buf, len));
+		timestamp_format(v, o, CANON_VALUE_MAX);
+		return (o + strlen(o));
 	case CANON_DATE:
-		return (date_format((int32_t)v, buf, len));
+		date_format((int32_t)v, o, CANON_VALUE_MAX);
+		return (o + strlen(o));
 	default:
-		*number = 1;
 		if (v >= 0)
-			return (canon_u64((uint64_t)v, buf, len));
-		buf[0] = '-';
-		canon_u64((uint64_t)0 - (uint64_t)v, buf + 1, len - 1);
-		return (buf);
+			return (canon_u64(o, (uint64_t)v));
+		*o++ = '-';
+		return (canon_u64(o, (uint64_t)0 - (uint64_t)v));
 	}
 }
 
-/* 1 when a singular field holds its default (proto3: not written). */
-static int
-canon_is_default(const ProtobufCFieldDescriptor *f, const void *p)
+/*
+ * Whether field cf of m is set, and so in the canonical form: a repeated
+ * field's count, 1 for a singular one that does not hold its default
+ * (proto3: not written), else 0. *pp: where its value is.
+ */
+static size_t
+canon_set(const struct canon_field *cf, const Budgetstore__JournalEntry *m,
+    const void **pp)
 {
+	const ProtobufCFieldDescriptor *f = cf->f;
+	const char                     *p = (const char *)m + f->offset;
+
+	if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+		*pp = *(const void *const *)(const void *)p;
+		return (*(const size_t *)(const void *)((const char *)m +
+		    f->quantifier_offset));
+	}
+	*pp = p;
 	switch (f->type) {
 	case PROTOBUF_C_TYPE_INT32:
-		return (*(const int32_t *)p == 0);
+		return (*(const int32_t *)(const void *)p != 0);
 	case PROTOBUF_C_TYPE_UINT32:
-		return (*(const uint32_t *)p == 0);
+		return (*(const uint32_t *)(const void *)p != 0);
 	case PROTOBUF_C_TYPE_INT64:
-		return (*(const int64_t *)p == 0);
+		return (*(const int64_t *)(const void *)p != 0);
 	case PROTOBUF_C_TYPE_UINT64:
-		return (*(const uint64_t *)p == 0);
-	case PROTOBUF_C_TYPE_STRING:
+		return (*(const uint64_t *)(const void *)p != 0);
+	default: /* STRING */
+		*pp = *(char *const *)(const void *)p;
 		return (
-		    *(char *const *)p == NULL || **(char *const *)p == '\0');
-	default:
-		return (1);
+		    *pp != NULL && **(char *const *)(const void *)p != '\0');
 	}
+}
+
+/* The fields of JournalEntry as canon_fields_init laid them out. */
+static const struct canon_field *
+canon_fields_of(const Budgetstore__JournalEntry *m, size_t *n)
+{
+	pthread_once(&canon_fields_once, canon_fields_init);
+	if (m->base.descriptor != &budgetstore__journal_entry__descriptor)
+		canon_fatal("not a journal entry");
+	*n = canon_nfields;
+	return (canon_fields);
 }
 
 /*
  * Walk the fields of an entry that are set, in field-number order, "hash"
  * excluded, each as the text that is hashed: the one definition of what an
  * entry says, used for the hash chain and for every view of the journal.
+ * journal_canonical_into writes the same lines without the callback.
  */
 void
 journal_fields(const Budgetstore__JournalEntry *m,
     void (*cb)(const char *, const char *, int, void *), void *arg)
 {
-	const ProtobufCMessageDescriptor *d = m->base.descriptor;
-	struct canon                      list = {NULL, 0, 0};
-	char                              buf[TIMESTAMP_BUFSZ + 8];
-	const char                       *v;
-	unsigned                          i;
-	size_t                            j, n, sz;
-	int                               number;
+	const struct canon_field *cfs;
+	struct canon              list = {NULL, 0, 0};
+	char                      buf[CANON_VALUE_MAX + 1];
+	const void               *p;
+	size_t                    i, j, n, nf;
 
-	pthread_once(&canon_kinds_once, canon_kinds_init);
-	if (d != &budgetstore__journal_entry__descriptor)
-		canon_fatal("not a journal entry");
-	for (i = 0; i < d->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		const char                     *p = (const char *)m + f->offset;
+	cfs = canon_fields_of(m, &nf);
+	for (i = 0; i < nf; i++) {
+		const struct canon_field *cf = &cfs[i];
 
-		if (f->id == BUDGETSTORE_JOURNAL_HASH_FIELD)
+		if ((n = canon_set(cf, m, &p)) == 0)
 			continue;
-		if (f->label != PROTOBUF_C_LABEL_REPEATED) {
-			if (canon_is_default(f, p))
-				continue;
-			v = canon_scalar(
-			    f, canon_kinds[i], p, buf, sizeof(buf), &number);
-			cb(f->name, v, number, arg);
+		if (cf->f->label != PROTOBUF_C_LABEL_REPEATED) {
+			if (cf->f->type == PROTOBUF_C_TYPE_STRING)
+				cb(cf->f->name, p, 0, arg);
+			else {
+				*canon_value(cf, p, buf) = '\0';
+				cb(cf->f->name, buf, cf->number, arg);
+			}
 			continue;
 		}
-		n = *(const size_t *)(const void *)((const char *)m +
-		    f->quantifier_offset);
-		if (n == 0)
-			continue;
-		sz = f->type == PROTOBUF_C_TYPE_UINT64 ||
-			f->type == PROTOBUF_C_TYPE_INT64
-		    ? 8
-		    : 4;
 		list.len = 0;
-		canon_put(&list, "", 0);
+		canon_reserve(&list, n * (CANON_VALUE_MAX + 1));
 		for (j = 0; j < n; j++) {
-			const char *arr = *(char *const *)(const void *)p;
-
 			if (j > 0)
-				canon_put(&list, ",", 1);
-			v = canon_scalar(f, canon_kinds[i], arr + j * sz, buf,
-			    sizeof(buf), &number);
-			canon_put(&list, v, strlen(v));
+				list.buf[list.len++] = ',';
+			list.len = (size_t)(canon_value(cf,
+						(const char *)p + j * cf->size,
+						list.buf + list.len) -
+			    list.buf);
 		}
-		cb(f->name, list.buf, 0, arg);
+		list.buf[list.len] = '\0';
+		cb(cf->f->name, list.buf, 0, arg);
 	}
 	free(list.buf);
-}
-
-static void
-canon_line_cb(const char *name, const char *value, int number, void *arg)
-{
-	struct canon *c = arg;
-	size_t        nlen = strlen(name), vlen = strlen(value);
-	char         *o;
-
-	/* Room for the line at its longest, then no more checks. */
-	canon_reserve(c, nlen + 2 + 3 * vlen);
-	o = c->buf + c->len;
-	memcpy(o, name, nlen);
-	o += nlen;
-	*o++ = '=';
-	if (number) { /* digits and a sign: nothing to escape */
-		memcpy(o, value, vlen);
-		o += vlen;
-	} else
-		o = canon_esc(o, value);
-	*o++ = '\n';
-	*o = '\0';
-	c->len = (size_t)(o - c->buf);
 }
 
 /*
  * The canonical form of an entry (see the top of this file), NUL-terminated,
  * into *bufp (of *capp bytes, grown with realloc as needed): callers that
  * hash every entry keep one buffer instead of one per entry. Its length.
+ * The lines journal_fields would give, "name=value\n" each, written in
+ * place: verify builds millions of them, and the callbacks, the copies and
+ * the lengths counted twice were half the cost of its hash chain.
  */
 size_t
 journal_canonical_into(
     const Budgetstore__JournalEntry *m, char **bufp, size_t *capp)
 {
-	struct canon c = {*bufp, 0, *capp};
+	const struct canon_field *cfs;
+	struct canon              c = {*bufp, 0, *capp};
+	const void               *p;
+	size_t                    i, j, n, nf;
+	char                     *o;
 
-	canon_put(&c, "", 0);
-	journal_fields(m, canon_line_cb, &c);
+	cfs = canon_fields_of(m, &nf);
+	canon_reserve(&c, 0);
+	for (i = 0; i < nf; i++) {
+		const struct canon_field *cf = &cfs[i];
+
+		if ((n = canon_set(cf, m, &p)) == 0)
+			continue;
+		/* Room for the line at its longest, then no more checks. */
+		canon_reserve(&c,
+		    cf->namelen + 2 +
+			(cf->f->type == PROTOBUF_C_TYPE_STRING
+				? 3 * strlen(p)
+				: n * (CANON_VALUE_MAX + 1)));
+		o = c.buf + c.len;
+		memcpy(o, cf->f->name, cf->namelen);
+		o += cf->namelen;
+		*o++ = '=';
+		if (cf->f->type == PROTOBUF_C_TYPE_STRING)
+			o = canon_esc(o, p);
+		else {
+			/* A singular field is a list of one. */
+			for (j = 0; j < n; j++) {
+				if (j > 0)
+					*o++ = ',';
+				o = canon_value(
+				    cf, (const char *)p + j * cf->size, o);
+			}
+		}
+		*o++ = '\n';
+		c.len = (size_t)(o - c.buf);
+	}
+	c.buf[c.len] = '\0';
 	*bufp = c.buf;
 	*capp = c.cap;
 	return (c.len);

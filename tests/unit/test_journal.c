@@ -111,6 +111,67 @@ test_canonical_ignores_hash(void **state)
 	free(s);
 }
 
+/* One line of journal_fields' view, escaped here as README says. */
+static void
+view_line_cb(const char *name, const char *value, int number, void *arg)
+{
+	char       *out = arg, *o = out + strlen(out);
+	const char *p;
+
+	o += sprintf(o, "%s=", name);
+	for (p = value; *p != '\0'; p++) {
+		unsigned char b = (unsigned char)*p;
+
+		if (number || (b > 0x20 && b < 0x7f && b != '%'))
+			*o++ = (char)b;
+		else
+			o += sprintf(o, "%%%02X", b);
+	}
+	*o++ = '\n';
+	*o = '\0';
+}
+
+/*
+ * Every view of the journal (history, export) shows the fields
+ * journal_fields gives, and auditors re-hash exports from them: they must
+ * make the very bytes journal_canonical_into hashes, which writes its
+ * lines without journal_fields, for speed.
+ */
+static void
+test_fields_agree_with_canonical(void **state)
+{
+	Budgetstore__JournalEntry m = BUDGETSTORE__JOURNAL_ENTRY__INIT;
+	uint64_t                  ids[2];
+	int64_t                   amounts[2];
+	char                      view[2048], *s = NULL;
+	size_t                    len, cap = 0;
+
+	(void)state;
+	fill(&m, ids, amounts);
+	m.expires_at = -1; /* a microsecond before 1970 */
+	m.until = -719468; /* 0000-03-01 */
+	m.company = PB_STR("0123456789");
+	m.name = PB_STR("%% \t\x7f\xff,=");
+	m.budget = INT64_MIN;
+	m.subsidy = INT64_MAX;
+	view[0] = '\0';
+	journal_fields(&m, view_line_cb, view);
+	len = journal_canonical_into(&m, &s, &cap);
+	assert_string_equal(s, view);
+	assert_int_equal(len, strlen(view));
+	assert_non_null(strstr(s, "expires_at=1969-12-31T23:59:59.999999Z\n"));
+	assert_non_null(strstr(s, "until=0000-03-01\n"));
+	assert_non_null(strstr(s, "budget=-9223372036854775808\n"));
+	assert_non_null(strstr(s, "name=%25%25%20%09%7F%FF,=\n"));
+	/* The buffer is reused: a shorter entry leaves nothing behind. */
+	m = (Budgetstore__JournalEntry)BUDGETSTORE__JOURNAL_ENTRY__INIT;
+	m.seq = 1;
+	len = journal_canonical_into(&m, &s, &cap);
+	assert_string_equal(s, "seq=1\n");
+	assert_int_equal(len, 6);
+	free(s);
+}
+
 /* hash(n) = SHA-256(hash(n-1) || canonical(n)), on a known vector. */
 static void
 test_hash_vector(void **state)
@@ -133,6 +194,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_canonical_golden),
+	    cmocka_unit_test(test_fields_agree_with_canonical),
 	    cmocka_unit_test(test_canonical_ignores_hash),
 	    cmocka_unit_test(test_hash_vector),
 	};
