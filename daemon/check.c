@@ -46,22 +46,26 @@ struct check_sum {
 struct check_slot {
 	uint64_t key;   /* 0: empty */
 	int64_t  value; /* a grant's effective amount */
-	uint64_t owner; /* a grant's company, as check_rid_key says */
-	int      twice; /* stored twice under one id */
+	uint64_t owner; /* a grant's company, as check_rid_key says, and: */
+#define CHECK_TWICE (UINT64_C(1) << 63) /* stored twice under one id */
 };
 
 struct check_map {
 	struct check_slot *slot;
-	size_t             cap; /* a power of two, at least twice the keys */
+	size_t             cap; /* a power of two; the keys fill 70% at most */
 };
 
+/*
+ * As small as keeps probes short: every page of it is touched, and a
+ * fresh page costs more than the probes it saves.
+ */
 static void
 check_map_init(struct check_map *m, size_t n)
 {
 	m->cap = 64;
-	while (m->cap < 2 * n)
+	while (m->cap * 7 < n * 10)
 		m->cap *= 2;
-	m->slot = xcalloc(m->cap, sizeof(*m->slot));
+	m->slot = xmap(m->cap * sizeof(*m->slot));
 }
 
 /* The slot of key, or the empty one where it would go. */
@@ -247,7 +251,7 @@ check_dossier_cb(const struct dossier *d, void *arg)
 		if (d->grants[i] == 0)
 			continue;
 		g = check_map_slot(&cs->grants, d->grants[i]);
-		if (g->key == 0 || g->owner != company)
+		if (g->key == 0 || (g->owner & ~CHECK_TWICE) != company)
 			continue;
 		if (money_add(effective, g->value, &effective) == -1)
 			overflow = 1;
@@ -375,10 +379,10 @@ check_grant_cb(const struct grant *g, const char *filed, int keyok, void *arg)
 		return (0); /* no dossier can name it: found by nobody */
 	sl = check_map_slot(&cs->grants, g->id);
 	if (sl->key != 0) {
-		if (!sl->twice)
+		if (!(sl->owner & CHECK_TWICE))
 			check_problem(cs->r, "grant %llu is stored twice",
 			    (unsigned long long)g->id);
-		sl->twice = 1;
+		sl->owner |= CHECK_TWICE;
 		return (0);
 	}
 	sl->key = g->id;
@@ -913,8 +917,9 @@ check_records(struct check_state *cs)
 	free(cs->sums);
 	cs->sums = NULL;
 	cs->nsums = cs->capsums = 0;
-	free(cs->grants.slot);
-	free(cs->companies.slot);
+	xunmap(cs->grants.slot, cs->grants.cap * sizeof(*cs->grants.slot));
+	xunmap(cs->companies.slot,
+	    cs->companies.cap * sizeof(*cs->companies.slot));
 }
 
 /*

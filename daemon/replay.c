@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sys/mman.h>
-
 #include "budget/date.h"
 #include "budgetd.h"
 #include "store.pb-c.h"
@@ -51,8 +49,8 @@ struct rp_table {
 };
 
 struct replay {
-	struct rp_table  contracts, dossiers, grants, companies;
-	size_t           ncontracts, ndossiers, ngrants, ncompanies;
+	struct rp_table  contracts, dossiers, grants, companies, strings;
+	size_t           ncontracts, ndossiers, ngrants, ncompanies, nstrings;
 	size_t           maxc, maxd, maxg, maxco;
 	struct rp_arena *arena;
 	struct link     *links;
@@ -67,55 +65,6 @@ struct replay {
 	/* The rule sets and regimes rules_load entries brought, each once. */
 	struct rulebook rules;
 };
-
-/*
- * Memory for the replay's tables and arena, zeroed (as mmap's is), in
- * whole huge pages where the kernel allows: a replay of the whole journal
- * touches every page of it once, and on a virtual machine one page fault
- * per 4 KiB was a tenth of verify's time.
- */
-#define RP_HUGE ((size_t)2 << 20)
-
-static size_t
-rp_map_len(size_t size)
-{
-	size_t page = size >= RP_HUGE ? RP_HUGE : 4096;
-
-	return ((size + page - 1) & ~(page - 1));
-}
-
-static void *
-rp_map(size_t size)
-{
-	size_t len = rp_map_len(size);
-	char  *p, *q;
-
-	if (len < RP_HUGE) {
-		p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p == MAP_FAILED)
-			fatal("replay: mmap");
-		return (p);
-	}
-	/* A huge page must start on a boundary: map more, trim the ends. */
-	p = mmap(NULL, len + RP_HUGE, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		fatal("replay: mmap");
-	q = (char *)(((uintptr_t)p + RP_HUGE - 1) & ~(uintptr_t)(RP_HUGE - 1));
-	if (q > p)
-		munmap(p, (size_t)(q - p));
-	munmap(q + len, (size_t)(p + RP_HUGE - q));
-	(void)madvise(q, len, MADV_HUGEPAGE); /* a hint: 4 KiB pages work */
-	return (q);
-}
-
-static void
-rp_unmap(void *p, size_t size)
-{
-	if (p != NULL)
-		munmap(p, rp_map_len(size));
-}
 
 /*
  * Bump allocation; the whole arena goes at once in replay_free. Each
@@ -136,7 +85,7 @@ rp_alloc(struct replay *rp, size_t size)
 					  : a->cap;
 		a = xcalloc(1, sizeof(*a));
 		a->cap = size > cap ? size : cap;
-		a->buf = rp_map(a->cap);
+		a->buf = xmap(a->cap);
 		a->next = rp->arena;
 		rp->arena = a;
 	}
@@ -187,13 +136,13 @@ rp_grow(struct rp_table *t)
 	size_t          i;
 
 	t->cap = old.cap ? old.cap * 2 : 64;
-	t->slot = rp_map(t->cap * sizeof(*t->slot));
+	t->slot = xmap(t->cap * sizeof(*t->slot));
 	for (i = 0; i < old.cap; i++) {
 		if (old.slot[i].key != NULL)
 			*rp_probe(t, old.slot[i].key, old.slot[i].hash) =
 			    old.slot[i];
 	}
-	rp_unmap(old.slot, old.cap * sizeof(*old.slot));
+	xunmap(old.slot, old.cap * sizeof(*old.slot));
 }
 
 /* Make an empty tab big enough for n entries at most 70% full. */
@@ -204,7 +153,7 @@ rp_presize(struct rp_table *t, size_t n)
 
 	while (cap * 7 < n * 10)
 		cap *= 2;
-	t->slot = rp_map(cap * sizeof(*t->slot));
+	t->slot = xmap(cap * sizeof(*t->slot));
 	t->cap = cap;
 }
 
@@ -244,6 +193,38 @@ rp_lookup(struct replay *rp, struct rp_table *tab, size_t *count, size_t max,
 	return (sl->val);
 }
 
+/* The key rp_lookup keeps right after a value of size bytes. */
+static const char *
+rp_key(const void *val, size_t size)
+{
+	return ((const char *)val + ((size + 7) & ~(size_t)7));
+}
+
+/* s, kept once however often it comes: a dossier's package. */
+static const char *
+rp_intern(struct replay *rp, const char *s)
+{
+	void *v;
+	int   created;
+
+	/* A few names in all, as a rule: grown, not sized for the worst. */
+	if (rp->strings.cap == 0)
+		rp_presize(&rp->strings, 16);
+	v = rp_lookup(rp, &rp->strings, &rp->nstrings, rp->maxd + rp->maxg, s,
+	    1, &created);
+	return (v != NULL ? rp_key(v, 1) : rp_strdup(rp, s));
+}
+
+/* src into dst of size bytes, cut short if need be, as snprintf would. */
+static void
+rp_copy(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 /*
  * A replay able to hold up to the given numbers of each entity (the
  * store's counts, with room for what the journal may add meanwhile).
@@ -277,15 +258,14 @@ replay_free(struct replay *rp)
 
 	if (rp == NULL)
 		return;
-	rp_unmap(
-	    rp->contracts.slot, rp->contracts.cap * sizeof(struct rp_slot));
-	rp_unmap(rp->dossiers.slot, rp->dossiers.cap * sizeof(struct rp_slot));
-	rp_unmap(rp->grants.slot, rp->grants.cap * sizeof(struct rp_slot));
-	rp_unmap(
-	    rp->companies.slot, rp->companies.cap * sizeof(struct rp_slot));
+	xunmap(rp->contracts.slot, rp->contracts.cap * sizeof(struct rp_slot));
+	xunmap(rp->dossiers.slot, rp->dossiers.cap * sizeof(struct rp_slot));
+	xunmap(rp->grants.slot, rp->grants.cap * sizeof(struct rp_slot));
+	xunmap(rp->companies.slot, rp->companies.cap * sizeof(struct rp_slot));
+	xunmap(rp->strings.slot, rp->strings.cap * sizeof(struct rp_slot));
 	for (a = rp->arena; a != NULL; a = next) {
 		next = a->next;
-		rp_unmap(a->buf, a->cap);
+		xunmap(a->buf, a->cap);
 		free(a);
 	}
 	free(rp->links);
@@ -296,27 +276,33 @@ replay_free(struct replay *rp)
 	free(rp);
 }
 
+/*
+ * The replay's records hold no string twice: a dossier points at its
+ * contract's id and at its package's, kept once (rp_intern), a grant at
+ * its dossier's. A whole journal's replay holds millions of them, and
+ * every page of it is a fresh page to fault in and clear.
+ */
 struct rp_contract {
 	struct contract c;
+	const char     *id; /* the table's key */
 };
 
 struct rp_dossier {
-	char               company[LEDGER_RID_SZ];
-	char               contract[LEDGER_ID_MAX + 1];
-	char               package[LEDGER_PKG_MAX + 1];
-	enum dossier_state state;
-	int64_t            subsidy, granted, paid, pending, released;
-	uint32_t           ngrants;
+	int64_t     subsidy, granted, paid, pending, released;
+	const char *contract, *package; /* in the tables */
+	uint32_t    ngrants;
+	uint8_t     state; /* enum dossier_state */
+	char        company[LEDGER_RID_SZ];
 };
 
 struct rp_grant {
-	char            company[LEDGER_RID_SZ];
-	int32_t         date;
-	int64_t         amount, effective;
-	const char     *source; /* in the arena */
-	const char     *dossier;
-	enum grant_kind kind;
-	uint64_t        what; /* its package and contract, rp_what */
+	int64_t     amount, effective;
+	uint64_t    what;    /* its package and contract, rp_what */
+	const char *source;  /* in the arena */
+	const char *dossier; /* the dossier table's key, or "" */
+	int32_t     date;
+	uint8_t     kind; /* enum grant_kind */
+	char        company[LEDGER_RID_SZ];
 };
 
 struct rp_company {
@@ -477,9 +463,10 @@ replay_bad(char *why, size_t len, const char *fmt, ...)
 	return (-1);
 }
 
+/* The grant an entry makes, for dossier (its key) or none (""). */
 static int
 replay_new_grant(struct replay *rp, const Budgetstore__JournalEntry *m,
-    char *why, size_t len)
+    const char *dossier, char *why, size_t len)
 {
 	struct rp_grant *g;
 	int              created;
@@ -491,12 +478,12 @@ replay_new_grant(struct replay *rp, const Budgetstore__JournalEntry *m,
 		    "more grants than stored",
 		    (unsigned long long)m->seq,
 		    (unsigned long long)m->grant_id));
-	snprintf(g->company, sizeof(g->company), "%s", m->company);
+	rp_copy(g->company, sizeof(g->company), m->company);
 	g->date = m->date;
 	g->amount = g->effective = m->amount;
-	g->source = rp_strdup(rp, *m->dossier != '\0' ? "ledger" : m->reason);
-	g->dossier = rp_strdup(rp, m->dossier);
-	g->kind = rp_grant_kind(m);
+	g->source = *dossier != '\0' ? "ledger" : rp_strdup(rp, m->reason);
+	g->dossier = dossier;
+	g->kind = (uint8_t)rp_grant_kind(m);
 	g->what = *m->dossier != '\0' ? rp_what(m->package, m->contract, 0, 0)
 				      : rp_what("", "", 0, 0);
 	if (rp->ngrants > rp->capglist) {
@@ -620,13 +607,13 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 			    "entry %llu: merges unknown "
 			    "company %s",
 			    (unsigned long long)m->seq, m->company2));
-		snprintf(co->absorbed_into, sizeof(co->absorbed_into), "%s",
-		    m->company);
+		rp_copy(
+		    co->absorbed_into, sizeof(co->absorbed_into), m->company);
 		co->absorbed_on = m->date;
 		return (0);
 	}
 	if (strcmp(kind, "deminimis_declare") == 0)
-		return (replay_new_grant(rp, m, why, len));
+		return (replay_new_grant(rp, m, "", why, len));
 
 	/* Everything else moves a contract's money. */
 	if (*m->contract == '\0')
@@ -637,6 +624,8 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 	if (k == NULL)
 		return (replay_bad(why, len, "entry %llu: contract %s unknown",
 		    (unsigned long long)m->seq, m->contract));
+	if (created)
+		k->id = rp_key(k, sizeof(*k));
 	if (strncmp(kind, "contract_", 9) == 0) {
 		replay_contract_effect(m, &k->c);
 		return (0);
@@ -658,9 +647,9 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 			    rp->dlist, rp->capdlist, sizeof(*rp->dlist));
 		}
 		rp->dlist[rp->ndossiers - 1] = d;
-		snprintf(d->company, sizeof(d->company), "%s", m->company);
-		snprintf(d->contract, sizeof(d->contract), "%s", m->contract);
-		snprintf(d->package, sizeof(d->package), "%s", m->package);
+		rp_copy(d->company, sizeof(d->company), m->company);
+		d->contract = k->id;
+		d->package = rp_intern(rp, m->package);
 		d->state = DS_RESERVED;
 		d->subsidy = m->subsidy;
 		d->pending = m->amount;
@@ -671,11 +660,12 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 		d->granted += m->amount;
 		d->subsidy = m->subsidy;
 		/* The package approved: an upgrade's new one. */
-		snprintf(d->package, sizeof(d->package), "%s", m->package);
+		d->package = rp_intern(rp, m->package);
 		d->ngrants++;
 		if (d->state == DS_RESERVED)
 			d->state = DS_APPROVED;
-		if (replay_new_grant(rp, m, why, len) == -1)
+		if (replay_new_grant(rp, m, rp_key(d, sizeof(*d)), why, len) ==
+		    -1)
 			return (-1);
 	} else if (strcmp(kind, "dossier_cancel") == 0 ||
 	    strcmp(kind, "dossier_expire") == 0) {
@@ -818,10 +808,11 @@ replay_diff_dossier(
 		    s->id);
 		return (why);
 	}
-	if (d->state != s->state || d->pending != s->pending ||
-	    d->granted != s->granted || d->paid != s->paid ||
-	    d->released != s->released || d->subsidy != s->subsidy ||
-	    d->ngrants != s->ngrants || strcmp(d->contract, s->contract) ||
+	if ((unsigned)d->state != (unsigned)s->state ||
+	    d->pending != s->pending || d->granted != s->granted ||
+	    d->paid != s->paid || d->released != s->released ||
+	    d->subsidy != s->subsidy || d->ngrants != s->ngrants ||
+	    strcmp(d->contract, s->contract) ||
 	    strcmp(d->company, s->company)) {
 		snprintf(why, len,
 		    "dossier %s: stored %s pending/granted/paid/released "
@@ -829,7 +820,8 @@ replay_diff_dossier(
 		    "%lld/%lld/%lld/%lld",
 		    s->id, ledger_state_name(s->state), (long long)s->pending,
 		    (long long)s->granted, (long long)s->paid,
-		    (long long)s->released, ledger_state_name(d->state),
+		    (long long)s->released,
+		    ledger_state_name((enum dossier_state)d->state),
 		    (long long)d->pending, (long long)d->granted,
 		    (long long)d->paid, (long long)d->released);
 		return (why);
@@ -896,7 +888,8 @@ replay_diff_grant(
 		    (long long)g->effective);
 		return (why);
 	}
-	if (g->kind != s->kind || strcmp(g->source, s->source) != 0 ||
+	if ((unsigned)g->kind != (unsigned)s->kind ||
+	    strcmp(g->source, s->source) != 0 ||
 	    strcmp(g->dossier, s->dossier) != 0 ||
 	    g->what != rp_what(s->package, s->contract, 0, 0)) {
 		snprintf(why, len,
