@@ -8,9 +8,10 @@
  * head; it replays the journal into fresh balances and compares them with
  * every stored record (I-3). Tests run it after every step.
  *
- * On two threads: the journal is walked and decoded once; one thread
- * replays it, the other hashes it; then both take the remaining parts
- * (see enum check_part) until none is left.
+ * On three threads: the journal is walked and decoded once; one thread
+ * replays it, a second hashes it, and a third meanwhile checks what needs
+ * only the store; then all take the remaining parts (see enum
+ * check_part) until none is left.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -923,23 +924,26 @@ check_records(struct check_state *cs)
 }
 
 /*
- * What is left once the journal has been walked, in parts that either
- * thread may take, the largest first, so that the two finish together.
- * The replay is complete by then and only read. Each part has a report
- * of its own; check_ledger puts them together, the chain's first, in an
- * order of its own.
+ * What is left besides the walk of the journal, in parts that any thread
+ * may take, the largest first, so that the threads finish together. The
+ * first few read only the store: a third thread takes them while the
+ * journal is still walked, in the time the chain waits for blocks. The
+ * rest compare the store with the replay, once it is complete, and only
+ * read it. Each part has a report of its own; check_ledger puts them
+ * together, the chain's first, in an order of its own.
  */
 enum check_part {
-	CP_COMPANIES, /* every company with a grant: I-2 in every window */
 	CP_RECORDS,   /* check_records */
+	CP_COMPANIES, /* every company with a grant: I-2 in every window */
+	CP_HISTORY,   /* the history index, summed */
 	CP_DOSSIERS,  /* the stored dossiers against the replay */
 	CP_GRANTS,    /* ...grants */
 	CP_COMPANY,   /* ...companies */
-	CP_HISTORY,   /* the history index, summed */
 	CP_CONTRACTS, /* ...contracts */
 	CP_RULES,     /* ...rule sets and regimes */
 	CP_NPARTS
 };
+#define CP_FIRST_REPLAY CP_DOSSIERS /* the first that needs the replay */
 
 struct check_parts {
 	_Atomic unsigned    next; /* the next part to take */
@@ -1022,15 +1026,33 @@ check_cpu_ms(const struct timespec *since)
 	return (check_ms_of(CLOCK_THREAD_CPUTIME_ID, since));
 }
 
-/* Take parts until none is left; this thread's CPU milliseconds. */
+/*
+ * The next part below limit, or limit when there is none. Not a plain
+ * fetch-and-add: a part the caller may not take stays for a thread that
+ * may.
+ */
+static unsigned
+check_part_next(struct check_parts *p, unsigned limit)
+{
+	unsigned i = atomic_load(&p->next);
+
+	while (i < limit && !atomic_compare_exchange_weak(&p->next, &i, i + 1))
+		;
+	return (i < limit ? i : limit);
+}
+
+/*
+ * Take parts below limit until none is left; this thread's CPU
+ * milliseconds.
+ */
 static long
-check_parts_take(struct check_parts *p, struct store_txn *t)
+check_parts_take(struct check_parts *p, struct store_txn *t, unsigned limit)
 {
 	struct timespec start, part;
 	unsigned        i;
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
-	while ((i = atomic_fetch_add(&p->next, 1)) < CP_NPARTS) {
+	while ((i = check_part_next(p, limit)) < limit) {
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &part);
 		check_part(p, (enum check_part)i, t);
 		p->ms[i] = check_cpu_ms(&part);
@@ -1063,7 +1085,28 @@ check_worker_main(void *arg)
 	check_ring_hash(&w->ring, &w->chain);
 	check_chain_end(&w->chain, w->t, w->ring.broken, w->ring.cut);
 	w->chain_ms = check_cpu_ms(&start);
-	w->parts_ms = check_parts_take(w->parts, w->t);
+	w->parts_ms = check_parts_take(w->parts, w->t, CP_NPARTS);
+	return (NULL);
+}
+
+/*
+ * The third thread: parts that read only the store, begun at once, on a
+ * transaction of its own that sees the caller's snapshot (as the
+ * second's). Two cores run three threads: it fills the time the chain
+ * waits for the walk, which is slower.
+ */
+struct check_early {
+	struct store_txn    t;
+	struct check_parts *parts;
+	long                ms;
+};
+
+static void *
+check_early_main(void *arg)
+{
+	struct check_early *e = arg;
+
+	e->ms = check_parts_take(e->parts, &e->t, CP_FIRST_REPLAY);
 	return (NULL);
 }
 
@@ -1111,13 +1154,14 @@ check_ledger(struct store_txn *t, struct check_report *r)
 {
 	struct check_state  cs;
 	struct check_worker w;
+	struct check_early  e;
 	struct check_parts  p;
 	struct check_report rep;
 	struct store_txn    wt;
 	struct timespec     start, cpu;
-	pthread_t           thr;
+	pthread_t           thr, ethr;
 	uint64_t            broken = 0;
-	int                 threaded = 0, err, cut = 1;
+	int                 threaded = 0, early = 0, err, cut = 1;
 	long                ms = 0, parts_ms;
 	size_t              i;
 
@@ -1126,6 +1170,7 @@ check_ledger(struct store_txn *t, struct check_report *r)
 	memset(&cs, 0, sizeof(cs));
 	memset(r, 0, sizeof(*r));
 	memset(&w, 0, sizeof(w));
+	memset(&e, 0, sizeof(e));
 	memset(&p, 0, sizeof(p));
 	memset(&rep, 0, sizeof(rep));
 	r->ok = rep.ok = w.hash.ok = 1;
@@ -1157,6 +1202,14 @@ check_ledger(struct store_txn *t, struct check_report *r)
 	if (!threaded) {
 		store_abort(&wt);
 		w.t = t;
+	} else {
+		e.parts = &p;
+		store_begin(&e.t, 0);
+		early = e.t.err == 0 &&
+		    store_snapshot(&e.t) == store_snapshot(t) &&
+		    pthread_create(&ethr, NULL, check_early_main, &e) == 0;
+		if (!early)
+			store_abort(&e.t);
 	}
 
 	cs.t = t;
@@ -1174,15 +1227,21 @@ check_ledger(struct store_txn *t, struct check_report *r)
 	ms = check_cpu_ms(&cpu);
 	if (!threaded)
 		check_chain_end(&w.chain, t, broken, cut);
-	parts_ms = t->err == 0 ? check_parts_take(&p, t) : 0;
+	parts_ms = t->err == 0 ? check_parts_take(&p, t, CP_NPARTS) : 0;
 	if (threaded) {
 		if (pthread_join(thr, NULL) != 0)
 			fatalx("check: pthread_join");
 		check_ring_fini(&w.ring);
 	}
+	if (early && pthread_join(ethr, NULL) != 0)
+		fatalx("check: pthread_join");
 	err = t->err != 0 ? t->err : w.t->err;
+	if (early && err == 0)
+		err = e.t.err;
 	if (threaded)
 		store_abort(&wt);
+	if (early)
+		store_abort(&e.t);
 	replay_free(cs.rp);
 
 	/* The index holds exactly what the journal calls for, or look why. */
@@ -1226,10 +1285,13 @@ check_ledger(struct store_txn *t, struct check_report *r)
 		    r, "the ledger could not be read: %s", store_strerror(err));
 	/* Info, not debug: which path verify took is part of the record. */
 	log_info("verify: %llu entries in %ld ms; CPU: journal %ld ms, "
-		 "parts %ld ms; chain %ld ms, parts %ld ms (%s)",
+		 "parts %ld ms; chain %ld ms, parts %ld ms; early parts %ld "
+		 "ms (%s)",
 	    (unsigned long long)r->entries, check_ms(&start), ms, parts_ms,
-	    w.chain_ms, w.parts_ms,
-	    threaded ? "on a second thread" : "all on this one");
+	    w.chain_ms, w.parts_ms, e.ms,
+	    early          ? "on three threads"
+		: threaded ? "on two threads"
+			   : "all on this one");
 	log_debug("verify: parts (CPU ms): I-2 %ld, records %ld, against the "
 		  "replay: dossiers %ld, grants %ld, companies %ld, contracts "
 		  "%ld, rules %ld; history %ld",
