@@ -299,7 +299,7 @@ struct rp_grant {
 	int64_t     amount, effective;
 	uint64_t    what;    /* its package and contract, rp_what */
 	const char *source;  /* in the arena */
-	const char *dossier; /* the dossier table's key, or "" */
+	const char *dossier; /* its dossier's id, or "" */
 	int32_t     date;
 	uint8_t     kind; /* enum grant_kind */
 	char        company[LEDGER_RID_SZ];
@@ -463,7 +463,11 @@ replay_bad(char *why, size_t len, const char *fmt, ...)
 	return (-1);
 }
 
-/* The grant an entry makes, for dossier (its key) or none (""). */
+/*
+ * The grant an entry makes, for dossier: the dossier table's key for an
+ * approval; for a declared aid, whatever dossier its entry names (none,
+ * unless the entry was made by something other than budgetd).
+ */
 static int
 replay_new_grant(struct replay *rp, const Budgetstore__JournalEntry *m,
     const char *dossier, char *why, size_t len)
@@ -481,7 +485,7 @@ replay_new_grant(struct replay *rp, const Budgetstore__JournalEntry *m,
 	rp_copy(g->company, sizeof(g->company), m->company);
 	g->date = m->date;
 	g->amount = g->effective = m->amount;
-	g->source = *dossier != '\0' ? "ledger" : rp_strdup(rp, m->reason);
+	g->source = *m->dossier != '\0' ? "ledger" : rp_strdup(rp, m->reason);
 	g->dossier = dossier;
 	g->kind = (uint8_t)rp_grant_kind(m);
 	g->what = *m->dossier != '\0' ? rp_what(m->package, m->contract, 0, 0)
@@ -613,7 +617,9 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 		return (0);
 	}
 	if (strcmp(kind, "deminimis_declare") == 0)
-		return (replay_new_grant(rp, m, "", why, len));
+		return (replay_new_grant(rp, m,
+		    *m->dossier != '\0' ? rp_strdup(rp, m->dossier) : "", why,
+		    len));
 
 	/* Everything else moves a contract's money. */
 	if (*m->contract == '\0')
