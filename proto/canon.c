@@ -143,6 +143,11 @@ canon_fields_init(void)
 			canon_fatal("a field has a type the canonical form "
 				    "does not know");
 		}
+		/* Lists are of numbers: a comma in a string would be ambiguous. */
+		if (f->label == PROTOBUF_C_LABEL_REPEATED &&
+		    f->type == PROTOBUF_C_TYPE_STRING)
+			canon_fatal("a repeated string field: the canonical "
+				    "form has no way to write it");
 		cf = &canon_fields[canon_nfields++];
 		cf->f = f;
 		cf->kind = canon_kind_of(f->name);
