@@ -22,6 +22,7 @@
 #include <lmdb.h>
 
 #include "audit.h"
+#include "budget/date.h"
 #include "store.pb-c.h"
 
 /* ------------------------------------------------------------------ */
@@ -996,6 +997,153 @@ test_tamper_deminimis(void **state)
 }
 
 /*
+ * verify checks I-2 company by company, and sends to dm_verify only those
+ * that may break it: a company linked to nobody whose grants, none
+ * negative and none before the first regime, add up to no more than the
+ * lowest ceiling is passed over. The three tests below break I-2 (or its
+ * regimes) for such a company, AU_CO_X alone, each in a way that a pass
+ * over too eager would miss.
+ */
+
+/* AU_CO_X's grants (au_tamper's change): D1's raised to EUR 350,000. */
+static int
+d1_grant_to_350k(uint8_t **val, size_t *len)
+{
+	Budgetstore__Grant *g = budgetstore__grant__unpack(NULL, *len, *val);
+
+	assert_non_null(g);
+	if (strcmp(g->dossier, "D1") == 0) {
+		g->amount = g->effective = INT64_C(35000000);
+		au_repack(&g->base, val, len);
+	}
+	budgetstore__grant__free_unpacked(g, NULL);
+	return (1);
+}
+
+/* ...and the declared aid taken below zero: EUR -200,000. */
+static int
+d1_grant_to_350k_declared_negative(uint8_t **val, size_t *len)
+{
+	Budgetstore__Grant *g = budgetstore__grant__unpack(NULL, *len, *val);
+
+	assert_non_null(g);
+	if (g->dossier[0] == '\0') {
+		g->effective = INT64_C(-20000000);
+		au_repack(&g->base, val, len);
+	}
+	budgetstore__grant__free_unpacked(g, NULL);
+	return (d1_grant_to_350k(val, len));
+}
+
+/* ...D1's dated 2010-01-01, before any regime, its key left as it was. */
+static int
+d1_grant_to_2010(uint8_t **val, size_t *len)
+{
+	Budgetstore__Grant *g = budgetstore__grant__unpack(NULL, *len, *val);
+
+	assert_non_null(g);
+	if (strcmp(g->dossier, "D1") == 0) {
+		g->date = date_from_civil(2010, 1, 1);
+		au_repack(&g->base, val, len);
+	}
+	budgetstore__grant__free_unpacked(g, NULL);
+	return (1);
+}
+
+/* verify's problems, which must say I-2 broken exactly n times. */
+static void
+expect_i2(const struct h_daemon *d, size_t n)
+{
+	json_t *v = expect_broken(d, 0);
+
+	if (problems_with(v, "I-2 broken") != n) {
+		dump_verify(v);
+		h_fail("verify: I-2 broken not said exactly %zu times", n);
+	}
+	json_decref(v);
+}
+
+/* D1's grant over the ceiling, AU_CO_X linked to nobody. */
+static void
+test_tamper_deminimis_alone(void **state)
+{
+	struct au_head   h;
+	struct h_daemon *d = tamper_ledger(state, &h);
+
+	assert_int_equal(
+	    au_tamper(d, "grants", AU_CO_X, 10, d1_grant_to_350k), 1);
+	expect_i2(d, 1);
+}
+
+/*
+ * EUR 150,000 declared for 2019 beside D1's grant, then D1's raised to
+ * EUR 350,000 and the declared one taken to EUR -200,000: the two add up
+ * to EUR 150,000, under every ceiling, but D1's window holds EUR 350,000.
+ */
+static void
+test_tamper_deminimis_negative(void **state)
+{
+	struct au_head   h;
+	struct h_daemon *d = tamper_ledger(state, &h);
+
+	fx_declare(d, AU_CO_X, "150000", "2019-06-01");
+	fx_verify_ok(d);
+	assert_int_equal(au_tamper(d, "grants", AU_CO_X, 10,
+			     d1_grant_to_350k_declared_negative),
+	    2);
+	expect_i2(d, 1);
+}
+
+/* AU_CO_X's grants: D1's raised to EUR 150,000. */
+static int
+d1_grant_to_150k(uint8_t **val, size_t *len)
+{
+	Budgetstore__Grant *g = budgetstore__grant__unpack(NULL, *len, *val);
+
+	assert_non_null(g);
+	if (strcmp(g->dossier, "D1") == 0) {
+		g->amount = g->effective = INT64_C(15000000);
+		au_repack(&g->base, val, len);
+	}
+	budgetstore__grant__free_unpacked(g, NULL);
+	return (1);
+}
+
+/*
+ * Each company of an undertaking under the lowest ceiling, the two
+ * together over it: AU_CO_Y's EUR 190,000 declared for 2025 and D1's grant
+ * raised to EUR 150,000, linked since 2020. Said for each, as each has a
+ * grant of its own in the window.
+ */
+static void
+test_tamper_deminimis_linked(void **state)
+{
+	struct au_head   h;
+	struct h_daemon *d = tamper_ledger(state, &h);
+
+	json_decref(au_ctl_json(d, 0, "company", "link", AU_CO_X, AU_CO_Y,
+	    "--since", "2020-01-01", NULL));
+	fx_declare(d, AU_CO_Y, "190000", "2025-06-01");
+	fx_verify_ok(d);
+	assert_int_equal(
+	    au_tamper(d, "grants", AU_CO_X, 10, d1_grant_to_150k), 1);
+	expect_i2(d, 2);
+}
+
+/* D1's grant dated before any de-minimis regime: no ceiling to judge by. */
+static void
+test_tamper_deminimis_no_regime(void **state)
+{
+	struct au_head   h;
+	struct h_daemon *d = tamper_ledger(state, &h);
+
+	assert_int_equal(
+	    au_tamper(d, "grants", AU_CO_X, 10, d1_grant_to_2010), 1);
+	expect_problem(
+	    d, 0, "no de-minimis regime is in force on 2010-01-01", NULL);
+}
+
+/*
  * The path verify took, as budgetd logs it: on three threads, or on one
  * when BUDGETD_VERIFY_THREADS=1 (integration_tamper_one_thread runs this
  * file so), which every other test here then also took. Two threads is
@@ -1064,6 +1212,10 @@ main(void)
 	    T(test_tamper_grants),
 	    T(test_tamper_grant_refiled),
 	    T(test_tamper_deminimis),
+	    T(test_tamper_deminimis_alone),
+	    T(test_tamper_deminimis_negative),
+	    T(test_tamper_deminimis_no_regime),
+	    T(test_tamper_deminimis_linked),
 	    T(test_verify_path),
 	    T(test_tamper_unreadable_record),
 	    T(test_tamper_report_missing_contract),
