@@ -734,6 +734,8 @@ int replay_apply(
 void replay_contract_effect(
     const struct Budgetstore__JournalEntry *, struct contract *);
 int      replay_get_contract(struct replay *, const char *, struct contract *);
+int      replay_get_grant(struct replay *, uint64_t, int64_t *, const char **);
+int      replay_has_company(struct replay *, const char *);
 void     replay_position(struct replay *, const char *, int32_t,
 	const struct dm_regime *, struct dm_position *, struct grant **, size_t *);
 uint64_t replay_seq(const struct replay *);
@@ -747,8 +749,19 @@ enum replay_kind {
 	REPLAY_RULES, /* rule sets and regimes against rules_load */
 };
 #define REPLAY_NKINDS 5
+/*
+ * What replay_compare also hands each stored record it reads, so that a
+ * caller with checks of its own decodes each record once. A callback
+ * returns non-zero to stop the walk.
+ */
+struct replay_also {
+	int (*contract)(const struct contract *, void *);
+	int (*dossier)(const struct dossier *, void *);
+	int (*grant)(const struct grant *, const char *, int, void *);
+	void *arg;
+};
 void replay_compare(struct replay *, struct store_txn *, enum replay_kind,
-    void (*)(void *, const char *), void *);
+    void (*)(void *, const char *), void *, const struct replay_also *);
 
 /* reader.c */
 void     reader_start(void);

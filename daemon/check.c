@@ -102,6 +102,11 @@ check_rid_key(const char *s, size_t len)
 }
 
 struct check_state {
+	/*
+	 * check_journal's replay, being made; in a part, the whole
+	 * journal's (trusted), which check_dossier_cb looks grants and
+	 * companies up in, or NULL: it looks in cs->grants and companies.
+	 */
 	struct replay       *rp;
 	struct store_txn    *t;
 	struct check_report *r;
@@ -171,15 +176,37 @@ check_sum_for(struct check_state *cs, const char *contract)
 	return (&cs->sums[cs->nsums++]);
 }
 
+/*
+ * Whether grant id exists for company (its key, as check_rid_key says);
+ * its effective amount in *value. From the stored grants check_records
+ * read, or, with cs->rp, from the replay, which the stored grants are
+ * compared with one by one meanwhile.
+ */
+static int
+check_grant_of(
+    struct check_state *cs, uint64_t id, uint64_t company, int64_t *value)
+{
+	struct check_slot *g;
+	const char        *owner;
+
+	if (id == 0)
+		return (0);
+	if (cs->rp != NULL)
+		return (replay_get_grant(cs->rp, id, value, &owner) == 0 &&
+		    check_rid_key(owner, strlen(owner)) == company);
+	g = check_map_slot(&cs->grants, id);
+	*value = g->value;
+	return (g->key != 0 && (g->owner & ~CHECK_TWICE) == company);
+}
+
 static int
 check_dossier_cb(const struct dossier *d, void *arg)
 {
 	struct check_state  *cs = arg;
 	struct check_report *r = cs->r;
 	struct check_sum    *s = check_sum_for(cs, d->contract);
-	struct check_slot   *g;
 	uint64_t company = check_rid_key(d->company, strlen(d->company));
-	int64_t  owed, effective = 0;
+	int64_t  owed, value, effective = 0;
 	size_t   i, found = 0;
 	int      open, overflow = 0;
 
@@ -249,12 +276,9 @@ check_dossier_cb(const struct dossier *d, void *arg)
 	 * add up to what it has been granted.
 	 */
 	for (i = 0; i < d->ngrants; i++) {
-		if (d->grants[i] == 0)
+		if (!check_grant_of(cs, d->grants[i], company, &value))
 			continue;
-		g = check_map_slot(&cs->grants, d->grants[i]);
-		if (g->key == 0 || (g->owner & ~CHECK_TWICE) != company)
-			continue;
-		if (money_add(effective, g->value, &effective) == -1)
+		if (money_add(effective, value, &effective) == -1)
 			overflow = 1;
 		found++;
 	}
@@ -275,7 +299,10 @@ check_dossier_cb(const struct dossier *d, void *arg)
 		    "dossier %s: its reservation is missing from the expiry "
 		    "index: it would never expire",
 		    d->id);
-	if (company == 0 || check_map_slot(&cs->companies, company)->key == 0)
+	if (company == 0 ||
+	    (cs->rp != NULL
+		    ? !replay_has_company(cs->rp, d->company)
+		    : check_map_slot(&cs->companies, company)->key == 0))
 		check_problem(r, "dossier %s: company %s does not exist", d->id,
 		    d->company);
 	cs->summaries += record_summary_mix(cs->seed, d);
@@ -762,6 +789,7 @@ struct check_ring {
 	int                done;   /* the walk has ended */
 	uint64_t           broken; /* where it broke off, or 0 */
 	int                cut;    /* by a read error */
+	int                judged; /* the chain is checked: see trusted */
 };
 
 static void
@@ -983,23 +1011,19 @@ check_read_companies(struct check_state *cs)
 }
 
 /*
- * The stored records against each other: every grant on its own, then
- * the dossiers against their grants, companies and contracts, and the
- * company index against the dossiers.
+ * The end of the stored records against each other, once every dossier
+ * and contract has been through check_dossier_cb and check_contract_cb:
+ * contracts that dossiers name but that do not exist, and the company
+ * index against the dossiers.
  */
 static void
-check_records(struct check_state *cs)
+check_records_end(struct check_state *cs)
 {
 	struct check_report *r = cs->r;
 	struct store_txn    *t = cs->t;
 	uint64_t             have = 0;
 	size_t               i, n;
 
-	check_read_companies(cs);
-	check_map_init(&cs->grants, store_count(t, STORE_DB_GRANTS));
-	record_each_grant_filed(t, check_grant_cb, cs);
-	record_each_dossier(t, check_dossier_cb, cs);
-	record_each_contract(t, check_contract_cb, cs);
 	for (i = 0; i < cs->nsums; i++) {
 		if (cs->sums[i].ndossiers != UINT32_MAX)
 			check_problem(r,
@@ -1016,83 +1040,147 @@ check_records(struct check_state *cs)
 	free(cs->sums);
 	cs->sums = NULL;
 	cs->nsums = cs->capsums = 0;
+}
+
+/*
+ * The stored records against each other, when there is no replay to
+ * hold them to (the journal is broken): every grant on its own, then the
+ * dossiers against their grants, companies and contracts, and the
+ * company index against the dossiers.
+ */
+static void
+check_records(struct check_state *cs)
+{
+	struct store_txn *t = cs->t;
+
+	check_read_companies(cs);
+	check_map_init(&cs->grants, store_count(t, STORE_DB_GRANTS));
+	record_each_grant_filed(t, check_grant_cb, cs);
+	record_each_dossier(t, check_dossier_cb, cs);
+	record_each_contract(t, check_contract_cb, cs);
+	check_records_end(cs);
 	xunmap(cs->grants.slot, cs->grants.cap * sizeof(*cs->grants.slot));
 	xunmap(cs->companies.slot,
 	    cs->companies.cap * sizeof(*cs->companies.slot));
 }
 
 /*
+ * The same checks with the replay, each record decoded once for both:
+ * the dossiers and contracts against each other and against their
+ * replay (problems of the second kind to cmp), the grants of a dossier
+ * and its company looked up in the replay. Sound because the replay is
+ * compared with every stored grant and company too (CP_GRANTS,
+ * CP_COMPANY), and is of a journal whose chain holds.
+ */
+static void
+check_dossiers_replayed(struct check_state *cs, struct check_report *cmp)
+{
+	struct replay_also also = {
+	    .dossier = check_dossier_cb,
+	    .contract = check_contract_cb,
+	    .arg = cs,
+	};
+
+	replay_compare(
+	    cs->rp, cs->t, REPLAY_DOSSIERS, check_problem_cb, cmp, &also);
+	replay_compare(
+	    cs->rp, cs->t, REPLAY_CONTRACTS, check_problem_cb, cmp, &also);
+	check_records_end(cs);
+}
+
+/* ...and every grant on its own, against its replay. */
+static void
+check_grants_replayed(struct check_state *cs, struct check_report *cmp)
+{
+	struct replay_also also = {.grant = check_grant_cb, .arg = cs};
+
+	/* check_grant_cb finds a grant stored twice in it. */
+	check_map_init(&cs->grants, store_count(cs->t, STORE_DB_GRANTS));
+	replay_compare(
+	    cs->rp, cs->t, REPLAY_GRANTS, check_problem_cb, cmp, &also);
+	xunmap(cs->grants.slot, cs->grants.cap * sizeof(*cs->grants.slot));
+}
+
+/*
  * What is left besides the walk of the journal, in parts that any thread
  * may take, the largest first, so that the threads finish together. The
- * first few read only the store: a third thread takes them while the
+ * first two read only the store: a third thread takes them while the
  * journal is still walked, in the time the chain waits for blocks. The
- * rest compare the store with the replay, once it is complete, and only
- * read it. Each part has a report of its own; check_ledger puts them
- * together, the chain's first, in an order of its own.
+ * rest begin once the replay is complete, and only read it. Each part
+ * has two reports: what it finds in the store, and what differs from
+ * the replay, which is noise if the chain is broken; check_ledger puts
+ * them together, the chain's first, in an order of its own.
  */
 enum check_part {
-	CP_RECORDS,   /* check_records */
 	CP_COMPANIES, /* every company with a grant: I-2 in every window */
 	CP_HISTORY,   /* the history index, summed */
-	CP_DOSSIERS,  /* the stored dossiers against the replay */
-	CP_GRANTS,    /* ...grants */
-	CP_COMPANY,   /* ...companies */
-	CP_CONTRACTS, /* ...contracts */
-	CP_RULES,     /* ...rule sets and regimes */
+	CP_DOSSIERS,  /* dossiers and contracts: sums, and against the replay */
+	CP_GRANTS,    /* grants: each on its own, and against the replay */
+	CP_COMPANY,   /* companies and links against the replay */
+	CP_RULES,     /* rule sets and regimes against the replay */
+	CP_RECORDS,   /* with no replay to trust: check_records */
 	CP_NPARTS
 };
 #define CP_FIRST_REPLAY CP_DOSSIERS /* the first that needs the replay */
 
 struct check_parts {
 	_Atomic unsigned    next; /* the next part to take */
-	struct check_report rep[CP_NPARTS];
+	struct check_report rep[CP_NPARTS], cmp[CP_NPARTS];
 	struct replay      *rp;
 	/*
 	 * The replay is of the whole journal: check_journal's, which the
 	 * ring's last fill publishes to the other thread.
 	 */
 	const int *whole;
-	uint64_t   seed;     /* of the history index's sum */
-	uint64_t   hist_sum; /* the history index's items, summed */
-	size_t     hist_n;
-	long       ms[CP_NPARTS]; /* each part's CPU, for the log */
+	/*
+	 * ...and its chain holds, so that the records may be checked
+	 * against the replay; said before any part from CP_FIRST_REPLAY on
+	 * is taken (check_ring_judge).
+	 */
+	int      trusted;
+	uint64_t seed;     /* of the history index's sum */
+	uint64_t hist_sum; /* the history index's items, summed */
+	size_t   hist_n;
+	long     ms[CP_NPARTS]; /* each part's CPU, for the log */
 };
 
 static void
 check_part(struct check_parts *p, enum check_part i, struct store_txn *t)
 {
-	static const enum replay_kind kind[CP_NPARTS] = {
-	    [CP_DOSSIERS] = REPLAY_DOSSIERS,
-	    [CP_GRANTS] = REPLAY_GRANTS,
-	    [CP_COMPANY] = REPLAY_COMPANIES,
-	    [CP_CONTRACTS] = REPLAY_CONTRACTS,
-	    [CP_RULES] = REPLAY_RULES,
-	};
 	struct check_state cs;
 
 	memset(&cs, 0, sizeof(cs));
 	cs.t = t;
 	cs.r = &p->rep[i];
 	cs.seed = p->seed;
+	if (i >= CP_FIRST_REPLAY && p->trusted)
+		cs.rp = p->rp;
 	switch (i) {
 	case CP_COMPANIES:
 		check_deminimis(&cs);
-		break;
-	case CP_RECORDS:
-		check_records(&cs);
 		break;
 	case CP_HISTORY:
 		p->hist_n =
 		    index_sum(t, STORE_DB_HISTORY, p->seed, &p->hist_sum);
 		break;
 	case CP_DOSSIERS:
+		if (cs.rp != NULL)
+			check_dossiers_replayed(&cs, &p->cmp[i]);
+		break;
 	case CP_GRANTS:
+		if (cs.rp != NULL)
+			check_grants_replayed(&cs, &p->cmp[i]);
+		break;
 	case CP_COMPANY:
-	case CP_CONTRACTS:
 	case CP_RULES:
-		if (*p->whole)
-			replay_compare(
-			    p->rp, t, kind[i], check_problem_cb, cs.r);
+		if (cs.rp != NULL)
+			replay_compare(cs.rp, t,
+			    i == CP_COMPANY ? REPLAY_COMPANIES : REPLAY_RULES,
+			    check_problem_cb, &p->cmp[i], NULL);
+		break;
+	case CP_RECORDS:
+		if (cs.rp == NULL)
+			check_records(&cs);
 		break;
 	case CP_NPARTS:
 		break;
@@ -1173,6 +1261,30 @@ struct check_worker {
 	long                chain_ms, parts_ms;
 };
 
+/*
+ * The worker, its chain checked to the end of the walk: whether the
+ * replay may stand for the journal (p->trusted), said to the caller,
+ * which waits for it before it takes a part (check_ring_trusted).
+ */
+static void
+check_ring_judge(struct check_ring *g, struct check_parts *p, int intact)
+{
+	pthread_mutex_lock(&g->mu);
+	p->trusted = *p->whole && intact;
+	g->judged = 1;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+static void
+check_ring_trusted(struct check_ring *g)
+{
+	pthread_mutex_lock(&g->mu);
+	while (!g->judged)
+		pthread_cond_wait(&g->cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+}
+
 static void *
 check_worker_main(void *arg)
 {
@@ -1181,6 +1293,7 @@ check_worker_main(void *arg)
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
 	check_ring_hash(&w->ring, &w->chain);
+	check_ring_judge(&w->ring, w->parts, !w->chain.stopped);
 	check_chain_end(&w->chain, w->t, w->ring.broken, w->ring.cut);
 	w->chain_ms = check_cpu_ms(&start);
 	w->parts_ms = check_parts_take(w->parts, w->t, CP_NPARTS);
@@ -1250,6 +1363,8 @@ check_one_thread(void)
 void
 check_ledger(struct store_txn *t, struct check_report *r)
 {
+	static const enum check_part order[] = {
+	    CP_RECORDS, CP_DOSSIERS, CP_GRANTS, CP_COMPANIES};
 	struct check_state  cs;
 	struct check_worker w;
 	struct check_early  e;
@@ -1273,7 +1388,7 @@ check_ledger(struct store_txn *t, struct check_report *r)
 	memset(&rep, 0, sizeof(rep));
 	r->ok = rep.ok = w.hash.ok = 1;
 	for (i = 0; i < CP_NPARTS; i++)
-		p.rep[i].ok = 1;
+		p.rep[i].ok = p.cmp[i].ok = 1;
 	atomic_init(&p.next, 0);
 	if (getrandom(&p.seed, sizeof(p.seed), 0) != (ssize_t)sizeof(p.seed))
 		fatal("check: getrandom");
@@ -1323,8 +1438,11 @@ check_ledger(struct store_txn *t, struct check_report *r)
 	} else if (threaded)
 		check_ring_fill(&w.ring, 1, 0, 1); /* or it waits forever */
 	ms = check_cpu_ms(&cpu);
-	if (!threaded)
+	if (!threaded) {
+		p.trusted = cs.whole && !w.chain.stopped;
 		check_chain_end(&w.chain, t, broken, cut);
+	} else if (t->err == 0)
+		check_ring_trusted(&w.ring);
 	parts_ms = t->err == 0 ? check_parts_take(&p, t, CP_NPARTS) : 0;
 	if (threaded) {
 		if (pthread_join(thr, NULL) != 0)
@@ -1353,31 +1471,36 @@ check_ledger(struct store_txn *t, struct check_report *r)
 	 */
 	if (err != 0) {
 		check_report_free(&rep);
-		for (i = 0; i < CP_NPARTS; i++)
+		for (i = 0; i < CP_NPARTS; i++) {
 			check_report_free(&p.rep[i]);
+			check_report_free(&p.cmp[i]);
+		}
 	}
 
 	r->entries = w.hash.entries;
 	r->first_bad_seq = w.hash.first_bad_seq;
 	memcpy(r->head, w.hash.head, 32);
-	r->ncontracts = p.rep[CP_RECORDS].ncontracts;
-	r->ndossiers = p.rep[CP_RECORDS].ndossiers;
+	/* Counted by one of the two, whichever ran. */
+	r->ncontracts =
+	    p.rep[CP_RECORDS].ncontracts + p.rep[CP_DOSSIERS].ncontracts;
+	r->ndossiers =
+	    p.rep[CP_RECORDS].ndossiers + p.rep[CP_DOSSIERS].ndossiers;
 	r->ncompanies = p.rep[CP_COMPANIES].ncompanies;
 	check_take(r, &w.hash);
 	/* A broken chain makes every later comparison noise. */
 	if (r->first_bad_seq == 0) {
 		check_take(r, &rep);
-		check_take(r, &p.rep[CP_CONTRACTS]);
-		check_take(r, &p.rep[CP_DOSSIERS]);
-		check_take(r, &p.rep[CP_GRANTS]);
-		check_take(r, &p.rep[CP_COMPANY]);
-		check_take(r, &p.rep[CP_RULES]);
+		for (i = 0; i < CP_NPARTS; i++)
+			check_take(r, &p.cmp[i]);
 	}
 	check_report_free(&rep);
-	check_take(r, &p.rep[CP_RECORDS]);
-	check_take(r, &p.rep[CP_COMPANIES]);
-	for (i = 0; i < CP_NPARTS; i++)
+	/* The records' own problems, then I-2's. */
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		check_take(r, &p.rep[order[i]]);
+	for (i = 0; i < CP_NPARTS; i++) {
 		check_report_free(&p.rep[i]);
+		check_report_free(&p.cmp[i]);
+	}
 	if (err != 0)
 		check_problem(
 		    r, "the ledger could not be read: %s", store_strerror(err));
@@ -1390,10 +1513,10 @@ check_ledger(struct store_txn *t, struct check_report *r)
 	    early          ? "on three threads"
 		: threaded ? "on two threads"
 			   : "all on this one");
-	log_debug("verify: parts (CPU ms): I-2 %ld, records %ld, against the "
-		  "replay: dossiers %ld, grants %ld, companies %ld, contracts "
-		  "%ld, rules %ld; history %ld",
-	    p.ms[CP_COMPANIES], p.ms[CP_RECORDS], p.ms[CP_DOSSIERS],
-	    p.ms[CP_GRANTS], p.ms[CP_COMPANY], p.ms[CP_CONTRACTS],
-	    p.ms[CP_RULES], p.ms[CP_HISTORY]);
+	log_debug("verify: parts (CPU ms): I-2 %ld, history %ld; with the "
+		  "replay: dossiers and contracts %ld, grants %ld, companies "
+		  "%ld, rules %ld; without: records %ld",
+	    p.ms[CP_COMPANIES], p.ms[CP_HISTORY], p.ms[CP_DOSSIERS],
+	    p.ms[CP_GRANTS], p.ms[CP_COMPANY], p.ms[CP_RULES],
+	    p.ms[CP_RECORDS]);
 }

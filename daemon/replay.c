@@ -799,6 +799,33 @@ replay_get_contract(struct replay *rp, const char *id, struct contract *out)
 	return (0);
 }
 
+/*
+ * Grant id as the replay has it: its effective amount and its company's
+ * number; -1 if the journal made no such grant.
+ */
+int
+replay_get_grant(
+    struct replay *rp, uint64_t id, int64_t *effective, const char **company)
+{
+	struct rp_grant *g;
+	int              created;
+
+	if ((g = rp_grant(rp, id, 0, &created)) == NULL)
+		return (-1);
+	*effective = g->effective;
+	*company = g->company;
+	return (0);
+}
+
+/* Whether the journal added company. */
+int
+replay_has_company(struct replay *rp, const char *number)
+{
+	int created;
+
+	return (rp_company(rp, number, 0, &created) != NULL);
+}
+
 /* Compare one stored record with its replay: NULL, or what differs. */
 static const char *
 replay_diff_dossier(
@@ -1039,8 +1066,9 @@ replay_compare_links(struct replay *rp, struct store_txn *t,
 struct replay_cmp {
 	struct replay *rp;
 	void (*problem)(void *, const char *);
-	void  *arg;
-	size_t seen;
+	void                     *arg;
+	size_t                    seen;
+	const struct replay_also *also; /* or NULL */
 };
 
 static int
@@ -1052,7 +1080,9 @@ replay_cmp_contract_cb(const struct contract *c, void *arg)
 	rc->seen++;
 	if (replay_diff_contract(rc->rp, c, why, sizeof(why)) != NULL)
 		rc->problem(rc->arg, why);
-	return (0);
+	return (rc->also != NULL && rc->also->contract != NULL
+		? rc->also->contract(c, rc->also->arg)
+		: 0);
 }
 
 static int
@@ -1064,11 +1094,14 @@ replay_cmp_dossier_cb(const struct dossier *d, void *arg)
 	rc->seen++;
 	if (replay_diff_dossier(rc->rp, d, why, sizeof(why)) != NULL)
 		rc->problem(rc->arg, why);
-	return (0);
+	return (rc->also != NULL && rc->also->dossier != NULL
+		? rc->also->dossier(d, rc->also->arg)
+		: 0);
 }
 
 static int
-replay_cmp_grant_cb(const struct grant *g, void *arg)
+replay_cmp_grant_cb(
+    const struct grant *g, const char *filed, int keyok, void *arg)
 {
 	struct replay_cmp *rc = arg;
 	char               why[512];
@@ -1076,7 +1109,9 @@ replay_cmp_grant_cb(const struct grant *g, void *arg)
 	rc->seen++;
 	if (replay_diff_grant(rc->rp, g, why, sizeof(why)) != NULL)
 		rc->problem(rc->arg, why);
-	return (0);
+	return (rc->also != NULL && rc->also->grant != NULL
+		? rc->also->grant(g, filed, keyok, rc->also->arg)
+		: 0);
 }
 
 static int
@@ -1167,7 +1202,7 @@ static void
 replay_compare_rules(struct replay *rp, struct store_txn *t,
     void (*problem)(void *, const char *), void          *arg)
 {
-	struct replay_cmp rc = {rp, problem, arg, 0};
+	struct replay_cmp rc = {rp, problem, arg, 0, NULL};
 	char              why[256];
 	size_t            sets;
 	uint64_t          have;
@@ -1193,14 +1228,17 @@ replay_compare_rules(struct replay *rp, struct store_txn *t,
  * I-3, one kind of record at a time: every stored contract, dossier, grant
  * or company equals its replay, and the journal created no entity of that
  * kind the store lacks (equal counts). Each difference goes to
- * problem(arg, text). The replay is only read: once it is complete, two
- * threads may compare different kinds at once.
+ * problem(arg, text). Each record read is also handed to also's callback
+ * for its kind, if any: the checker's own checks of it. The replay is
+ * only read: once it is complete, two threads may compare different kinds
+ * at once.
  */
 void
 replay_compare(struct replay *rp, struct store_txn *t, enum replay_kind kind,
-    void (*problem)(void *, const char *), void *arg)
+    void (*problem)(void *, const char *), void *arg,
+    const struct replay_also *also)
 {
-	struct replay_cmp rc = {rp, problem, arg, 0};
+	struct replay_cmp rc = {rp, problem, arg, 0, also};
 	char              why[256];
 	size_t            want = 0;
 	const char       *verb = NULL, *what = NULL;
@@ -1219,7 +1257,7 @@ replay_compare(struct replay *rp, struct store_txn *t, enum replay_kind kind,
 		what = "dossiers";
 		break;
 	case REPLAY_GRANTS:
-		record_each_grant(t, NULL, replay_cmp_grant_cb, &rc);
+		record_each_grant_filed(t, replay_cmp_grant_cb, &rc);
 		want = rp->ngrants;
 		verb = "makes";
 		what = "grants";
