@@ -356,20 +356,29 @@ rp_dossier(struct replay *rp, const char *id, int create, int *created)
 	    create ? sizeof(struct rp_dossier) : 0, created));
 }
 
-static struct rp_grant *
-rp_grant(struct replay *rp, uint64_t id, int create, int *created)
+/* Grant id's key in key: decimal, without snprintf (a lookup per payment). */
+#define RP_GRANT_KEY_SZ 24
+static const char *
+rp_grant_key(uint64_t id, char key[RP_GRANT_KEY_SZ])
 {
-	char  key[24];
-	char *p = key + sizeof(key) - 1;
+	char *p = key + RP_GRANT_KEY_SZ - 1;
 
-	/* Decimal, without snprintf: a grant is looked up per payment. */
 	*p = '\0';
 	do {
 		*--p = (char)('0' + id % 10);
 		id /= 10;
 	} while (id != 0);
-	return (rp_lookup(rp, &rp->grants, &rp->ngrants, rp->maxg, p,
-	    create ? sizeof(struct rp_grant) : 0, created));
+	return (p);
+}
+
+static struct rp_grant *
+rp_grant(struct replay *rp, uint64_t id, int create, int *created)
+{
+	char key[RP_GRANT_KEY_SZ];
+
+	return (rp_lookup(rp, &rp->grants, &rp->ngrants, rp->maxg,
+	    rp_grant_key(id, key), create ? sizeof(struct rp_grant) : 0,
+	    created));
 }
 
 static struct rp_company *
@@ -400,16 +409,21 @@ rp_prefetch(struct rp_table *tab, const char *key, int first)
 }
 
 /*
- * Prefetch the dossier and the company an entry names (stage 0: their
- * slots; stage 1, once those have arrived: their records). Only a hint:
- * replay_apply is right with or without it.
+ * Prefetch the dossier, the company and the new grant an entry names
+ * (stage 0: their slots; stage 1, once those have arrived: their
+ * records). Only a hint: replay_apply is right with or without it.
  */
 void
 replay_prefetch(
     struct replay *rp, const Budgetstore__JournalEntry *m, int stage)
 {
+	char key[RP_GRANT_KEY_SZ];
+
 	rp_prefetch(&rp->dossiers, m->dossier, stage == 0);
 	rp_prefetch(&rp->companies, m->company, stage == 0);
+	if (m->grant_id != 0)
+		rp_prefetch(
+		    &rp->grants, rp_grant_key(m->grant_id, key), stage == 0);
 }
 
 /*
@@ -1063,13 +1077,141 @@ replay_compare_links(struct replay *rp, struct store_txn *t,
 	}
 }
 
+/*
+ * replay_compare's records, read a few ahead of the one compared. The
+ * store's order is not the tables' (a key's hash decides its slot), so
+ * each lookup would wait for memory: a record's slot is asked for as it
+ * is read, its value RP_AHEAD / 2 records later, and it is compared
+ * RP_AHEAD records later, when both are in the cache.
+ */
+#define RP_AHEAD 16
+
+struct rp_ahead {
+	union {
+		struct dossier d;
+		struct grant   g;
+		struct company c;
+	} rec;
+	char filed[LEDGER_RID_SZ]; /* a grant's: as its key files it */
+	int  keyok;
+};
+
 struct replay_cmp {
 	struct replay *rp;
 	void (*problem)(void *, const char *);
 	void                     *arg;
 	size_t                    seen;
 	const struct replay_also *also; /* or NULL */
+	enum replay_kind          kind;
+	struct rp_ahead          *ahead; /* RP_AHEAD of them, a ring */
+	int                       stop;  /* also said so */
 };
+
+/* The table a record of rc's kind is looked up in, and its key. */
+static struct rp_table *
+rp_cmp_table(struct replay_cmp *rc, const struct rp_ahead *a, const char **key,
+    char buf[RP_GRANT_KEY_SZ])
+{
+	switch (rc->kind) {
+	case REPLAY_DOSSIERS:
+		*key = a->rec.d.id;
+		return (&rc->rp->dossiers);
+	case REPLAY_GRANTS:
+		*key = rp_grant_key(a->rec.g.id, buf);
+		return (&rc->rp->grants);
+	default:
+		*key = a->rec.c.number;
+		return (&rc->rp->companies);
+	}
+}
+
+/* Compare record a with its replay; hand it to also. */
+static void
+rp_cmp_one(struct replay_cmp *rc, const struct rp_ahead *a)
+{
+	const struct replay_also *also = rc->also;
+	const char               *why = NULL;
+	char                      buf[512];
+	int                       stop = 0;
+
+	switch (rc->kind) {
+	case REPLAY_DOSSIERS:
+		why = replay_diff_dossier(rc->rp, &a->rec.d, buf, sizeof(buf));
+		if (also != NULL && also->dossier != NULL)
+			stop = also->dossier(&a->rec.d, also->arg);
+		break;
+	case REPLAY_GRANTS:
+		why = replay_diff_grant(rc->rp, &a->rec.g, buf, sizeof(buf));
+		if (also != NULL && also->grant != NULL)
+			stop = also->grant(
+			    &a->rec.g, a->filed, a->keyok, also->arg);
+		break;
+	default:
+		why = replay_diff_company(rc->rp, &a->rec.c, buf, sizeof(buf));
+		break;
+	}
+	if (why != NULL)
+		rc->problem(rc->arg, why);
+	if (stop)
+		rc->stop = 1;
+}
+
+/*
+ * What the checker's also callback looks up of a dossier in the replay
+ * (replay_get_grant, replay_has_company), prefetched as rp_prefetch does.
+ */
+static void
+rp_cmp_also(struct replay_cmp *rc, const struct rp_ahead *a, int first)
+{
+	char   key[RP_GRANT_KEY_SZ];
+	size_t i;
+
+	if (rc->kind != REPLAY_DOSSIERS || rc->also == NULL ||
+	    rc->also->dossier == NULL)
+		return;
+	rp_prefetch(&rc->rp->companies, a->rec.d.company, first);
+	for (i = 0; i < a->rec.d.ngrants && i < LEDGER_GRANTS_MAX; i++)
+		rp_prefetch(&rc->rp->grants,
+		    rp_grant_key(a->rec.d.grants[i], key), first);
+}
+
+/*
+ * The record just read into the ring: its slot asked for, the value of
+ * the one read RP_AHEAD / 2 before, and the one read RP_AHEAD before
+ * compared, making room.
+ */
+static int
+rp_cmp_push(struct replay_cmp *rc)
+{
+	struct rp_ahead *a;
+	struct rp_table *tab;
+	const char      *key;
+	char             buf[RP_GRANT_KEY_SZ];
+	size_t           n = rc->seen++;
+
+	tab = rp_cmp_table(rc, &rc->ahead[n % RP_AHEAD], &key, buf);
+	rp_prefetch(tab, key, 1);
+	rp_cmp_also(rc, &rc->ahead[n % RP_AHEAD], 1);
+	if (n >= RP_AHEAD / 2) {
+		a = &rc->ahead[(n - RP_AHEAD / 2) % RP_AHEAD];
+		tab = rp_cmp_table(rc, a, &key, buf);
+		rp_prefetch(tab, key, 0);
+		rp_cmp_also(rc, a, 0);
+	}
+	if (n + 1 >= RP_AHEAD)
+		rp_cmp_one(rc, &rc->ahead[(n + 1) % RP_AHEAD]);
+	return (rc->stop);
+}
+
+/* The records still in the ring, compared in the order they were read. */
+static void
+rp_cmp_drain(struct replay_cmp *rc)
+{
+	size_t i = rc->seen > RP_AHEAD - 1 ? rc->seen - (RP_AHEAD - 1) : 0;
+
+	for (; i < rc->seen && !rc->stop; i++)
+		rp_cmp_one(rc, &rc->ahead[i % RP_AHEAD]);
+}
 
 static int
 replay_cmp_contract_cb(const struct contract *c, void *arg)
@@ -1089,14 +1231,9 @@ static int
 replay_cmp_dossier_cb(const struct dossier *d, void *arg)
 {
 	struct replay_cmp *rc = arg;
-	char               why[512];
 
-	rc->seen++;
-	if (replay_diff_dossier(rc->rp, d, why, sizeof(why)) != NULL)
-		rc->problem(rc->arg, why);
-	return (rc->also != NULL && rc->also->dossier != NULL
-		? rc->also->dossier(d, rc->also->arg)
-		: 0);
+	rc->ahead[rc->seen % RP_AHEAD].rec.d = *d;
+	return (rp_cmp_push(rc));
 }
 
 static int
@@ -1104,26 +1241,21 @@ replay_cmp_grant_cb(
     const struct grant *g, const char *filed, int keyok, void *arg)
 {
 	struct replay_cmp *rc = arg;
-	char               why[512];
+	struct rp_ahead   *a = &rc->ahead[rc->seen % RP_AHEAD];
 
-	rc->seen++;
-	if (replay_diff_grant(rc->rp, g, why, sizeof(why)) != NULL)
-		rc->problem(rc->arg, why);
-	return (rc->also != NULL && rc->also->grant != NULL
-		? rc->also->grant(g, filed, keyok, rc->also->arg)
-		: 0);
+	a->rec.g = *g;
+	rp_copy(a->filed, sizeof(a->filed), filed);
+	a->keyok = keyok;
+	return (rp_cmp_push(rc));
 }
 
 static int
 replay_cmp_company_cb(const struct company *c, void *arg)
 {
 	struct replay_cmp *rc = arg;
-	char               why[512];
 
-	rc->seen++;
-	if (replay_diff_company(rc->rp, c, why, sizeof(why)) != NULL)
-		rc->problem(rc->arg, why);
-	return (0);
+	rc->ahead[rc->seen % RP_AHEAD].rec.c = *c;
+	return (rp_cmp_push(rc));
 }
 
 static int
@@ -1202,10 +1334,11 @@ static void
 replay_compare_rules(struct replay *rp, struct store_txn *t,
     void (*problem)(void *, const char *), void          *arg)
 {
-	struct replay_cmp rc = {rp, problem, arg, 0, NULL};
-	char              why[256];
-	size_t            sets;
-	uint64_t          have;
+	struct replay_cmp rc = {
+	    rp, problem, arg, 0, NULL, REPLAY_RULES, NULL, 0};
+	char     why[256];
+	size_t   sets;
+	uint64_t have;
 
 	record_each_rule(t, 'S', replay_cmp_ruleset_cb, &rc);
 	sets = rc.seen;
@@ -1238,7 +1371,7 @@ replay_compare(struct replay *rp, struct store_txn *t, enum replay_kind kind,
     void (*problem)(void *, const char *), void *arg,
     const struct replay_also *also)
 {
-	struct replay_cmp rc = {rp, problem, arg, 0, also};
+	struct replay_cmp rc = {rp, problem, arg, 0, also, kind, NULL, 0};
 	char              why[256];
 	size_t            want = 0;
 	const char       *verb = NULL, *what = NULL;
@@ -1251,19 +1384,25 @@ replay_compare(struct replay *rp, struct store_txn *t, enum replay_kind kind,
 		what = "contracts";
 		break;
 	case REPLAY_DOSSIERS:
+		rc.ahead = xcalloc(RP_AHEAD, sizeof(*rc.ahead));
 		record_each_dossier(t, replay_cmp_dossier_cb, &rc);
+		rp_cmp_drain(&rc);
 		want = rp->ndossiers;
 		verb = "reserves";
 		what = "dossiers";
 		break;
 	case REPLAY_GRANTS:
+		rc.ahead = xcalloc(RP_AHEAD, sizeof(*rc.ahead));
 		record_each_grant_filed(t, replay_cmp_grant_cb, &rc);
+		rp_cmp_drain(&rc);
 		want = rp->ngrants;
 		verb = "makes";
 		what = "grants";
 		break;
 	case REPLAY_COMPANIES:
+		rc.ahead = xcalloc(RP_AHEAD, sizeof(*rc.ahead));
 		record_each_company(t, replay_cmp_company_cb, &rc);
+		rp_cmp_drain(&rc);
 		replay_compare_links(rp, t, problem, arg);
 		want = rp->ncompanies;
 		verb = "adds";
@@ -1273,6 +1412,7 @@ replay_compare(struct replay *rp, struct store_txn *t, enum replay_kind kind,
 		replay_compare_rules(rp, t, problem, arg);
 		break;
 	}
+	free(rc.ahead);
 	if (verb != NULL && rc.seen != want) {
 		snprintf(why, sizeof(why),
 		    "the journal %s %zu %s, the store holds %zu", verb, want,
