@@ -1042,24 +1042,32 @@ test_tamper_deminimis(void **state)
  * verify checks I-2 company by company, and sends to dm_verify only those
  * that may break it: a company linked to nobody whose grants, none
  * negative and none before the first regime, add up to no more than the
- * lowest ceiling is passed over. The three tests below break I-2 (or its
- * regimes) for such a company, AU_CO_X alone, each in a way that a pass
- * over too eager would miss.
+ * lowest ceiling is passed over. The tests below break I-2 (or its
+ * regimes) in each way a pass-over too eager would miss: AU_CO_X alone
+ * over the ceiling, a negative grant hiding a large one, a grant before
+ * any regime, two linked companies each under the lowest ceiling.
  */
 
-/* AU_CO_X's grants (au_tamper's change): D1's raised to EUR 350,000. */
+/* A grant of AU_CO_X (au_tamper's change): D1's set to cents. */
 static int
-d1_grant_to_350k(uint8_t **val, size_t *len)
+d1_grant_to(uint8_t **val, size_t *len, int64_t cents)
 {
 	Budgetstore__Grant *g = budgetstore__grant__unpack(NULL, *len, *val);
 
 	assert_non_null(g);
 	if (strcmp(g->dossier, "D1") == 0) {
-		g->amount = g->effective = INT64_C(35000000);
+		g->amount = g->effective = cents;
 		au_repack(&g->base, val, len);
 	}
 	budgetstore__grant__free_unpacked(g, NULL);
 	return (1);
+}
+
+/* ...to EUR 350,000. */
+static int
+d1_grant_to_350k(uint8_t **val, size_t *len)
+{
+	return (d1_grant_to(val, len, INT64_C(35000000)));
 }
 
 /* ...and the declared aid taken below zero: EUR -200,000. */
@@ -1136,19 +1144,11 @@ test_tamper_deminimis_negative(void **state)
 	expect_i2(d, 1);
 }
 
-/* AU_CO_X's grants: D1's raised to EUR 150,000. */
+/* ...to EUR 150,000. */
 static int
 d1_grant_to_150k(uint8_t **val, size_t *len)
 {
-	Budgetstore__Grant *g = budgetstore__grant__unpack(NULL, *len, *val);
-
-	assert_non_null(g);
-	if (strcmp(g->dossier, "D1") == 0) {
-		g->amount = g->effective = INT64_C(15000000);
-		au_repack(&g->base, val, len);
-	}
-	budgetstore__grant__free_unpacked(g, NULL);
-	return (1);
+	return (d1_grant_to(val, len, INT64_C(15000000)));
 }
 
 /*
