@@ -219,6 +219,24 @@ canon_value(const struct canon_field *cf, const void *p, char *o)
 }
 
 /*
+ * The n integers of field cf at p, comma-separated, at o (room for n
+ * times CANON_VALUE_MAX + 1); a singular field is a list of one. The end
+ * of what was written, unterminated.
+ */
+static char *
+canon_values(const struct canon_field *cf, const void *p, size_t n, char *o)
+{
+	size_t j;
+
+	for (j = 0; j < n; j++) {
+		if (j > 0)
+			*o++ = ',';
+		o = canon_value(cf, (const char *)p + j * cf->size, o);
+	}
+	return (o);
+}
+
+/*
  * Whether field cf of m is set, and so in the canonical form: a repeated
  * field's count, 1 for a singular one that does not hold its default
  * (proto3: not written), else 0. *pp: where its value is.
@@ -277,7 +295,7 @@ journal_fields(const Budgetstore__JournalEntry *m,
 	struct canon              list = {NULL, 0, 0};
 	char                      buf[CANON_VALUE_MAX + 1];
 	const void               *p;
-	size_t                    i, j, n, nf;
+	size_t                    i, n, nf;
 
 	cfs = canon_fields_of(m, &nf);
 	for (i = 0; i < nf; i++) {
@@ -289,22 +307,14 @@ journal_fields(const Budgetstore__JournalEntry *m,
 			if (cf->f->type == PROTOBUF_C_TYPE_STRING)
 				cb(cf->f->name, p, 0, arg);
 			else {
-				*canon_value(cf, p, buf) = '\0';
+				*canon_values(cf, p, 1, buf) = '\0';
 				cb(cf->f->name, buf, cf->number, arg);
 			}
 			continue;
 		}
 		list.len = 0;
 		canon_reserve(&list, n * (CANON_VALUE_MAX + 1));
-		for (j = 0; j < n; j++) {
-			if (j > 0)
-				list.buf[list.len++] = ',';
-			list.len = (size_t)(canon_value(cf,
-						(const char *)p + j * cf->size,
-						list.buf + list.len) -
-			    list.buf);
-		}
-		list.buf[list.len] = '\0';
+		*canon_values(cf, p, n, list.buf) = '\0';
 		cb(cf->f->name, list.buf, 0, arg);
 	}
 	free(list.buf);
@@ -325,7 +335,7 @@ journal_canonical_into(
 	const struct canon_field *cfs;
 	struct canon              c = {*bufp, 0, *capp};
 	const void               *p;
-	size_t                    i, j, n, nf;
+	size_t                    i, n, nf;
 	char                     *o;
 
 	cfs = canon_fields_of(m, &nf);
@@ -347,15 +357,8 @@ journal_canonical_into(
 		*o++ = '=';
 		if (cf->f->type == PROTOBUF_C_TYPE_STRING)
 			o = canon_esc(o, p);
-		else {
-			/* A singular field is a list of one. */
-			for (j = 0; j < n; j++) {
-				if (j > 0)
-					*o++ = ',';
-				o = canon_value(
-				    cf, (const char *)p + j * cf->size, o);
-			}
-		}
+		else
+			o = canon_values(cf, p, n, o);
 		*o++ = '\n';
 		c.len = (size_t)(o - c.buf);
 	}
