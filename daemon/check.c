@@ -491,7 +491,7 @@ check_dm_grant_cb(
 
 	(void)keyok;
 	if (key == 0)
-		return (0); /* check_records names the key; nobody's grant */
+		return (0); /* check_grant_cb names the key; nobody's grant */
 	if (strcmp(filed, dm->company) != 0) {
 		check_dm_flush(dm);
 		memcpy(dm->company, filed, LEDGER_RID_SZ);
