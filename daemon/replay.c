@@ -427,40 +427,127 @@ replay_prefetch(
 }
 
 /*
+ * The kinds of entry the replay knows, told apart once per entry: a
+ * replay of millions of entries would otherwise compare each kind with
+ * a dozen names, at every step that depends on it.
+ */
+enum rp_entry {
+	RE_UNKNOWN,
+	RE_REFUSED,
+	RE_RULES_LOAD,
+	RE_COMPANY_ADD,
+	RE_COMPANY_LINK,
+	RE_COMPANY_MERGE,
+	RE_DEMINIMIS_DECLARE,
+	RE_CONTRACT_OPEN,
+	RE_CONTRACT_AMEND,
+	RE_CONTRACT_CLOSE,
+	RE_DOSSIER_RESERVE,
+	RE_DOSSIER_AMEND,
+	RE_DOSSIER_APPROVE,
+	RE_DOSSIER_CANCEL,
+	RE_DOSSIER_EXPIRE,
+	RE_DOSSIER_PAY,
+	RE_DOSSIER_COMPLETE,
+	RE_DOSSIER_CLOSE,
+	RE_DOSSIER_WITHDRAW,
+	RE_COUNT
+};
+
+/* Each name with its length: most names fail on it, with no compare. */
+#define RP_ENTRY(name) \
+	{ \
+		name, sizeof(name) - 1 \
+	}
+static const struct {
+	const char *name;
+	size_t      len;
+} rp_entry_names[RE_COUNT] = {
+    [RE_REFUSED] = RP_ENTRY("refused"),
+    [RE_RULES_LOAD] = RP_ENTRY("rules_load"),
+    [RE_COMPANY_ADD] = RP_ENTRY("company_add"),
+    [RE_COMPANY_LINK] = RP_ENTRY("company_link"),
+    [RE_COMPANY_MERGE] = RP_ENTRY("company_merge"),
+    [RE_DEMINIMIS_DECLARE] = RP_ENTRY("deminimis_declare"),
+    [RE_CONTRACT_OPEN] = RP_ENTRY("contract_open"),
+    [RE_CONTRACT_AMEND] = RP_ENTRY("contract_amend"),
+    [RE_CONTRACT_CLOSE] = RP_ENTRY("contract_close"),
+    [RE_DOSSIER_RESERVE] = RP_ENTRY("dossier_reserve"),
+    [RE_DOSSIER_AMEND] = RP_ENTRY("dossier_amend"),
+    [RE_DOSSIER_APPROVE] = RP_ENTRY("dossier_approve"),
+    [RE_DOSSIER_CANCEL] = RP_ENTRY("dossier_cancel"),
+    [RE_DOSSIER_EXPIRE] = RP_ENTRY("dossier_expire"),
+    [RE_DOSSIER_PAY] = RP_ENTRY("dossier_pay"),
+    [RE_DOSSIER_COMPLETE] = RP_ENTRY("dossier_complete"),
+    [RE_DOSSIER_CLOSE] = RP_ENTRY("dossier_close"),
+    [RE_DOSSIER_WITHDRAW] = RP_ENTRY("dossier_withdraw"),
+};
+#undef RP_ENTRY
+
+static enum rp_entry
+rp_entry_of(const char *kind)
+{
+	size_t len = strlen(kind);
+	int    e;
+
+	for (e = RE_REFUSED; e < RE_COUNT; e++)
+		if (rp_entry_names[e].len == len &&
+		    memcmp(rp_entry_names[e].name, kind, len) == 0)
+			return ((enum rp_entry)e);
+	return (RE_UNKNOWN);
+}
+
+/*
  * An entry's effect on its contract's balances, the one place that says
  * it: kind, amount and the pending part a withdraw releases.
  */
+static void
+rp_contract_effect(
+    enum rp_entry e, const Budgetstore__JournalEntry *m, struct contract *c)
+{
+	switch (e) {
+	case RE_CONTRACT_OPEN:
+	case RE_CONTRACT_AMEND:
+		c->budget = m->budget;
+		break;
+	case RE_CONTRACT_CLOSE:
+		c->closed = 1;
+		break;
+	case RE_DOSSIER_RESERVE:
+		c->reserved += m->amount;
+		c->ndossiers++;
+		break;
+	case RE_DOSSIER_AMEND:
+		c->reserved += m->amount;
+		break;
+	case RE_DOSSIER_APPROVE:
+		c->reserved -= m->amount;
+		c->committed += m->amount;
+		break;
+	case RE_DOSSIER_CANCEL:
+	case RE_DOSSIER_EXPIRE:
+		c->reserved -= m->amount;
+		break;
+	case RE_DOSSIER_PAY:
+		c->committed -= m->amount;
+		c->paid += m->amount;
+		break;
+	case RE_DOSSIER_CLOSE:
+		c->committed -= m->amount;
+		break;
+	case RE_DOSSIER_WITHDRAW:
+		c->committed -= m->amount;
+		c->reserved -= m->pending;
+		break;
+	default:
+		break;
+	}
+}
+
 void
 replay_contract_effect(const Budgetstore__JournalEntry *m, struct contract *c)
 {
-	const char *k = m->kind;
-
-	if (strcmp(k, "contract_open") == 0)
-		c->budget = m->budget;
-	else if (strcmp(k, "contract_amend") == 0)
-		c->budget = m->budget;
-	else if (strcmp(k, "contract_close") == 0)
-		c->closed = 1;
-	else if (strcmp(k, "dossier_reserve") == 0) {
-		c->reserved += m->amount;
-		c->ndossiers++;
-	} else if (strcmp(k, "dossier_amend") == 0)
-		c->reserved += m->amount;
-	else if (strcmp(k, "dossier_approve") == 0) {
-		c->reserved -= m->amount;
-		c->committed += m->amount;
-	} else if (strcmp(k, "dossier_cancel") == 0 ||
-	    strcmp(k, "dossier_expire") == 0)
-		c->reserved -= m->amount;
-	else if (strcmp(k, "dossier_pay") == 0) {
-		c->committed -= m->amount;
-		c->paid += m->amount;
-	} else if (strcmp(k, "dossier_close") == 0)
-		c->committed -= m->amount;
-	else if (strcmp(k, "dossier_withdraw") == 0) {
-		c->committed -= m->amount;
-		c->reserved -= m->pending;
-	}
+	rp_contract_effect(rp_entry_of(m->kind), m, c);
 }
 
 static int replay_bad(char *, size_t, const char *, ...)
@@ -595,16 +682,17 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 	struct rp_company  *co;
 	struct rp_grant    *g;
 	const char         *kind = m->kind;
+	enum rp_entry       e = rp_entry_of(kind);
 	size_t              i;
 	int                 created;
 
 	rp->seq = m->seq;
 	rp->time = m->time;
-	if (strcmp(kind, "refused") == 0)
+	if (e == RE_REFUSED)
 		return (0);
-	if (strcmp(kind, "rules_load") == 0)
+	if (e == RE_RULES_LOAD)
 		return (replay_rules(rp, m, why, len));
-	if (strcmp(kind, "company_add") == 0) {
+	if (e == RE_COMPANY_ADD) {
 		if ((co = rp_company(rp, m->company, 1, &created)) == NULL ||
 		    !created)
 			return (replay_bad(why, len,
@@ -614,11 +702,11 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 		co->what = rp_what(m->name, m->postcode, m->size, m->flags);
 		return (0);
 	}
-	if (strcmp(kind, "company_link") == 0) {
+	if (e == RE_COMPANY_LINK) {
 		replay_link(rp, m, 0);
 		return (0);
 	}
-	if (strcmp(kind, "company_merge") == 0) {
+	if (e == RE_COMPANY_MERGE) {
 		replay_link(rp, m, 1);
 		if ((co = rp_company(rp, m->company2, 0, &created)) == NULL)
 			return (replay_bad(why, len,
@@ -630,7 +718,7 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 		co->absorbed_on = m->date;
 		return (0);
 	}
-	if (strcmp(kind, "deminimis_declare") == 0)
+	if (e == RE_DEMINIMIS_DECLARE)
 		return (replay_new_grant(rp, m,
 		    *m->dossier != '\0' ? rp_strdup(rp, m->dossier) : "", why,
 		    len));
@@ -639,28 +727,28 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 	if (*m->contract == '\0')
 		return (replay_bad(why, len, "entry %llu: unknown kind %s",
 		    (unsigned long long)m->seq, kind));
-	k = rp_contract(rp, m->contract,
-	    rp->partial || strcmp(kind, "contract_open") == 0, &created);
+	k = rp_contract(
+	    rp, m->contract, rp->partial || e == RE_CONTRACT_OPEN, &created);
 	if (k == NULL)
 		return (replay_bad(why, len, "entry %llu: contract %s unknown",
 		    (unsigned long long)m->seq, m->contract));
 	if (created)
 		k->id = rp_key(k, sizeof(*k));
-	if (strncmp(kind, "contract_", 9) == 0) {
-		replay_contract_effect(m, &k->c);
+	if (e >= RE_CONTRACT_OPEN && e <= RE_CONTRACT_CLOSE) {
+		rp_contract_effect(e, m, &k->c);
 		return (0);
 	}
-	if (strncmp(kind, "dossier_", 8) != 0)
+	if (e < RE_DOSSIER_RESERVE)
 		return (replay_bad(why, len, "entry %llu: unknown kind %s",
 		    (unsigned long long)m->seq, kind));
-	d = rp_dossier(
-	    rp, m->dossier, strcmp(kind, "dossier_reserve") == 0, &created);
+	d = rp_dossier(rp, m->dossier, e == RE_DOSSIER_RESERVE, &created);
 	if (d == NULL)
 		return (replay_bad(why, len, "entry %llu: dossier %s unknown",
 		    (unsigned long long)m->seq, m->dossier));
-	replay_contract_effect(m, &k->c);
+	rp_contract_effect(e, m, &k->c);
 
-	if (strcmp(kind, "dossier_reserve") == 0) {
+	switch (e) {
+	case RE_DOSSIER_RESERVE:
 		if (rp->ndossiers > rp->capdlist) {
 			rp->capdlist = rp->capdlist ? rp->capdlist * 2 : 64;
 			rp->dlist = xreallocarray(
@@ -673,9 +761,11 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 		d->state = DS_RESERVED;
 		d->subsidy = m->subsidy;
 		d->pending = m->amount;
-	} else if (strcmp(kind, "dossier_amend") == 0)
+		break;
+	case RE_DOSSIER_AMEND:
 		d->pending += m->amount;
-	else if (strcmp(kind, "dossier_approve") == 0) {
+		break;
+	case RE_DOSSIER_APPROVE:
 		d->pending -= m->amount;
 		d->granted += m->amount;
 		d->subsidy = m->subsidy;
@@ -684,24 +774,27 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 		d->ngrants++;
 		if (d->state == DS_RESERVED)
 			d->state = DS_APPROVED;
-		if (replay_new_grant(rp, m, rp_key(d, sizeof(*d)), why, len) ==
-		    -1)
-			return (-1);
-	} else if (strcmp(kind, "dossier_cancel") == 0 ||
-	    strcmp(kind, "dossier_expire") == 0) {
+		return (
+		    replay_new_grant(rp, m, rp_key(d, sizeof(*d)), why, len));
+	case RE_DOSSIER_CANCEL:
+	case RE_DOSSIER_EXPIRE:
 		d->pending -= m->amount;
 		if (d->state == DS_RESERVED)
-			d->state = kind[8] == 'c' ? DS_CANCELLED : DS_EXPIRED;
-	} else if (strcmp(kind, "dossier_pay") == 0)
+			d->state =
+			    e == RE_DOSSIER_CANCEL ? DS_CANCELLED : DS_EXPIRED;
+		break;
+	case RE_DOSSIER_PAY:
 		d->paid += m->amount;
-	else if (strcmp(kind, "dossier_complete") == 0)
+		break;
+	case RE_DOSSIER_COMPLETE:
 		d->state = DS_COMPLETED;
-	else if (strcmp(kind, "dossier_close") == 0 ||
-	    strcmp(kind, "dossier_withdraw") == 0) {
+		break;
+	case RE_DOSSIER_CLOSE:
+	case RE_DOSSIER_WITHDRAW:
 		d->pending -= m->pending;
 		d->granted -= m->amount;
 		d->released += m->amount;
-		d->state = kind[8] == 'c' ? DS_CLOSED : DS_WITHDRAWN;
+		d->state = e == RE_DOSSIER_CLOSE ? DS_CLOSED : DS_WITHDRAWN;
 		if (m->n_grant_ids != m->n_grant_amounts)
 			return (replay_bad(why, len,
 			    "entry %llu: %zu grants "
@@ -719,9 +812,11 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 				    (unsigned long long)m->grant_ids[i]));
 			g->effective -= m->grant_amounts[i];
 		}
-	} else
+		break;
+	default:
 		return (replay_bad(why, len, "entry %llu: unknown kind %s",
 		    (unsigned long long)m->seq, kind));
+	}
 	return (0);
 }
 
