@@ -112,65 +112,10 @@ unpack_store(ProtobufCType type, uint64_t v, void *dst)
 }
 
 /*
- * The only repeated fields this decodes are of 64-bit integers (the scan
- * refuses the others), so every element is 8 bytes.
+ * The only repeated fields this decodes are of 64-bit integers (anything
+ * else goes to protobuf-c), so every element is 8 bytes.
  */
 #define UNPACK_ELEM_SIZE 8
-
-/*
- * One pass over the wire: each field known, of its wire type, within the
- * buffer; the elements of each repeated field counted into count (by
- * field index). -1 for anything protobuf-c should see.
- */
-static int
-unpack_scan(const ProtobufCMessageDescriptor *d, const uint8_t *p,
-    const uint8_t *end, size_t *count)
-{
-	const ProtobufCFieldDescriptor *f;
-	const uint8_t                  *e;
-	uint64_t                        key, v, len;
-	int                             wt;
-
-	while (p < end) {
-		if (unpack_varint(&p, end, &key, VARINT_SHORT) == -1 ||
-		    (f = unpack_field(d, key >> 3)) == NULL ||
-		    (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0)
-			return (-1);
-		wt = (int)(key & 7);
-		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			if ((f->type != PROTOBUF_C_TYPE_INT64 &&
-				f->type != PROTOBUF_C_TYPE_UINT64))
-				return (-1);
-			if (wt == WT_VARINT) {
-				if (unpack_varint(&p, end, &v, VARINT_LONG) ==
-				    -1)
-					return (-1);
-				count[f - d->fields]++;
-				continue;
-			}
-			if (wt != WT_LEN ||
-			    unpack_varint(&p, end, &len, VARINT_SHORT) == -1 ||
-			    len > (uint64_t)(end - p))
-				return (-1);
-			for (e = p + len; p < e; count[f - d->fields]++)
-				if (unpack_varint(&p, e, &v, VARINT_LONG) == -1)
-					return (-1);
-			continue;
-		}
-		if (f->label != PROTOBUF_C_LABEL_NONE ||
-		    wt != unpack_wire_type(f->type))
-			return (-1);
-		if (unpack_varint(&p, end, &v,
-			wt == WT_LEN ? VARINT_SHORT : VARINT_LONG) == -1)
-			return (-1);
-		if (wt == WT_LEN) {
-			if (v > (uint64_t)(end - p))
-				return (-1);
-			p += v;
-		}
-	}
-	return (0);
-}
 
 /* n bytes of the allocator's, or NULL (then the decode fails). */
 static void *
@@ -188,75 +133,99 @@ unpack_free(ProtobufCAllocator *a, void *p)
 		free(p);
 }
 
+#define UNPACK_OK     0
+#define UNPACK_NOT_US (-1) /* protobuf-c's to decode */
+#define UNPACK_NOMEM  (-2)
+
 /*
- * As protobuf_c_message_unpack(d, a, len, data), which decodes what this
- * does not (see the top of this file).
+ * One more element of the repeated field f at p: its array is made, the
+ * first time, as long as what is left of the message could hold, so that
+ * one pass over the wire does, with no count beforehand.
  */
-ProtobufCMessage *
-budget_unpack(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *a,
-    size_t len, const uint8_t *data)
+static int
+unpack_repeated(ProtobufCAllocator *a, ProtobufCMessage *m,
+    const ProtobufCFieldDescriptor *f, size_t *cap, uint64_t v, size_t left)
 {
-	const uint8_t                  *p = data, *end = data + len, *e;
-	const ProtobufCFieldDescriptor *f;
-	ProtobufCMessage               *m;
-	size_t                          count[UNPACK_MAX_FIELDS];
-	size_t                          i;
-	uint64_t                        key = 0, v = 0, n = 0;
-	char                           *s;
-	uint8_t                        *b;
+	size_t   *q = (size_t *)(void *)((char *)m + f->quantifier_offset);
+	uint8_t **arr = (uint8_t **)(void *)((char *)m + f->offset);
 
-	if (d->n_fields > UNPACK_MAX_FIELDS)
-		return (protobuf_c_message_unpack(d, a, len, data));
-	memset(count, 0, d->n_fields * sizeof(count[0]));
-	if (unpack_scan(d, data, end, count) == -1)
-		return (protobuf_c_message_unpack(d, a, len, data));
-	if ((m = unpack_alloc(a, d->sizeof_message)) == NULL)
-		return (NULL);
-	d->message_init(m);
-	/* Room for the repeated fields first, so that a failure frees all. */
-	for (i = 0; i < d->n_fields; i++) {
-		f = &d->fields[i];
-		if (f->label != PROTOBUF_C_LABEL_REPEATED || count[i] == 0)
-			continue;
-		if ((b = unpack_alloc(a, count[i] * UNPACK_ELEM_SIZE)) ==
-		    NULL) {
-			protobuf_c_message_free_unpacked(m, a);
-			return (NULL);
-		}
-		*(void **)((char *)m + f->offset) = b;
+	if (*cap == 0) {
+		/* Each element takes a byte at least. */
+		*cap = left + 1;
+		if ((*arr = unpack_alloc(a, *cap * UNPACK_ELEM_SIZE)) == NULL)
+			return (UNPACK_NOMEM);
 	}
-	/* The scan said what is there: nothing below can be out of bounds. */
-	while (p < end) {
-		(void)unpack_varint(&p, end, &key, VARINT_SHORT);
-		f = unpack_field(d, key >> 3);
-		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t *q = (size_t *)(void *)((char *)m +
-			    f->quantifier_offset);
-			char   *arr = *(char **)((char *)m + f->offset);
+	if (*q >= *cap)
+		return (UNPACK_NOT_US); /* cannot be: but never past the end */
+	memcpy(*arr + (*q)++ * UNPACK_ELEM_SIZE, &v, UNPACK_ELEM_SIZE);
+	return (UNPACK_OK);
+}
 
-			if ((key & 7) == WT_VARINT) {
-				(void)unpack_varint(&p, end, &v, VARINT_LONG);
-				memcpy(arr + (*q)++ * UNPACK_ELEM_SIZE, &v,
-				    UNPACK_ELEM_SIZE);
+/*
+ * The message at p..end into m, in one pass: each field known, of its
+ * wire type, within the buffer. UNPACK_NOT_US for anything protobuf-c
+ * should see, m then half filled, for the caller to free.
+ */
+static int
+unpack_fields(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *a,
+    ProtobufCMessage *m, const uint8_t *p, const uint8_t *end)
+{
+	const ProtobufCFieldDescriptor *f;
+	const uint8_t                  *e;
+	size_t                          cap[UNPACK_MAX_FIELDS];
+	uint64_t                        key, v;
+	uint8_t                        *b;
+	char                           *s;
+	int                             wt, rc;
+
+	memset(cap, 0, d->n_fields * sizeof(cap[0]));
+	while (p < end) {
+		if (unpack_varint(&p, end, &key, VARINT_SHORT) == -1 ||
+		    (f = unpack_field(d, key >> 3)) == NULL ||
+		    (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0)
+			return (UNPACK_NOT_US);
+		wt = (int)(key & 7);
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t *c = &cap[f - d->fields];
+
+			if (f->type != PROTOBUF_C_TYPE_INT64 &&
+			    f->type != PROTOBUF_C_TYPE_UINT64)
+				return (UNPACK_NOT_US);
+			if (wt == WT_VARINT) {
+				if (unpack_varint(&p, end, &v, VARINT_LONG) ==
+				    -1)
+					return (UNPACK_NOT_US);
+				rc = unpack_repeated(
+				    a, m, f, c, v, (size_t)(end - p));
+				if (rc != UNPACK_OK)
+					return (rc);
 				continue;
 			}
-			(void)unpack_varint(&p, end, &n, VARINT_SHORT);
-			for (e = p + n; p < e;) {
-				(void)unpack_varint(&p, e, &v, VARINT_LONG);
-				memcpy(arr + (*q)++ * UNPACK_ELEM_SIZE, &v,
-				    UNPACK_ELEM_SIZE);
+			if (wt != WT_LEN ||
+			    unpack_varint(&p, end, &v, VARINT_SHORT) == -1 ||
+			    v > (uint64_t)(end - p))
+				return (UNPACK_NOT_US);
+			for (e = p + v; p < e;) {
+				if (unpack_varint(&p, e, &v, VARINT_LONG) == -1)
+					return (UNPACK_NOT_US);
+				rc = unpack_repeated(
+				    a, m, f, c, v, (size_t)(end - p));
+				if (rc != UNPACK_OK)
+					return (rc);
 			}
 			continue;
 		}
-		(void)unpack_varint(&p, end, &v,
-		    (key & 7) == WT_LEN ? VARINT_SHORT : VARINT_LONG);
+		if (f->label != PROTOBUF_C_LABEL_NONE ||
+		    wt != unpack_wire_type(f->type) ||
+		    unpack_varint(&p, end, &v,
+			wt == WT_LEN ? VARINT_SHORT : VARINT_LONG) == -1 ||
+		    (wt == WT_LEN && v > (uint64_t)(end - p)))
+			return (UNPACK_NOT_US);
 		if (f->type == PROTOBUF_C_TYPE_STRING) {
 			char **dst = (char **)(void *)((char *)m + f->offset);
 
-			if ((s = unpack_alloc(a, v + 1)) == NULL) {
-				protobuf_c_message_free_unpacked(m, a);
-				return (NULL);
-			}
+			if ((s = unpack_alloc(a, v + 1)) == NULL)
+				return (UNPACK_NOMEM);
 			memcpy(s, p, v);
 			s[v] = '\0';
 			/* The last of a field said twice wins, as protobuf-c's. */
@@ -271,10 +240,8 @@ budget_unpack(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *a,
 
 			/* Empty: no data, as protobuf-c's. */
 			b = NULL;
-			if (v > 0 && (b = unpack_alloc(a, v)) == NULL) {
-				protobuf_c_message_free_unpacked(m, a);
-				return (NULL);
-			}
+			if (v > 0 && (b = unpack_alloc(a, v)) == NULL)
+				return (UNPACK_NOMEM);
 			if (v > 0)
 				memcpy(b, p, v);
 			if (bin->data != NULL)
@@ -285,5 +252,29 @@ budget_unpack(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *a,
 		} else
 			unpack_store(f->type, v, (char *)m + f->offset);
 	}
-	return (m);
+	return (UNPACK_OK);
+}
+
+/*
+ * As protobuf_c_message_unpack(d, a, len, data), which decodes what this
+ * does not (see the top of this file).
+ */
+ProtobufCMessage *
+budget_unpack(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *a,
+    size_t len, const uint8_t *data)
+{
+	ProtobufCMessage *m;
+	int               rc;
+
+	if (d->n_fields > UNPACK_MAX_FIELDS)
+		return (protobuf_c_message_unpack(d, a, len, data));
+	if ((m = unpack_alloc(a, d->sizeof_message)) == NULL)
+		return (NULL);
+	d->message_init(m);
+	if ((rc = unpack_fields(d, a, m, data, data + len)) == UNPACK_OK)
+		return (m);
+	protobuf_c_message_free_unpacked(m, a);
+	if (rc == UNPACK_NOMEM)
+		return (NULL);
+	return (protobuf_c_message_unpack(d, a, len, data));
 }
