@@ -390,9 +390,11 @@ rp_company(struct replay *rp, const char *number, int create, int *created)
 
 /*
  * Ask the CPU for what rp_lookup(key) will read: with first, the slot the
- * key hashes to; after, what that slot points at. The tables are far
- * larger than the caches, so each lookup of a replay waits for memory
- * twice; a caller with a block of entries asks for all of them first.
+ * key hashes to; after, what that slot points at: the value and the key
+ * right after it, which is on another cache line as often as not. The
+ * tables are far larger than the caches, so each lookup of a replay waits
+ * for memory twice; a caller with a block of entries asks for all of them
+ * first.
  */
 static void
 rp_prefetch(struct rp_table *tab, const char *key, int first)
@@ -404,26 +406,11 @@ rp_prefetch(struct rp_table *tab, const char *key, int first)
 	sl = &tab->slot[(size_t)rp_hash(key) & (tab->cap - 1)];
 	if (first)
 		__builtin_prefetch(sl);
-	else if (sl->val != NULL)
+	else if (sl->val != NULL) {
 		__builtin_prefetch(sl->val);
-}
-
-/*
- * Prefetch the dossier, the company and the new grant an entry names
- * (stage 0: their slots; stage 1, once those have arrived: their
- * records). Only a hint: replay_apply is right with or without it.
- */
-void
-replay_prefetch(
-    struct replay *rp, const Budgetstore__JournalEntry *m, int stage)
-{
-	char key[RP_GRANT_KEY_SZ];
-
-	rp_prefetch(&rp->dossiers, m->dossier, stage == 0);
-	rp_prefetch(&rp->companies, m->company, stage == 0);
-	if (m->grant_id != 0)
-		rp_prefetch(
-		    &rp->grants, rp_grant_key(m->grant_id, key), stage == 0);
+		__builtin_prefetch(sl->key);
+		__builtin_prefetch(sl->key + strlen(key));
+	}
 }
 
 /*
@@ -495,6 +482,31 @@ rp_entry_of(const char *kind)
 		    memcmp(rp_entry_names[e].name, kind, len) == 0)
 			return ((enum rp_entry)e);
 	return (RE_UNKNOWN);
+}
+
+/*
+ * Prefetch what replay_apply will look up for an entry (stage 0: the
+ * slots; stage 1, once those have arrived: the records): its dossier, the
+ * grant it makes, and the company only for the two kinds that look one
+ * up. Most entries name a company they need not read, and a prefetch of
+ * it would cost as much memory traffic as the lookups themselves. Only a
+ * hint: replay_apply is right with or without it.
+ */
+void
+replay_prefetch(
+    struct replay *rp, const Budgetstore__JournalEntry *m, int stage)
+{
+	char          key[RP_GRANT_KEY_SZ];
+	enum rp_entry e =
+	    *m->dossier != '\0' ? RE_UNKNOWN : rp_entry_of(m->kind);
+
+	rp_prefetch(&rp->dossiers, m->dossier, stage == 0);
+	if (e == RE_COMPANY_ADD || e == RE_COMPANY_MERGE)
+		rp_prefetch(&rp->companies,
+		    e == RE_COMPANY_ADD ? m->company : m->company2, stage == 0);
+	if (m->grant_id != 0)
+		rp_prefetch(
+		    &rp->grants, rp_grant_key(m->grant_id, key), stage == 0);
 }
 
 /*
