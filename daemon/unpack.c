@@ -34,7 +34,7 @@
  * decodes those.
  */
 static int
-unpack_varint(const uint8_t **p, const uint8_t *end, uint64_t *v, int max)
+unpack_varint_long(const uint8_t **p, const uint8_t *end, uint64_t *v, int max)
 {
 	const uint8_t *q = *p;
 	uint64_t       r = 0;
@@ -49,6 +49,18 @@ unpack_varint(const uint8_t **p, const uint8_t *end, uint64_t *v, int max)
 		}
 	}
 	return (-1);
+}
+
+/* Most tags and lengths, and many values, are one byte: inline those. */
+static inline int
+unpack_varint(const uint8_t **p, const uint8_t *end, uint64_t *v, int max)
+{
+	if (*p < end && **p < 0x80) {
+		*v = **p;
+		(*p)++;
+		return (0);
+	}
+	return (unpack_varint_long(p, end, v, max));
 }
 
 #define VARINT_SHORT 5 /* a tag or a length */
