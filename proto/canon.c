@@ -58,26 +58,64 @@ canon_plain_byte(unsigned char b)
 	return (b >= 0x21 && b <= 0x7e && b != '%');
 }
 
-/*
- * s at o, every byte outside 0x21-0x7e, and '%', written %XX; o must have
- * room for three times s. The end of what was written.
- */
+/* b at o as the canonical form writes it; the end. */
 static char *
-canon_esc(char *o, const char *s)
+canon_esc_byte(char *o, unsigned char b)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
-	for (; *s != '\0'; s++) {
-		unsigned char b = (unsigned char)*s;
+	if (canon_plain_byte(b)) {
+		*o++ = (char)b;
+		return (o);
+	}
+	*o++ = '%';
+	*o++ = hex[b >> 4];
+	*o++ = hex[b & 0xf];
+	return (o);
+}
 
-		if (canon_plain_byte(b)) {
-			*o++ = (char)b;
+/*
+ * Whether the eight bytes of w are all plain (canon_plain_byte), tested
+ * at once: none below 0x21, none above 0x7e, none '%'. Each test may flag
+ * a plain byte after one that is not (a borrow or a carry), never miss
+ * one that is not: a word it flags is written a byte at a time.
+ */
+static int
+canon_plain_word(uint64_t w)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101);
+	const uint64_t highs = ones * 0x80;
+	uint64_t       pct = w ^ (ones * '%');
+
+	return ((((w - ones * 0x21) & ~w) | ((w + ones) | w) |
+		    ((pct - ones) & ~pct)) &
+		   highs) == 0;
+}
+
+/*
+ * The len bytes of s at o, every byte outside 0x21-0x7e, and '%',
+ * written %XX; o must have room for three times len. Eight bytes a step
+ * while they need nothing: ids, kinds and most names. The end of what was
+ * written.
+ */
+static char *
+canon_esc(char *o, const char *s, size_t len)
+{
+	uint64_t w;
+	size_t   i = 0, j;
+
+	for (; len - i >= 8; i += 8) {
+		memcpy(&w, s + i, 8);
+		if (canon_plain_word(w)) {
+			memcpy(o, &w, 8);
+			o += 8;
 			continue;
 		}
-		*o++ = '%';
-		*o++ = hex[b >> 4];
-		*o++ = hex[b & 0xf];
+		for (j = 0; j < 8; j++)
+			o = canon_esc_byte(o, (unsigned char)s[i + j]);
 	}
+	for (; i < len; i++)
+		o = canon_esc_byte(o, (unsigned char)s[i]);
 	return (o);
 }
 
@@ -335,7 +373,7 @@ journal_canonical_into(
 	const struct canon_field *cfs;
 	struct canon              c = {*bufp, 0, *capp};
 	const void               *p;
-	size_t                    i, n, nf;
+	size_t                    i, n, nf, slen;
 	char                     *o;
 
 	cfs = canon_fields_of(m, &nf);
@@ -345,18 +383,19 @@ journal_canonical_into(
 
 		if ((n = canon_set(cf, m, &p)) == 0)
 			continue;
+		slen = cf->f->type == PROTOBUF_C_TYPE_STRING ? strlen(p) : 0;
 		/* Room for the line at its longest, then no more checks. */
 		canon_reserve(&c,
 		    cf->namelen + 2 +
 			(cf->f->type == PROTOBUF_C_TYPE_STRING
-				? 3 * strlen(p)
+				? 3 * slen
 				: n * (CANON_VALUE_MAX + 1)));
 		o = c.buf + c.len;
 		memcpy(o, cf->f->name, cf->namelen);
 		o += cf->namelen;
 		*o++ = '=';
 		if (cf->f->type == PROTOBUF_C_TYPE_STRING)
-			o = canon_esc(o, p);
+			o = canon_esc(o, p, slen);
 		else
 			o = canon_values(cf, p, n, o);
 		*o++ = '\n';

@@ -172,6 +172,59 @@ test_fields_agree_with_canonical(void **state)
 	free(s);
 }
 
+/* The canonical form of an entry whose only field is name = s. */
+static void
+canonical_name_agrees(const char *s)
+{
+	Budgetstore__JournalEntry m = BUDGETSTORE__JOURNAL_ENTRY__INIT;
+	char                      view[256], *c = NULL;
+	size_t                    cap = 0;
+
+	m.name = (char *)(uintptr_t)s;
+	view[0] = '\0';
+	journal_fields(&m, view_line_cb, view);
+	journal_canonical_into(&m, &c, &cap);
+	assert_string_equal(c, view);
+	free(c);
+}
+
+/*
+ * journal_canonical_into tests eight bytes at a time whether a string
+ * needs escaping: every byte value at every place in and around a word,
+ * then strings of the values at the edges of each test (0x20/0x21,
+ * 0x7e/0x7f, '%', 0xff, next to plain bytes, whose borrows and carries
+ * could hide one), each written exactly as the reference escapes it.
+ */
+static void
+test_escapes_every_byte_everywhere(void **state)
+{
+	static const unsigned char edge[] = {0x01, 0x20, 0x21, 0x24, 0x25, 0x26,
+	    0x7e, 0x7f, 0x80, 0xfe, 0xff, 'a', 'a', 'a'};
+	uint64_t                   r = 0x9e3779b97f4a7c15;
+	char                       s[41];
+	unsigned                   b, pos, i, len, n;
+
+	(void)state;
+	for (b = 1; b < 256; b++) {
+		for (pos = 0; pos < 17; pos++) {
+			memset(s, 'a', 17);
+			s[17] = '\0';
+			s[pos] = (char)b;
+			canonical_name_agrees(s);
+		}
+	}
+	for (n = 0; n < 20000; n++) {
+		r = r * 6364136223846793005u + 1442695040888963407u;
+		len = (unsigned)(r >> 58) % 41;
+		for (i = 0; i < len; i++) {
+			r = r * 6364136223846793005u + 1442695040888963407u;
+			s[i] = (char)edge[(r >> 33) % sizeof(edge)];
+		}
+		s[len] = '\0';
+		canonical_name_agrees(s);
+	}
+}
+
 /* hash(n) = SHA-256(hash(n-1) || canonical(n)), on a known vector. */
 static void
 test_hash_vector(void **state)
@@ -195,6 +248,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_canonical_golden),
 	    cmocka_unit_test(test_fields_agree_with_canonical),
+	    cmocka_unit_test(test_escapes_every_byte_everywhere),
 	    cmocka_unit_test(test_canonical_ignores_hash),
 	    cmocka_unit_test(test_hash_vector),
 	};
