@@ -141,9 +141,19 @@ canon_kind_of(const char *name)
  * number order, worked out once: every entry asks for every field's, and
  * verify asks for millions of entries'.
  */
+/* How canon_set tells whether a field is set: what it holds. */
+enum canon_test {
+	CANON_REPEATED,
+	CANON_INT4, /* a 32-bit integer */
+	CANON_INT8, /* a 64-bit one */
+	CANON_STRING,
+};
+
 struct canon_field {
 	const ProtobufCFieldDescriptor *f;
 	enum canon_kind                 kind;
+	enum canon_test                 test;
+	size_t                          offset; /* of the value, in the entry */
 	size_t                          namelen;
 	int                             number; /* written as a plain integer */
 	size_t                          size;   /* of one repeated element */
@@ -197,6 +207,12 @@ canon_fields_init(void)
 			f->type == PROTOBUF_C_TYPE_INT64
 		    ? 8
 		    : 4;
+		cf->offset = f->offset;
+		cf->test = f->label == PROTOBUF_C_LABEL_REPEATED
+		    ? CANON_REPEATED
+		    : f->type == PROTOBUF_C_TYPE_STRING ? CANON_STRING
+		    : cf->size == 8                     ? CANON_INT8
+							: CANON_INT4;
 	}
 }
 
@@ -279,29 +295,24 @@ canon_values(const struct canon_field *cf, const void *p, size_t n, char *o)
  * field's count, 1 for a singular one that does not hold its default
  * (proto3: not written), else 0. *pp: where its value is.
  */
-static size_t
+static inline size_t
 canon_set(const struct canon_field *cf, const Budgetstore__JournalEntry *m,
     const void **pp)
 {
-	const ProtobufCFieldDescriptor *f = cf->f;
-	const char                     *p = (const char *)m + f->offset;
+	const char *p = (const char *)m + cf->offset;
 
-	if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+	switch (cf->test) {
+	case CANON_REPEATED:
 		*pp = *(const void *const *)(const void *)p;
 		return (*(const size_t *)(const void *)((const char *)m +
-		    f->quantifier_offset));
-	}
-	*pp = p;
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT32:
-		return (*(const int32_t *)(const void *)p != 0);
-	case PROTOBUF_C_TYPE_UINT32:
+		    cf->f->quantifier_offset));
+	case CANON_INT4:
+		*pp = p;
 		return (*(const uint32_t *)(const void *)p != 0);
-	case PROTOBUF_C_TYPE_INT64:
-		return (*(const int64_t *)(const void *)p != 0);
-	case PROTOBUF_C_TYPE_UINT64:
+	case CANON_INT8:
+		*pp = p;
 		return (*(const uint64_t *)(const void *)p != 0);
-	default: /* STRING */
+	default: /* CANON_STRING */
 		*pp = *(char *const *)(const void *)p;
 		return (
 		    *pp != NULL && **(char *const *)(const void *)p != '\0');
