@@ -213,36 +213,76 @@ timestamp_now(void)
 	return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
 }
 
+/*
+ * The two days a thread last formatted, as "YYYY-MM-DD": a journal's
+ * entries come a day at a time, with now and then an expiry some days
+ * on, and verify and export format each one's times.
+ */
+struct ts_day {
+	int32_t day;
+	int     valid;
+	char    ymd[DATE_BUFSZ];
+};
+static _Thread_local struct ts_day ts_days[2];
+static _Thread_local unsigned      ts_older; /* the slot to reuse */
+
 char *
 timestamp_format(int64_t us, char *buf, size_t len)
 {
-	int64_t  s = us / 1000000, rem = us % 1000000;
-	int32_t  day;
-	int      y;
-	unsigned m, d, sod;
-	char    *p;
+	int64_t        s = us / 1000000, rem = us % 1000000;
+	int32_t        day;
+	int            y;
+	unsigned       m, d, sod;
+	char          *p;
+	struct ts_day *c;
 
+	if (len < TIMESTAMP_BUFSZ) { /* the whole, cut as snprintf would */
+		char whole[TIMESTAMP_BUFSZ];
+
+		snprintf(
+		    buf, len, "%s", timestamp_format(us, whole, sizeof(whole)));
+		return (buf);
+	}
 	if (rem < 0) {
 		rem += 1000000;
 		s--;
 	}
 	day = (int32_t)(s >= 0 ? s / 86400 : -((-s + 86399) / 86400));
 	sod = (unsigned)(s - (int64_t)day * 86400);
-	date_to_civil(day, &y, &m, &d);
-	if (len >= TIMESTAMP_BUFSZ && (p = put_date(buf, y, m, d)) != NULL) {
-		*p++ = 'T';
-		p = put_digits(p, sod / 3600, 2);
-		*p++ = ':';
-		p = put_digits(p, sod / 60 % 60, 2);
-		*p++ = ':';
-		p = put_digits(p, sod % 60, 2);
-		*p++ = '.';
-		p = put_digits(p, (unsigned)rem, 6);
-		*p++ = 'Z';
+	if (ts_days[0].valid && ts_days[0].day == day) {
+		c = &ts_days[0];
+		ts_older = 1;
+	} else if (ts_days[1].valid && ts_days[1].day == day) {
+		c = &ts_days[1];
+		ts_older = 0;
+	} else {
+		date_to_civil(day, &y, &m, &d);
+		c = &ts_days[ts_older];
+		if ((p = put_date(c->ymd, y, m, d)) == NULL) {
+			c->valid = 0;
+			snprintf(buf, len,
+			    "%04d-%02u-%02uT%02u:%02u:%02u.%06lldZ", y, m, d,
+			    sod / 3600, sod / 60 % 60, sod % 60,
+			    (long long)rem);
+			return (buf);
+		}
 		*p = '\0';
-	} else
-		snprintf(buf, len, "%04d-%02u-%02uT%02u:%02u:%02u.%06lldZ", y,
-		    m, d, sod / 3600, sod / 60 % 60, sod % 60, (long long)rem);
+		c->day = day;
+		c->valid = 1;
+		ts_older ^= 1;
+	}
+	memcpy(buf, c->ymd, DATE_BUFSZ - 1);
+	p = buf + DATE_BUFSZ - 1;
+	*p++ = 'T';
+	p = put_digits(p, sod / 3600, 2);
+	*p++ = ':';
+	p = put_digits(p, sod / 60 % 60, 2);
+	*p++ = ':';
+	p = put_digits(p, sod % 60, 2);
+	*p++ = '.';
+	p = put_digits(p, (unsigned)rem, 6);
+	*p++ = 'Z';
+	*p = '\0';
 	return (buf);
 }
 

@@ -526,6 +526,42 @@ test_timestamp_round_trip(void **state)
 	}
 }
 
+/*
+ * timestamp_format keeps the last two days it wrote: times a few minutes
+ * apart across days (a leap day among them), three days in turn, and a
+ * buffer too short for the whole each come out as they should.
+ */
+static void
+test_timestamp_day_by_day(void **state)
+{
+	static const char *days[] = {"2024-02-28T23:00:00.000000Z",
+	    "2024-02-29T23:00:00.000000Z", "2024-03-01T23:00:00.000000Z"};
+	int64_t     start = INT64_C(1709161200000000); /* 2024-02-28T23:00Z */
+	int64_t     us, back;
+	char        buf[TIMESTAMP_BUFSZ], shortbuf[14];
+	const char *why;
+	int         i;
+
+	(void)state;
+	for (i = 0; i < 3000; i++) {
+		us = start + (int64_t)i * 7 * 60 * 1000000 + i;
+		timestamp_format(us, buf, sizeof(buf));
+		if (timestamp_parse(buf, &back, &why) != 0 || back != us)
+			fail_msg("%lld -> %s -> %lld", (long long)us, buf,
+			    (long long)back);
+	}
+	for (i = 0; i < 12; i++) {
+		us = start + (int64_t)(i % 3) * 86400 * 1000000;
+		assert_string_equal(
+		    timestamp_format(us, buf, sizeof(buf)), days[i % 3]);
+		us = start + (int64_t)(i / 4) * 86400 * 1000000;
+		assert_string_equal(
+		    timestamp_format(us, buf, sizeof(buf)), days[i / 4]);
+	}
+	assert_string_equal(timestamp_format(start, shortbuf, sizeof(shortbuf)),
+	    "2024-02-28T23");
+}
+
 /* timestamp_parse: the other accepted shapes and the refusals. */
 static void
 test_timestamp_parse_forms(void **state)
@@ -766,6 +802,7 @@ main(void)
 	    cmocka_unit_test(test_date_brussels_transitions),
 	    cmocka_unit_test(test_timestamp_parse_date),
 	    cmocka_unit_test(test_timestamp_round_trip),
+	    cmocka_unit_test(test_timestamp_day_by_day),
 	    cmocka_unit_test(test_timestamp_parse_forms),
 	    cmocka_unit_test(test_duration_parse),
 	    cmocka_unit_test(test_rid_parse_ok),
