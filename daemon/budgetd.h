@@ -727,10 +727,18 @@ struct replay;
 struct replay *replay_new(size_t, size_t, size_t, size_t);
 void           replay_free(struct replay *);
 void           replay_partial(struct replay *);
-void
-replay_prefetch(struct replay *, const struct Budgetstore__JournalEntry *, int);
-int replay_apply(
-    struct replay *, const struct Budgetstore__JournalEntry *, char *, size_t);
+/*
+ * What replay_prefetch works out of an entry at its first stage (the
+ * hashes of what it names; 0: nothing, or work it out again), for its
+ * second and for replay_apply.
+ */
+struct replay_hint {
+	uint64_t dossier, company, grant;
+};
+void replay_prefetch(struct replay *, const struct Budgetstore__JournalEntry *,
+    int, struct replay_hint *);
+int  replay_apply(struct replay *, const struct Budgetstore__JournalEntry *,
+     const struct replay_hint *, char *, size_t);
 void replay_contract_effect(
     const struct Budgetstore__JournalEntry *, struct contract *);
 int      replay_get_contract(struct replay *, const char *, struct contract *);

@@ -777,6 +777,7 @@ check_chain_end(
 struct check_block {
 	struct check_arena               a;
 	const Budgetstore__JournalEntry *e[CHECK_BLOCK_ENTRIES];
+	struct replay_hint               hint[CHECK_BLOCK_ENTRIES];
 	size_t                           n;
 };
 
@@ -910,14 +911,14 @@ check_journal(struct check_state *cs, struct check_ring *g,
 		 */
 		while (b->n < CHECK_BLOCK_ENTRIES &&
 		    (m = check_walk_into(&w, &b->a)) != NULL) {
+			replay_prefetch(cs->rp, m, 0, &b->hint[b->n]);
 			b->e[b->n++] = m;
-			replay_prefetch(cs->rp, m, 0);
 		}
 		for (i = 0; i < b->n; i++)
-			replay_prefetch(cs->rp, b->e[i], 1);
+			replay_prefetch(cs->rp, b->e[i], 1, &b->hint[i]);
 		for (i = 0; i < b->n; i++) {
-			if (replay_apply(cs->rp, b->e[i], why, sizeof(why)) ==
-			    -1)
+			if (replay_apply(cs->rp, b->e[i], &b->hint[i], why,
+				sizeof(why)) == -1)
 				check_problem(cs->r, "%s", why);
 			if (g == NULL)
 				check_chain_entry(ch, b->e[i]);

@@ -275,7 +275,7 @@ cmd_balance_exec(struct cmd_ctx *ctx)
 			/* An entry indexed under two members comes twice. */
 			if (i > 0 && bc.e[i]->seq == bc.e[i - 1]->seq)
 				continue;
-			replay_apply(bc.rp, bc.e[i], w, sizeof(w));
+			replay_apply(bc.rp, bc.e[i], NULL, w, sizeof(w));
 		}
 		/*
 		 * The window's day: --on, else the day of the moment asked

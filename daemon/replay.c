@@ -158,15 +158,15 @@ rp_presize(struct rp_table *t, size_t n)
 }
 
 /*
- * Find key in tab; with size > 0, create a zeroed value of that size when
- * missing (NULL when the table holds max entries already).
+ * Find key, of hash h (rp_hash), in tab; with size > 0, create a zeroed
+ * value of that size when missing (NULL when the table holds max entries
+ * already).
  */
 static void *
 rp_lookup(struct replay *rp, struct rp_table *tab, size_t *count, size_t max,
-    const char *key, size_t size, int *created)
+    const char *key, uint64_t h, size_t size, int *created)
 {
 	struct rp_slot *sl;
-	uint64_t        h = rp_hash(key);
 
 	size_t klen;
 
@@ -211,7 +211,7 @@ rp_intern(struct replay *rp, const char *s)
 	if (rp->strings.cap == 0)
 		rp_presize(&rp->strings, 16);
 	v = rp_lookup(rp, &rp->strings, &rp->nstrings, rp->maxd + rp->maxg, s,
-	    1, &created);
+	    rp_hash(s), 1, &created);
 	return (v != NULL ? rp_key(v, 1) : rp_strdup(rp, s));
 }
 
@@ -346,14 +346,17 @@ static struct rp_contract *
 rp_contract(struct replay *rp, const char *id, int create, int *created)
 {
 	return (rp_lookup(rp, &rp->contracts, &rp->ncontracts, rp->maxc, id,
-	    create ? sizeof(struct rp_contract) : 0, created));
+	    rp_hash(id), create ? sizeof(struct rp_contract) : 0, created));
 }
 
+/* h: id's hash, or 0 (worked out here); likewise below. */
 static struct rp_dossier *
-rp_dossier(struct replay *rp, const char *id, int create, int *created)
+rp_dossier(
+    struct replay *rp, const char *id, uint64_t h, int create, int *created)
 {
 	return (rp_lookup(rp, &rp->dossiers, &rp->ndossiers, rp->maxd, id,
-	    create ? sizeof(struct rp_dossier) : 0, created));
+	    h != 0 ? h : rp_hash(id), create ? sizeof(struct rp_dossier) : 0,
+	    created));
 }
 
 /* Grant id's key in key: decimal, without snprintf (a lookup per payment). */
@@ -372,20 +375,23 @@ rp_grant_key(uint64_t id, char key[RP_GRANT_KEY_SZ])
 }
 
 static struct rp_grant *
-rp_grant(struct replay *rp, uint64_t id, int create, int *created)
+rp_grant(struct replay *rp, uint64_t id, uint64_t h, int create, int *created)
 {
-	char key[RP_GRANT_KEY_SZ];
+	char        key[RP_GRANT_KEY_SZ];
+	const char *k = rp_grant_key(id, key);
 
-	return (rp_lookup(rp, &rp->grants, &rp->ngrants, rp->maxg,
-	    rp_grant_key(id, key), create ? sizeof(struct rp_grant) : 0,
+	return (rp_lookup(rp, &rp->grants, &rp->ngrants, rp->maxg, k,
+	    h != 0 ? h : rp_hash(k), create ? sizeof(struct rp_grant) : 0,
 	    created));
 }
 
 static struct rp_company *
-rp_company(struct replay *rp, const char *number, int create, int *created)
+rp_company(
+    struct replay *rp, const char *number, uint64_t h, int create, int *created)
 {
 	return (rp_lookup(rp, &rp->companies, &rp->ncompanies, rp->maxco,
-	    number, create ? sizeof(struct rp_company) : 0, created));
+	    number, h != 0 ? h : rp_hash(number),
+	    create ? sizeof(struct rp_company) : 0, created));
 }
 
 /*
@@ -397,13 +403,13 @@ rp_company(struct replay *rp, const char *number, int create, int *created)
  * first.
  */
 static void
-rp_prefetch(struct rp_table *tab, const char *key, int first)
+rp_prefetch(struct rp_table *tab, const char *key, uint64_t h, int first)
 {
 	struct rp_slot *sl;
 
 	if (tab->cap == 0 || *key == '\0')
 		return;
-	sl = &tab->slot[(size_t)rp_hash(key) & (tab->cap - 1)];
+	sl = &tab->slot[(size_t)h & (tab->cap - 1)];
 	if (first)
 		__builtin_prefetch(sl);
 	else if (sl->val != NULL) {
@@ -493,20 +499,32 @@ rp_entry_of(const char *kind)
  * hint: replay_apply is right with or without it.
  */
 void
-replay_prefetch(
-    struct replay *rp, const Budgetstore__JournalEntry *m, int stage)
+replay_prefetch(struct replay *rp, const Budgetstore__JournalEntry *m,
+    int stage, struct replay_hint *hint)
 {
 	char          key[RP_GRANT_KEY_SZ];
+	const char   *company;
 	enum rp_entry e =
 	    *m->dossier != '\0' ? RE_UNKNOWN : rp_entry_of(m->kind);
 
-	rp_prefetch(&rp->dossiers, m->dossier, stage == 0);
-	if (e == RE_COMPANY_ADD || e == RE_COMPANY_MERGE)
+	if (stage == 0) {
+		company = e == RE_COMPANY_ADD ? m->company
+		    : e == RE_COMPANY_MERGE   ? m->company2
+					      : "";
+		hint->dossier = rp_hash(m->dossier);
+		hint->company = *company != '\0' ? rp_hash(company) : 0;
+		hint->grant = m->grant_id != 0
+		    ? rp_hash(rp_grant_key(m->grant_id, key))
+		    : 0;
+	}
+	rp_prefetch(&rp->dossiers, m->dossier, hint->dossier, stage == 0);
+	if (hint->company != 0)
 		rp_prefetch(&rp->companies,
-		    e == RE_COMPANY_ADD ? m->company : m->company2, stage == 0);
-	if (m->grant_id != 0)
-		rp_prefetch(
-		    &rp->grants, rp_grant_key(m->grant_id, key), stage == 0);
+		    e == RE_COMPANY_ADD ? m->company : m->company2,
+		    hint->company, stage == 0);
+	if (hint->grant != 0)
+		rp_prefetch(&rp->grants, rp_grant_key(m->grant_id, key),
+		    hint->grant, stage == 0);
 }
 
 /*
@@ -583,12 +601,12 @@ replay_bad(char *why, size_t len, const char *fmt, ...)
  */
 static int
 replay_new_grant(struct replay *rp, const Budgetstore__JournalEntry *m,
-    const char *dossier, char *why, size_t len)
+    uint64_t h, const char *dossier, char *why, size_t len)
 {
 	struct rp_grant *g;
 	int              created;
 
-	g = rp_grant(rp, m->grant_id, 1, &created);
+	g = rp_grant(rp, m->grant_id, h, 1, &created);
 	if (g == NULL || !created)
 		return (replay_bad(why, len,
 		    "entry %llu: grant %llu twice or "
@@ -686,18 +704,21 @@ replay_rules(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
  * an unknown kind): that is itself a finding.
  */
 int
-replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
-    size_t len)
+replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m,
+    const struct replay_hint *hint, char *why, size_t len)
 {
-	struct rp_contract *k = NULL;
-	struct rp_dossier  *d = NULL;
-	struct rp_company  *co;
-	struct rp_grant    *g;
-	const char         *kind = m->kind;
-	enum rp_entry       e = rp_entry_of(kind);
-	size_t              i;
-	int                 created;
+	static const struct replay_hint none;
+	struct rp_contract             *k = NULL;
+	struct rp_dossier              *d = NULL;
+	struct rp_company              *co;
+	struct rp_grant                *g;
+	const char                     *kind = m->kind;
+	enum rp_entry                   e = rp_entry_of(kind);
+	size_t                          i;
+	int                             created;
 
+	if (hint == NULL)
+		hint = &none;
 	rp->seq = m->seq;
 	rp->time = m->time;
 	if (e == RE_REFUSED)
@@ -705,7 +726,8 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 	if (e == RE_RULES_LOAD)
 		return (replay_rules(rp, m, why, len));
 	if (e == RE_COMPANY_ADD) {
-		if ((co = rp_company(rp, m->company, 1, &created)) == NULL ||
+		if ((co = rp_company(
+			 rp, m->company, hint->company, 1, &created)) == NULL ||
 		    !created)
 			return (replay_bad(why, len,
 			    "entry %llu: company %s "
@@ -720,7 +742,8 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 	}
 	if (e == RE_COMPANY_MERGE) {
 		replay_link(rp, m, 1);
-		if ((co = rp_company(rp, m->company2, 0, &created)) == NULL)
+		if ((co = rp_company(
+			 rp, m->company2, hint->company, 0, &created)) == NULL)
 			return (replay_bad(why, len,
 			    "entry %llu: merges unknown "
 			    "company %s",
@@ -731,7 +754,7 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 		return (0);
 	}
 	if (e == RE_DEMINIMIS_DECLARE)
-		return (replay_new_grant(rp, m,
+		return (replay_new_grant(rp, m, hint->grant,
 		    *m->dossier != '\0' ? rp_strdup(rp, m->dossier) : "", why,
 		    len));
 
@@ -753,7 +776,8 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 	if (e < RE_DOSSIER_RESERVE)
 		return (replay_bad(why, len, "entry %llu: unknown kind %s",
 		    (unsigned long long)m->seq, kind));
-	d = rp_dossier(rp, m->dossier, e == RE_DOSSIER_RESERVE, &created);
+	d = rp_dossier(
+	    rp, m->dossier, hint->dossier, e == RE_DOSSIER_RESERVE, &created);
 	if (d == NULL)
 		return (replay_bad(why, len, "entry %llu: dossier %s unknown",
 		    (unsigned long long)m->seq, m->dossier));
@@ -786,8 +810,8 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 		d->ngrants++;
 		if (d->state == DS_RESERVED)
 			d->state = DS_APPROVED;
-		return (
-		    replay_new_grant(rp, m, rp_key(d, sizeof(*d)), why, len));
+		return (replay_new_grant(
+		    rp, m, hint->grant, rp_key(d, sizeof(*d)), why, len));
 	case RE_DOSSIER_CANCEL:
 	case RE_DOSSIER_EXPIRE:
 		d->pending -= m->amount;
@@ -814,7 +838,7 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 			    (unsigned long long)m->seq, m->n_grant_ids,
 			    m->n_grant_amounts));
 		for (i = 0; i < m->n_grant_ids; i++) {
-			g = rp_grant(rp, m->grant_ids[i], 0, &created);
+			g = rp_grant(rp, m->grant_ids[i], 0, 0, &created);
 			if (g == NULL)
 				return (replay_bad(why, len,
 				    "entry %llu: cuts "
@@ -931,7 +955,7 @@ replay_get_grant(
 	struct rp_grant *g;
 	int              created;
 
-	if ((g = rp_grant(rp, id, 0, &created)) == NULL)
+	if ((g = rp_grant(rp, id, 0, 0, &created)) == NULL)
 		return (-1);
 	*effective = g->effective;
 	*company = g->company;
@@ -944,18 +968,18 @@ replay_has_company(struct replay *rp, const char *number)
 {
 	int created;
 
-	return (rp_company(rp, number, 0, &created) != NULL);
+	return (rp_company(rp, number, 0, 0, &created) != NULL);
 }
 
 /* Compare one stored record with its replay: NULL, or what differs. */
 static const char *
-replay_diff_dossier(
-    struct replay *rp, const struct dossier *s, char *why, size_t len)
+replay_diff_dossier(struct replay *rp, const struct dossier *s, uint64_t h,
+    char *why, size_t len)
 {
 	struct rp_dossier *d;
 	int                created;
 
-	if ((d = rp_dossier(rp, s->id, 0, &created)) == NULL) {
+	if ((d = rp_dossier(rp, s->id, h, 0, &created)) == NULL) {
 		snprintf(why, len,
 		    "dossier %s is stored but no journal entry "
 		    "reserved it",
@@ -1020,12 +1044,12 @@ replay_diff_contract(
 
 static const char *
 replay_diff_grant(
-    struct replay *rp, const struct grant *s, char *why, size_t len)
+    struct replay *rp, const struct grant *s, uint64_t h, char *why, size_t len)
 {
 	struct rp_grant *g;
 	int              created;
 
-	if ((g = rp_grant(rp, s->id, 0, &created)) == NULL) {
+	if ((g = rp_grant(rp, s->id, h, 0, &created)) == NULL) {
 		snprintf(why, len,
 		    "grant %llu is stored but no journal entry "
 		    "made it",
@@ -1061,13 +1085,13 @@ replay_diff_grant(
 }
 
 static const char *
-replay_diff_company(
-    struct replay *rp, const struct company *s, char *why, size_t len)
+replay_diff_company(struct replay *rp, const struct company *s, uint64_t h,
+    char *why, size_t len)
 {
 	struct rp_company *c;
 	int                created;
 
-	if ((c = rp_company(rp, s->number, 0, &created)) == NULL) {
+	if ((c = rp_company(rp, s->number, h, 0, &created)) == NULL) {
 		snprintf(why, len,
 		    "company %s is stored but no journal entry "
 		    "added it",
@@ -1199,8 +1223,9 @@ struct rp_ahead {
 		struct grant   g;
 		struct company c;
 	} rec;
-	char filed[LEDGER_RID_SZ]; /* a grant's: as its key files it */
-	int  keyok;
+	char     filed[LEDGER_RID_SZ]; /* a grant's: as its key files it */
+	int      keyok;
+	uint64_t h; /* its key's hash, worked out once */
 };
 
 struct replay_cmp {
@@ -1243,18 +1268,21 @@ rp_cmp_one(struct replay_cmp *rc, const struct rp_ahead *a)
 
 	switch (rc->kind) {
 	case REPLAY_DOSSIERS:
-		why = replay_diff_dossier(rc->rp, &a->rec.d, buf, sizeof(buf));
+		why = replay_diff_dossier(
+		    rc->rp, &a->rec.d, a->h, buf, sizeof(buf));
 		if (also != NULL && also->dossier != NULL)
 			stop = also->dossier(&a->rec.d, also->arg);
 		break;
 	case REPLAY_GRANTS:
-		why = replay_diff_grant(rc->rp, &a->rec.g, buf, sizeof(buf));
+		why = replay_diff_grant(
+		    rc->rp, &a->rec.g, a->h, buf, sizeof(buf));
 		if (also != NULL && also->grant != NULL)
 			stop = also->grant(
 			    &a->rec.g, a->filed, a->keyok, also->arg);
 		break;
 	default:
-		why = replay_diff_company(rc->rp, &a->rec.c, buf, sizeof(buf));
+		why = replay_diff_company(
+		    rc->rp, &a->rec.c, a->h, buf, sizeof(buf));
 		break;
 	}
 	if (why != NULL)
@@ -1276,10 +1304,13 @@ rp_cmp_also(struct replay_cmp *rc, const struct rp_ahead *a, int first)
 	if (rc->kind != REPLAY_DOSSIERS || rc->also == NULL ||
 	    rc->also->dossier == NULL)
 		return;
-	rp_prefetch(&rc->rp->companies, a->rec.d.company, first);
-	for (i = 0; i < a->rec.d.ngrants && i < LEDGER_GRANTS_MAX; i++)
-		rp_prefetch(&rc->rp->grants,
-		    rp_grant_key(a->rec.d.grants[i], key), first);
+	rp_prefetch(&rc->rp->companies, a->rec.d.company,
+	    rp_hash(a->rec.d.company), first);
+	for (i = 0; i < a->rec.d.ngrants && i < LEDGER_GRANTS_MAX; i++) {
+		const char *k = rp_grant_key(a->rec.d.grants[i], key);
+
+		rp_prefetch(&rc->rp->grants, k, rp_hash(k), first);
+	}
 }
 
 /*
@@ -1296,13 +1327,15 @@ rp_cmp_push(struct replay_cmp *rc)
 	char             buf[RP_GRANT_KEY_SZ];
 	size_t           n = rc->seen++;
 
-	tab = rp_cmp_table(rc, &rc->ahead[n % RP_AHEAD], &key, buf);
-	rp_prefetch(tab, key, 1);
-	rp_cmp_also(rc, &rc->ahead[n % RP_AHEAD], 1);
+	a = &rc->ahead[n % RP_AHEAD];
+	tab = rp_cmp_table(rc, a, &key, buf);
+	a->h = rp_hash(key);
+	rp_prefetch(tab, key, a->h, 1);
+	rp_cmp_also(rc, a, 1);
 	if (n >= RP_AHEAD / 2) {
 		a = &rc->ahead[(n - RP_AHEAD / 2) % RP_AHEAD];
 		tab = rp_cmp_table(rc, a, &key, buf);
-		rp_prefetch(tab, key, 0);
+		rp_prefetch(tab, key, a->h, 0);
 		rp_cmp_also(rc, a, 0);
 	}
 	if (n + 1 >= RP_AHEAD)
