@@ -401,8 +401,12 @@ rp_company(
  * tables are far larger than the caches, so each lookup of a replay waits
  * for memory twice; a caller with a block of entries asks for all of them
  * first.
+ *
+ * Always inlined: out of line, with no loop in it, GCC finds that the
+ * function has no effect it can see and drops every call to it, with
+ * the prefetches.
  */
-static void
+static inline __attribute__((always_inline)) void
 rp_prefetch(struct rp_table *tab, const char *key, uint64_t h, int first)
 {
 	struct rp_slot *sl;
