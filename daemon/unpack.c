@@ -145,6 +145,8 @@ unpack_free(ProtobufCAllocator *a, void *p)
 		free(p);
 }
 
+#define UNPACK_REPEATED_LEFT 4096 /* see unpack_repeated */
+
 #define UNPACK_OK     0
 #define UNPACK_NOT_US (-1) /* protobuf-c's to decode */
 #define UNPACK_NOMEM  (-2)
@@ -162,7 +164,14 @@ unpack_repeated(ProtobufCAllocator *a, ProtobufCMessage *m,
 	uint8_t **arr = (uint8_t **)(void *)((char *)m + f->offset);
 
 	if (*cap == 0) {
-		/* Each element takes a byte at least. */
+		/*
+		 * Each element takes a byte at least. A message with more
+		 * left than UNPACK_REPEATED_LEFT goes to protobuf-c, which
+		 * counts first: an array eight times the rest of a large
+		 * message is memory for nothing.
+		 */
+		if (left >= UNPACK_REPEATED_LEFT)
+			return (UNPACK_NOT_US);
 		*cap = left + 1;
 		if ((*arr = unpack_alloc(a, *cap * UNPACK_ELEM_SIZE)) == NULL)
 			return (UNPACK_NOMEM);

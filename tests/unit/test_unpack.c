@@ -450,6 +450,82 @@ test_gives_back_what_it_made(void **state)
 	assert_int_equal(frees, allocs);
 }
 
+/* An allocator that refuses its fail_at-th request (from 1; 0: none). */
+static size_t fail_at, live;
+
+static void *
+failing_alloc(void *arg, size_t n)
+{
+	void *p;
+
+	(void)arg;
+	if (++allocs == fail_at)
+		return (NULL);
+	if ((p = malloc(n)) != NULL)
+		live++;
+	return (p);
+}
+
+static void
+failing_free(void *arg, void *p)
+{
+	(void)arg;
+	if (p != NULL)
+		live--;
+	free(p);
+}
+
+/*
+ * Out of memory at every allocation in turn, on budget_unpack's own path
+ * and on its way to protobuf-c (a field no descriptor has, after a
+ * repeated one): NULL, and nothing left allocated; or, when protobuf-c's
+ * own decode is what failed to allocate, the same.
+ */
+static void
+test_out_of_memory_leaves_nothing(void **state)
+{
+	ProtobufCAllocator        pa = {failing_alloc, failing_free, NULL};
+	Budgetstore__JournalEntry e = BUDGETSTORE__JOURNAL_ENTRY__INIT, *m;
+	uint64_t                  ids[3] = {3, 4, 300};
+	uint8_t                   buf[256];
+	size_t                    len, k, tail;
+
+	(void)state;
+	e.seq = 9;
+	e.kind = PB_STR("dossier_close");
+	e.dossier = PB_STR("D1");
+	e.grant_ids = ids;
+	e.n_grant_ids = 3;
+	len = budgetstore__journal_entry__pack(&e, buf);
+	for (tail = 0; tail < 2; tail++) {
+		if (tail) { /* field 2047, a varint */
+			buf[len++] = 0xf8;
+			buf[len++] = 0x7f;
+			buf[len++] = 1;
+		}
+		for (k = 1;; k++) {
+			allocs = live = 0;
+			fail_at = k;
+			m = (Budgetstore__JournalEntry *)budget_unpack(
+			    &budgetstore__journal_entry__descriptor, &pa, len,
+			    buf);
+			if (m == NULL) {
+				assert_int_equal(live, 0);
+				continue;
+			}
+			/* No allocation failed: the whole decode came out. */
+			assert_true(allocs < k);
+			assert_int_equal(m->n_grant_ids, 3);
+			assert_int_equal(m->grant_ids[2], 300);
+			budgetstore__journal_entry__free_unpacked(m, &pa);
+			assert_int_equal(live, 0);
+			break;
+		}
+		assert_true(k > 4);
+	}
+	fail_at = 0;
+}
+
 int
 main(void)
 {
@@ -457,6 +533,7 @@ main(void)
 	    cmocka_unit_test(test_agrees_with_protobuf_c),
 	    cmocka_unit_test(test_uses_the_allocator),
 	    cmocka_unit_test(test_gives_back_what_it_made),
+	    cmocka_unit_test(test_out_of_memory_leaves_nothing),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
