@@ -730,7 +730,8 @@ void           replay_partial(struct replay *);
 /*
  * What replay_prefetch works out of an entry at its first stage (the
  * hashes of what it names; 0: nothing, or work it out again), for its
- * second and for replay_apply.
+ * second and for replay_apply. replay_prefetch needs one, and stage 0
+ * before stage 1; replay_apply takes NULL too.
  */
 struct replay_hint {
 	uint64_t dossier, company, grant;

@@ -403,8 +403,8 @@ rp_company(
  * first.
  *
  * Always inlined: out of line, with no loop in it, GCC finds that the
- * function has no effect it can see and drops every call to it, with
- * the prefetches.
+ * function has no effect it can see and drops calls to it (all of the
+ * comparing walk's), with their prefetches.
  */
 static inline __attribute__((always_inline)) void
 rp_prefetch(struct rp_table *tab, const char *key, uint64_t h, int first)
@@ -419,7 +419,6 @@ rp_prefetch(struct rp_table *tab, const char *key, uint64_t h, int first)
 	else if (sl->val != NULL) {
 		__builtin_prefetch(sl->val);
 		__builtin_prefetch(sl->key);
-		__builtin_prefetch(sl->key + strlen(key));
 	}
 }
 
@@ -703,7 +702,8 @@ replay_rules(struct replay *rp, const Budgetstore__JournalEntry *m, char *why,
 }
 
 /*
- * Apply one entry. Entries must come in sequence order. Returns 0, or -1
+ * Apply one entry. Entries must come in sequence order. hint: what
+ * replay_prefetch worked out of this entry, or NULL. Returns 0, or -1
  * with why filled when the entry cannot have happened (an unknown dossier,
  * an unknown kind): that is itself a finding.
  */

@@ -136,11 +136,6 @@ canon_kind_of(const char *name)
 	return (CANON_PLAIN);
 }
 
-/*
- * What the canonical form needs of each field of JournalEntry, in field
- * number order, worked out once: every entry asks for every field's, and
- * verify asks for millions of entries'.
- */
 /* How canon_set tells whether a field is set: what it holds. */
 enum canon_test {
 	CANON_REPEATED,
@@ -149,6 +144,11 @@ enum canon_test {
 	CANON_STRING,
 };
 
+/*
+ * What the canonical form needs of each field of JournalEntry, in field
+ * number order, worked out once: every entry asks for every field's, and
+ * verify asks for millions of entries'.
+ */
 struct canon_field {
 	const ProtobufCFieldDescriptor *f;
 	enum canon_kind                 kind;

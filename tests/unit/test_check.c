@@ -23,6 +23,7 @@
 #include <lmdb.h>
 
 #include "budgetd.h"
+#include "store.pb-c.h"
 
 /* budgetd_core's other objects refer to these; the tests never call them. */
 struct budgetd *bd;
@@ -193,6 +194,43 @@ test_read_errors_one_thread(void **state)
 	unsetenv("BUDGETD_VERIFY_THREADS");
 }
 
+/*
+ * The replay names a kind it does not know, whatever its prefix: a
+ * contract_ kind that is none of the three (once replayed as nothing), a
+ * dossier_ kind on a dossier it knows.
+ */
+static void
+test_replay_unknown_kinds(void **state)
+{
+	struct replay            *rp = replay_new(4, 4, 4, 4);
+	Budgetstore__JournalEntry m = BUDGETSTORE__JOURNAL_ENTRY__INIT;
+	char                      why[256];
+
+	(void)state;
+	m.seq = 1;
+	m.kind = PB_STR("contract_open");
+	m.contract = PB_STR("K1");
+	m.budget = 100000;
+	assert_int_equal(replay_apply(rp, &m, NULL, why, sizeof(why)), 0);
+	m.seq = 2;
+	m.kind = PB_STR("dossier_reserve");
+	m.dossier = PB_STR("D1");
+	m.company = PB_STR("0123456789");
+	m.amount = 500;
+	assert_int_equal(replay_apply(rp, &m, NULL, why, sizeof(why)), 0);
+	m.seq = 3;
+	m.kind = PB_STR("contract_reopen");
+	m.dossier = PB_STR("");
+	assert_int_equal(replay_apply(rp, &m, NULL, why, sizeof(why)), -1);
+	assert_string_equal(why, "entry 3: unknown kind contract_reopen");
+	m.seq = 4;
+	m.kind = PB_STR("dossier_frobnicate");
+	m.dossier = PB_STR("D1");
+	assert_int_equal(replay_apply(rp, &m, NULL, why, sizeof(why)), -1);
+	assert_string_equal(why, "entry 4: unknown kind dossier_frobnicate");
+	replay_free(rp);
+}
+
 int
 main(void)
 {
@@ -201,6 +239,7 @@ main(void)
 		test_read_errors_two_threads, ledger_setup, ledger_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_read_errors_one_thread, ledger_setup, ledger_teardown),
+	    cmocka_unit_test(test_replay_unknown_kinds),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
