@@ -158,9 +158,9 @@ rp_presize(struct rp_table *t, size_t n)
 }
 
 /*
- * Find key, of hash h (rp_hash), in tab; with size > 0, create a zeroed
- * value of that size when missing (NULL when the table holds max entries
- * already).
+ * Find key, of hash h (rp_hash; 0: worked out here), in tab; with size >
+ * 0, create a zeroed value of that size when missing (NULL when the table
+ * holds max entries already).
  */
 static void *
 rp_lookup(struct replay *rp, struct rp_table *tab, size_t *count, size_t max,
@@ -170,6 +170,8 @@ rp_lookup(struct replay *rp, struct rp_table *tab, size_t *count, size_t max,
 
 	size_t klen;
 
+	if (h == 0)
+		h = rp_hash(key);
 	*created = 0;
 	if (tab->cap > 0 && (sl = rp_probe(tab, key, h))->key != NULL)
 		return (sl->val);
@@ -211,7 +213,7 @@ rp_intern(struct replay *rp, const char *s)
 	if (rp->strings.cap == 0)
 		rp_presize(&rp->strings, 16);
 	v = rp_lookup(rp, &rp->strings, &rp->nstrings, rp->maxd + rp->maxg, s,
-	    rp_hash(s), 1, &created);
+	    0, 1, &created);
 	return (v != NULL ? rp_key(v, 1) : rp_strdup(rp, s));
 }
 
@@ -345,18 +347,17 @@ rp_grant_kind(const Budgetstore__JournalEntry *m)
 static struct rp_contract *
 rp_contract(struct replay *rp, const char *id, int create, int *created)
 {
-	return (rp_lookup(rp, &rp->contracts, &rp->ncontracts, rp->maxc, id,
-	    rp_hash(id), create ? sizeof(struct rp_contract) : 0, created));
+	return (rp_lookup(rp, &rp->contracts, &rp->ncontracts, rp->maxc, id, 0,
+	    create ? sizeof(struct rp_contract) : 0, created));
 }
 
-/* h: id's hash, or 0 (worked out here); likewise below. */
+/* h: id's hash, or 0 (rp_lookup works it out); likewise below. */
 static struct rp_dossier *
 rp_dossier(
     struct replay *rp, const char *id, uint64_t h, int create, int *created)
 {
-	return (rp_lookup(rp, &rp->dossiers, &rp->ndossiers, rp->maxd, id,
-	    h != 0 ? h : rp_hash(id), create ? sizeof(struct rp_dossier) : 0,
-	    created));
+	return (rp_lookup(rp, &rp->dossiers, &rp->ndossiers, rp->maxd, id, h,
+	    create ? sizeof(struct rp_dossier) : 0, created));
 }
 
 /* Grant id's key in key: decimal, without snprintf (a lookup per payment). */
@@ -377,11 +378,10 @@ rp_grant_key(uint64_t id, char key[RP_GRANT_KEY_SZ])
 static struct rp_grant *
 rp_grant(struct replay *rp, uint64_t id, uint64_t h, int create, int *created)
 {
-	char        key[RP_GRANT_KEY_SZ];
-	const char *k = rp_grant_key(id, key);
+	char key[RP_GRANT_KEY_SZ];
 
-	return (rp_lookup(rp, &rp->grants, &rp->ngrants, rp->maxg, k,
-	    h != 0 ? h : rp_hash(k), create ? sizeof(struct rp_grant) : 0,
+	return (rp_lookup(rp, &rp->grants, &rp->ngrants, rp->maxg,
+	    rp_grant_key(id, key), h, create ? sizeof(struct rp_grant) : 0,
 	    created));
 }
 
@@ -390,28 +390,36 @@ rp_company(
     struct replay *rp, const char *number, uint64_t h, int create, int *created)
 {
 	return (rp_lookup(rp, &rp->companies, &rp->ncompanies, rp->maxco,
-	    number, h != 0 ? h : rp_hash(number),
-	    create ? sizeof(struct rp_company) : 0, created));
+	    number, h, create ? sizeof(struct rp_company) : 0, created));
 }
 
 /*
- * Ask the CPU for what rp_lookup(key) will read: with first, the slot the
- * key hashes to; after, what that slot points at: the value and the key
- * right after it, which is on another cache line as often as not. The
- * tables are far larger than the caches, so each lookup of a replay waits
- * for memory twice; a caller with a block of entries asks for all of them
- * first.
+ * key's hash for rp_prefetch: 0 for no key, which names nothing to fetch.
+ */
+static uint64_t
+rp_hint(const char *key)
+{
+	return (*key != '\0' ? rp_hash(key) : 0);
+}
+
+/*
+ * Ask the CPU for what rp_lookup will read of the key of hash h (rp_hint;
+ * 0: nothing): with first, the slot it hashes to; after, what that slot
+ * points at: the value and the key right after it, which is on another
+ * cache line as often as not. The tables are far larger than the caches,
+ * so each lookup of a replay waits for memory twice; a caller with a block
+ * of entries asks for all of them first.
  *
  * Always inlined: out of line, with no loop in it, GCC finds that the
  * function has no effect it can see and drops calls to it (all of the
  * comparing walk's), with their prefetches.
  */
 static inline __attribute__((always_inline)) void
-rp_prefetch(struct rp_table *tab, const char *key, uint64_t h, int first)
+rp_prefetch(struct rp_table *tab, uint64_t h, int first)
 {
 	struct rp_slot *sl;
 
-	if (tab->cap == 0 || *key == '\0')
+	if (tab->cap == 0 || h == 0)
 		return;
 	sl = &tab->slot[(size_t)h & (tab->cap - 1)];
 	if (first)
@@ -506,28 +514,21 @@ replay_prefetch(struct replay *rp, const Budgetstore__JournalEntry *m,
     int stage, struct replay_hint *hint)
 {
 	char          key[RP_GRANT_KEY_SZ];
-	const char   *company;
-	enum rp_entry e =
-	    *m->dossier != '\0' ? RE_UNKNOWN : rp_entry_of(m->kind);
+	enum rp_entry e;
 
 	if (stage == 0) {
-		company = e == RE_COMPANY_ADD ? m->company
-		    : e == RE_COMPANY_MERGE   ? m->company2
-					      : "";
-		hint->dossier = rp_hash(m->dossier);
-		hint->company = *company != '\0' ? rp_hash(company) : 0;
+		e = *m->dossier != '\0' ? RE_UNKNOWN : rp_entry_of(m->kind);
+		hint->dossier = rp_hint(m->dossier);
+		hint->company = rp_hint(e == RE_COMPANY_ADD ? m->company
+			: e == RE_COMPANY_MERGE             ? m->company2
+							    : "");
 		hint->grant = m->grant_id != 0
-		    ? rp_hash(rp_grant_key(m->grant_id, key))
+		    ? rp_hint(rp_grant_key(m->grant_id, key))
 		    : 0;
 	}
-	rp_prefetch(&rp->dossiers, m->dossier, hint->dossier, stage == 0);
-	if (hint->company != 0)
-		rp_prefetch(&rp->companies,
-		    e == RE_COMPANY_ADD ? m->company : m->company2,
-		    hint->company, stage == 0);
-	if (hint->grant != 0)
-		rp_prefetch(&rp->grants, rp_grant_key(m->grant_id, key),
-		    hint->grant, stage == 0);
+	rp_prefetch(&rp->dossiers, hint->dossier, stage == 0);
+	rp_prefetch(&rp->companies, hint->company, stage == 0);
+	rp_prefetch(&rp->grants, hint->grant, stage == 0);
 }
 
 /*
@@ -1229,7 +1230,7 @@ struct rp_ahead {
 	} rec;
 	char     filed[LEDGER_RID_SZ]; /* a grant's: as its key files it */
 	int      keyok;
-	uint64_t h; /* its key's hash, worked out once */
+	uint64_t h; /* its key's hash (rp_hint), worked out once */
 };
 
 struct replay_cmp {
@@ -1308,13 +1309,10 @@ rp_cmp_also(struct replay_cmp *rc, const struct rp_ahead *a, int first)
 	if (rc->kind != REPLAY_DOSSIERS || rc->also == NULL ||
 	    rc->also->dossier == NULL)
 		return;
-	rp_prefetch(&rc->rp->companies, a->rec.d.company,
-	    rp_hash(a->rec.d.company), first);
-	for (i = 0; i < a->rec.d.ngrants && i < LEDGER_GRANTS_MAX; i++) {
-		const char *k = rp_grant_key(a->rec.d.grants[i], key);
-
-		rp_prefetch(&rc->rp->grants, k, rp_hash(k), first);
-	}
+	rp_prefetch(&rc->rp->companies, rp_hint(a->rec.d.company), first);
+	for (i = 0; i < a->rec.d.ngrants && i < LEDGER_GRANTS_MAX; i++)
+		rp_prefetch(&rc->rp->grants,
+		    rp_hint(rp_grant_key(a->rec.d.grants[i], key)), first);
 }
 
 /*
@@ -1333,13 +1331,13 @@ rp_cmp_push(struct replay_cmp *rc)
 
 	a = &rc->ahead[n % RP_AHEAD];
 	tab = rp_cmp_table(rc, a, &key, buf);
-	a->h = rp_hash(key);
-	rp_prefetch(tab, key, a->h, 1);
+	a->h = rp_hint(key);
+	rp_prefetch(tab, a->h, 1);
 	rp_cmp_also(rc, a, 1);
 	if (n >= RP_AHEAD / 2) {
+		/* The same table: it is rc's kind's. */
 		a = &rc->ahead[(n - RP_AHEAD / 2) % RP_AHEAD];
-		tab = rp_cmp_table(rc, a, &key, buf);
-		rp_prefetch(tab, key, a->h, 0);
+		rp_prefetch(tab, a->h, 0);
 		rp_cmp_also(rc, a, 0);
 	}
 	if (n + 1 >= RP_AHEAD)
