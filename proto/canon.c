@@ -352,8 +352,8 @@ journal_fields(const Budgetstore__JournalEntry *m,
 
 		if ((n = canon_set(cf, m, &p)) == 0)
 			continue;
-		if (cf->f->label != PROTOBUF_C_LABEL_REPEATED) {
-			if (cf->f->type == PROTOBUF_C_TYPE_STRING)
+		if (cf->test != CANON_REPEATED) {
+			if (cf->test == CANON_STRING)
 				cb(cf->f->name, p, 0, arg);
 			else {
 				*canon_values(cf, p, 1, buf) = '\0';
@@ -394,18 +394,17 @@ journal_canonical_into(
 
 		if ((n = canon_set(cf, m, &p)) == 0)
 			continue;
-		slen = cf->f->type == PROTOBUF_C_TYPE_STRING ? strlen(p) : 0;
+		slen = cf->test == CANON_STRING ? strlen(p) : 0;
 		/* Room for the line at its longest, then no more checks. */
 		canon_reserve(&c,
 		    cf->namelen + 2 +
-			(cf->f->type == PROTOBUF_C_TYPE_STRING
-				? 3 * slen
-				: n * (CANON_VALUE_MAX + 1)));
+			(cf->test == CANON_STRING ? 3 * slen
+						  : n * (CANON_VALUE_MAX + 1)));
 		o = c.buf + c.len;
 		memcpy(o, cf->f->name, cf->namelen);
 		o += cf->namelen;
 		*o++ = '=';
-		if (cf->f->type == PROTOBUF_C_TYPE_STRING)
+		if (cf->test == CANON_STRING)
 			o = canon_esc(o, p, slen);
 		else
 			o = canon_values(cf, p, n, o);
