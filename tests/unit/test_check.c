@@ -199,6 +199,17 @@ test_read_errors_one_thread(void **state)
  * contract_ kind that is none of the three (once replayed as nothing), a
  * dossier_ kind on a dossier it knows.
  */
+/* m, as the next entry of kind for dossier, replayed into rp. */
+static int
+replay_next(struct replay *rp, Budgetstore__JournalEntry *m, const char *kind,
+    const char *dossier, char *why, size_t len)
+{
+	m->seq++;
+	m->kind = PB_STR(kind);
+	m->dossier = PB_STR(dossier);
+	return (replay_apply(rp, m, NULL, why, len));
+}
+
 static void
 test_replay_unknown_kinds(void **state)
 {
@@ -207,26 +218,20 @@ test_replay_unknown_kinds(void **state)
 	char                      why[256];
 
 	(void)state;
-	m.seq = 1;
-	m.kind = PB_STR("contract_open");
 	m.contract = PB_STR("K1");
-	m.budget = 100000;
-	assert_int_equal(replay_apply(rp, &m, NULL, why, sizeof(why)), 0);
-	m.seq = 2;
-	m.kind = PB_STR("dossier_reserve");
-	m.dossier = PB_STR("D1");
 	m.company = PB_STR("0123456789");
+	m.budget = 100000;
 	m.amount = 500;
-	assert_int_equal(replay_apply(rp, &m, NULL, why, sizeof(why)), 0);
-	m.seq = 3;
-	m.kind = PB_STR("contract_reopen");
-	m.dossier = PB_STR("");
-	assert_int_equal(replay_apply(rp, &m, NULL, why, sizeof(why)), -1);
+	assert_int_equal(
+	    replay_next(rp, &m, "contract_open", "", why, sizeof(why)), 0);
+	assert_int_equal(
+	    replay_next(rp, &m, "dossier_reserve", "D1", why, sizeof(why)), 0);
+	assert_int_equal(
+	    replay_next(rp, &m, "contract_reopen", "", why, sizeof(why)), -1);
 	assert_string_equal(why, "entry 3: unknown kind contract_reopen");
-	m.seq = 4;
-	m.kind = PB_STR("dossier_frobnicate");
-	m.dossier = PB_STR("D1");
-	assert_int_equal(replay_apply(rp, &m, NULL, why, sizeof(why)), -1);
+	assert_int_equal(
+	    replay_next(rp, &m, "dossier_frobnicate", "D1", why, sizeof(why)),
+	    -1);
 	assert_string_equal(why, "entry 4: unknown kind dossier_frobnicate");
 	replay_free(rp);
 }

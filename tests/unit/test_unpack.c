@@ -411,6 +411,34 @@ test_uses_the_allocator(void **state)
 	assert_int_equal(frees, allocs);
 }
 
+/* A dossier_close entry cutting grants ids[0..n), packed into buf. */
+static size_t
+pack_close(uint8_t *buf, uint64_t *ids, size_t n)
+{
+	Budgetstore__JournalEntry e = BUDGETSTORE__JOURNAL_ENTRY__INIT;
+
+	e.seq = 9;
+	e.kind = PB_STR("dossier_close");
+	e.dossier = PB_STR("D1");
+	e.grant_ids = ids;
+	e.n_grant_ids = n;
+	return (budgetstore__journal_entry__pack(&e, buf));
+}
+
+/*
+ * Field 2047, a varint, known to no descriptor of store.proto, after the
+ * len bytes of buf: budget_unpack hands such a message to protobuf-c once
+ * it reaches it. The new length.
+ */
+static size_t
+add_unknown_field(uint8_t *buf, size_t len)
+{
+	buf[len++] = 0xf8;
+	buf[len++] = 0x7f;
+	buf[len++] = 1;
+	return (len);
+}
+
 /*
  * A message that budget_unpack gives up on half way (a field no
  * descriptor has, after the rest): what it made so far is freed through
@@ -419,24 +447,16 @@ test_uses_the_allocator(void **state)
 static void
 test_gives_back_what_it_made(void **state)
 {
-	ProtobufCAllocator        pa = {count_alloc, count_free, NULL};
-	Budgetstore__JournalEntry e = BUDGETSTORE__JOURNAL_ENTRY__INIT, *m;
-	uint64_t                  ids[2] = {3, 4};
-	uint8_t                   buf[256];
-	size_t                    len;
+	ProtobufCAllocator         pa = {count_alloc, count_free, NULL};
+	Budgetstore__JournalEntry *m;
+	uint64_t                   ids[2] = {3, 4};
+	uint8_t                    buf[256];
+	size_t                     len;
 
 	(void)state;
 	allocs = frees = 0;
-	e.seq = 9;
-	e.kind = PB_STR("dossier_close");
-	e.dossier = PB_STR("D1");
-	e.grant_ids = ids;
-	e.n_grant_ids = 2;
-	len = budgetstore__journal_entry__pack(&e, buf);
-	/* Field 2047, a varint: known to no descriptor of store.proto. */
-	buf[len++] = 0xf8;
-	buf[len++] = 0x7f;
-	buf[len++] = 1;
+	len = pack_close(buf, ids, 2);
+	len = add_unknown_field(buf, len);
 	m = (Budgetstore__JournalEntry *)budget_unpack(
 	    &budgetstore__journal_entry__descriptor, &pa, len, buf);
 	assert_non_null(m);
@@ -484,25 +504,17 @@ failing_free(void *arg, void *p)
 static void
 test_out_of_memory_leaves_nothing(void **state)
 {
-	ProtobufCAllocator        pa = {failing_alloc, failing_free, NULL};
-	Budgetstore__JournalEntry e = BUDGETSTORE__JOURNAL_ENTRY__INIT, *m;
-	uint64_t                  ids[3] = {3, 4, 300};
-	uint8_t                   buf[256];
-	size_t                    len, k, tail;
+	ProtobufCAllocator         pa = {failing_alloc, failing_free, NULL};
+	Budgetstore__JournalEntry *m;
+	uint64_t                   ids[3] = {3, 4, 300};
+	uint8_t                    buf[256];
+	size_t                     len, k, tail;
 
 	(void)state;
-	e.seq = 9;
-	e.kind = PB_STR("dossier_close");
-	e.dossier = PB_STR("D1");
-	e.grant_ids = ids;
-	e.n_grant_ids = 3;
-	len = budgetstore__journal_entry__pack(&e, buf);
+	len = pack_close(buf, ids, 3);
 	for (tail = 0; tail < 2; tail++) {
-		if (tail) { /* field 2047, a varint */
-			buf[len++] = 0xf8;
-			buf[len++] = 0x7f;
-			buf[len++] = 1;
-		}
+		if (tail)
+			len = add_unknown_field(buf, len);
 		for (k = 1;; k++) {
 			allocs = live = 0;
 			fail_at = k;
