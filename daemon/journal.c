@@ -157,9 +157,9 @@ journal_check_index(struct store_txn       *t,
 /*
  * len bytes at p into h, eight at a time: each word multiplied in, its
  * high half folded down, the last few bytes as one word with the length
- * (mod 256) on top, so that "ab" then "c" is not "a" then "bc". A byte at a time,
- * as FNV goes, was a chain of multiplies as long as the bytes: verify
- * mixes four items per journal entry and one per index item.
+ * (mod 256) on top, so that "ab" then "c" is not "a" then "bc". A byte at
+ * a time, as FNV goes, was a chain of multiplies as long as the bytes:
+ * verify mixes four items per journal entry and one per index item.
  */
 static uint64_t
 index_mix_bytes(uint64_t h, const uint8_t *p, size_t len)
