@@ -35,12 +35,13 @@
 struct budgetd *bd;
 
 static struct event *ev_sigterm, *ev_sigint, *ev_sighup;
-static struct event *ev_watchdog, *ev_drain;
+static struct event *ev_watchdog, *ev_drain, *ev_trim;
 
 static __dead void usage(void);
 static void        budgetd_signal_cb(int, short, void *);
 static void        budgetd_watchdog_cb(int, short, void *);
 static void        budgetd_drain_cb(int, short, void *);
+static void        budgetd_trim_cb(int, short, void *);
 static void        budgetd_reload(void);
 static void        budgetd_libevent_log(int, const char *);
 static void        budgetd_raise_nofile(void);
@@ -232,6 +233,12 @@ main(int argc, char *argv[])
 	evsignal_add(ev_sigterm, NULL);
 	evsignal_add(ev_sigint, NULL);
 	evsignal_add(ev_sighup, NULL);
+	ev_trim = event_new(bd->base, -1, EV_PERSIST, budgetd_trim_cb, NULL);
+	if (ev_trim == NULL)
+		fatalx("event_new");
+	tv.tv_sec = XMAP_KEEP_SECS / 5;
+	tv.tv_usec = 0;
+	evtimer_add(ev_trim, &tv);
 
 	/* Pet the watchdog at half the interval systemd expects. */
 	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
@@ -260,6 +267,7 @@ main(int argc, char *argv[])
 	event_free(ev_sigint);
 	event_free(ev_sighup);
 	event_free(ev_drain);
+	event_free(ev_trim);
 	if (ev_watchdog != NULL)
 		event_free(ev_watchdog);
 	event_base_free(bd->base);
@@ -336,6 +344,20 @@ budgetd_watchdog_cb(int fd, short events, void *arg)
 	(void)events;
 	(void)arg;
 	sd_notify(0, "WATCHDOG=1");
+}
+
+/* Give back the maps the last verify left, once none has come for a while. */
+static void
+budgetd_trim_cb(int fd, short events, void *arg)
+{
+	size_t freed;
+
+	(void)fd;
+	(void)events;
+	(void)arg;
+	if ((freed = xmap_trim(XMAP_KEEP_SECS)) != 0)
+		log_info("budgetd: gave back %zu MiB kept from the last verify",
+		    freed >> 20);
 }
 
 /*

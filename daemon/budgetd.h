@@ -535,12 +535,15 @@ void budgetd_shutdown(void);
 void budgetd_maybe_exit(void);
 
 /* xmalloc.c */
-void *xmalloc(size_t);
-void *xcalloc(size_t, size_t);
-void *xreallocarray(void *, size_t, size_t);
-char *xstrdup(const char *);
-void *xmap(size_t);
-void  xunmap(void *, size_t);
+void  *xmalloc(size_t);
+void  *xcalloc(size_t, size_t);
+void  *xreallocarray(void *, size_t, size_t);
+char  *xstrdup(const char *);
+void  *xmap(size_t);
+void   xunmap(void *, size_t);
+size_t xmap_trim(unsigned);
+/* How long a verify's maps are kept for the next one: see xmalloc.c. */
+#define XMAP_KEEP_SECS 300
 int xasprintf(char **, const char *, ...) __attribute__((format(printf, 2, 3)));
 
 /* config.c */
