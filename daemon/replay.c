@@ -217,6 +217,27 @@ rp_intern(struct replay *rp, const char *s)
 	return (v != NULL ? rp_key(v, 1) : rp_strdup(rp, s));
 }
 
+/*
+ * Room in a list of pointers (glist, dlist) for n. A whole journal's
+ * replay makes room for all it may hold (max, as rp_lookup caps the count)
+ * at once, in a map xmap keeps for the next verify: doubling through
+ * realloc cost a fresh page, and a fault, every 512 pointers.
+ */
+static void *
+rp_room(const struct replay *rp, void *list, size_t *cap, size_t n, size_t max)
+{
+	if (n <= *cap)
+		return (list);
+	if (!rp->partial) {
+		if (*cap != 0 || n > max)
+			fatalx("replay: %zu in a list of %zu", n, max);
+		*cap = max;
+		return (xmap(max * sizeof(void *)));
+	}
+	*cap = *cap != 0 ? *cap * 2 : 64;
+	return (xreallocarray(list, *cap, sizeof(void *)));
+}
+
 /* src into dst of size bytes, cut short if need be, as snprintf would. */
 static void
 rp_copy(char *dst, size_t size, const char *src)
@@ -245,7 +266,8 @@ replay_new(size_t contracts, size_t dossiers, size_t grants, size_t companies)
 
 /*
  * This replay sees only some entries (one undertaking's): contracts are
- * made up when first named instead of being an error.
+ * made up when first named instead of being an error. Called before the
+ * first entry: the tables and lists are sized by it.
  */
 void
 replay_partial(struct replay *rp)
@@ -271,8 +293,13 @@ replay_free(struct replay *rp)
 		free(a);
 	}
 	free(rp->links);
-	free(rp->glist);
-	free(rp->dlist);
+	if (!rp->partial) {
+		xunmap(rp->glist, rp->capglist * sizeof(*rp->glist));
+		xunmap(rp->dlist, rp->capdlist * sizeof(*rp->dlist));
+	} else {
+		free(rp->glist);
+		free(rp->dlist);
+	}
 	free(rp->rules.sets);
 	free(rp->rules.regimes);
 	free(rp);
@@ -625,11 +652,8 @@ replay_new_grant(struct replay *rp, const Budgetstore__JournalEntry *m,
 	g->kind = (uint8_t)rp_grant_kind(m);
 	g->what = *m->dossier != '\0' ? rp_what(m->package, m->contract, 0, 0)
 				      : rp_what("", "", 0, 0);
-	if (rp->ngrants > rp->capglist) {
-		rp->capglist = rp->capglist ? rp->capglist * 2 : 64;
-		rp->glist =
-		    xreallocarray(rp->glist, rp->capglist, sizeof(*rp->glist));
-	}
+	rp->glist =
+	    rp_room(rp, rp->glist, &rp->capglist, rp->ngrants, rp->maxg);
 	rp->glist[rp->ngrants - 1] = g;
 	return (0);
 }
@@ -790,11 +814,8 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m,
 
 	switch (e) {
 	case RE_DOSSIER_RESERVE:
-		if (rp->ndossiers > rp->capdlist) {
-			rp->capdlist = rp->capdlist ? rp->capdlist * 2 : 64;
-			rp->dlist = xreallocarray(
-			    rp->dlist, rp->capdlist, sizeof(*rp->dlist));
-		}
+		rp->dlist = rp_room(
+		    rp, rp->dlist, &rp->capdlist, rp->ndossiers, rp->maxd);
 		rp->dlist[rp->ndossiers - 1] = d;
 		rp_copy(d->company, sizeof(d->company), m->company);
 		d->contract = k->id;
