@@ -771,7 +771,7 @@ check_chain_end(
  * chain over it and gives it back. A block is a few hundred microseconds
  * of work, so the lock is taken a few thousand times per million entries.
  */
-#define CHECK_BLOCK_ENTRIES 256
+#define CHECK_BLOCK_ENTRIES 1024
 #define CHECK_RING_BLOCKS   8
 
 struct check_block {

@@ -42,8 +42,9 @@ int __wrap_mdb_get(MDB_txn *, MDB_dbi, MDB_val *, MDB_val *);
 int __real_mdb_cursor_get(MDB_cursor *, MDB_val *, MDB_val *, MDB_cursor_op);
 int __wrap_mdb_cursor_get(MDB_cursor *, MDB_val *, MDB_val *, MDB_cursor_op);
 
-static int fail_head; /* fail reads of "journal_seq" */
-static int fail_step; /* fail the cursor step after this many (0: none) */
+static int      fail_head; /* fail reads of "journal_seq" */
+static int      fail_step; /* fail the cursor step after this many (0: none) */
+static uint64_t flip_seq;  /* hand out journal entry flip_seq one bit off */
 
 /*
  * While verify walks the journal it is the only one stepping a cursor:
@@ -52,9 +53,21 @@ static int fail_step; /* fail the cursor step after this many (0: none) */
 int
 __wrap_mdb_cursor_get(MDB_cursor *c, MDB_val *k, MDB_val *v, MDB_cursor_op op)
 {
+	static unsigned char copy[4096];
+	int                  rc;
+
 	if (fail_step > 0 && --fail_step == 0)
 		return (MDB_CORRUPTED);
-	return (__real_mdb_cursor_get(c, k, v, op));
+	rc = __real_mdb_cursor_get(c, k, v, op);
+	/* Only the journal is keyed by eight bytes, its sequence number. */
+	if (rc == 0 && flip_seq != 0 && k->mv_size == 8 &&
+	    record_get_be64(k->mv_data) == flip_seq &&
+	    v->mv_size <= sizeof(copy)) {
+		memcpy(copy, v->mv_data, v->mv_size);
+		copy[v->mv_size - 1] ^= 1; /* the last byte of its hash */
+		v->mv_data = copy;
+	}
+	return (rc);
 }
 
 int
@@ -68,26 +81,16 @@ __wrap_mdb_get(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v)
 
 static char dir[256];
 
-/* A store with a journal of three refusals: nothing else to hold. */
+/* n refusals appended to the journal, in one commit. */
 static int
-ledger_setup(void **state)
+append_refusals(int n)
 {
 	struct store_txn t;
 	struct jentry    e;
-	char            *cause = NULL;
 	int              i;
 
-	(void)state;
-	snprintf(dir, sizeof(dir), "%s/budgetd-test-check-XXXXXX",
-	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
-	if (mkdtemp(dir) == NULL)
-		return (-1);
-	if (store_open(dir, 1 << 20, 1 << 24, &cause) != 0) {
-		fprintf(stderr, "store_open: %s\n", cause);
-		return (-1);
-	}
 	store_begin(&t, 1);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < n; i++) {
 		memset(&e, 0, sizeof(e));
 		e.time = 1700000000000000 + i;
 		e.kind = "refused";
@@ -97,7 +100,25 @@ ledger_setup(void **state)
 		journal_append(&t, &e);
 	}
 	journal_flush(&t);
-	return (store_commit(&t) == 0 ? 0 : -1);
+	return (store_commit(&t));
+}
+
+/* A store with a journal of three refusals: nothing else to hold. */
+static int
+ledger_setup(void **state)
+{
+	char *cause = NULL;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/budgetd-test-check-XXXXXX",
+	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(dir) == NULL)
+		return (-1);
+	if (store_open(dir, 1 << 26, 1 << 26, &cause) != 0) {
+		fprintf(stderr, "store_open: %s\n", cause);
+		return (-1);
+	}
+	return (append_refusals(3) == 0 ? 0 : -1);
 }
 
 static int
@@ -195,6 +216,56 @@ test_read_errors_one_thread(void **state)
 }
 
 /*
+ * A journal that goes round the ring between verify's threads a few
+ * times: every entry is counted, in order, and one changed far along is
+ * named, not one before or after it.
+ */
+#define RING_ENTRIES 30000
+
+static void
+expect_ring_order(void)
+{
+	struct check_report r;
+	uint64_t            at[] = {RING_ENTRIES - 2, 1025, 9000};
+	size_t              i;
+
+	assert_int_equal(append_refusals(RING_ENTRIES - 3), 0);
+	verify(&r, 0, 0);
+	for (i = 0; i < r.nproblems; i++)
+		fprintf(stderr, "problem: %s\n", r.problems[i]);
+	assert_true(r.ok);
+	assert_int_equal(r.entries, RING_ENTRIES);
+	check_report_free(&r);
+
+	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		flip_seq = at[i];
+		verify(&r, 0, 0);
+		flip_seq = 0;
+		assert_false(r.ok);
+		assert_int_equal(r.first_bad_seq, at[i]);
+		assert_true(has(&r, "hash does not match"));
+		check_report_free(&r);
+	}
+}
+
+static void
+test_ring_order_two_threads(void **state)
+{
+	(void)state;
+	unsetenv("BUDGETD_VERIFY_THREADS");
+	expect_ring_order();
+}
+
+static void
+test_ring_order_one_thread(void **state)
+{
+	(void)state;
+	setenv("BUDGETD_VERIFY_THREADS", "1", 1);
+	expect_ring_order();
+	unsetenv("BUDGETD_VERIFY_THREADS");
+}
+
+/*
  * The replay names a kind it does not know, whatever its prefix: a
  * contract_ kind that is none of the three (once replayed as nothing), a
  * dossier_ kind on a dossier it knows.
@@ -244,6 +315,10 @@ main(void)
 		test_read_errors_two_threads, ledger_setup, ledger_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_read_errors_one_thread, ledger_setup, ledger_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_ring_order_two_threads, ledger_setup, ledger_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_ring_order_one_thread, ledger_setup, ledger_teardown),
 	    cmocka_unit_test(test_replay_unknown_kinds),
 	};
 
