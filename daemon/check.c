@@ -768,8 +768,9 @@ check_chain_end(
  * How the journal gets from the thread that walks it to the one that
  * hashes it: blocks of decoded entries, in a ring. The walker decodes each
  * entry once, replays it, and passes the block on; the hasher checks the
- * chain over it and gives it back. A block is a few hundred microseconds
- * of work, so the lock is taken a few thousand times per million entries.
+ * chain over it and gives it back. A block is about a millisecond of
+ * work, so the lock is taken a thousand times per million entries; each
+ * time one thread waits for the other costs a context switch.
  */
 #define CHECK_BLOCK_ENTRIES 1024
 #define CHECK_RING_BLOCKS   8
@@ -782,15 +783,16 @@ struct check_block {
 };
 
 struct check_ring {
-	pthread_mutex_t    mu;
-	pthread_cond_t     cv;
-	struct check_block blocks[CHECK_RING_BLOCKS];
-	uint64_t           filled; /* blocks passed on, in all */
-	uint64_t           hashed; /* blocks given back, in all */
-	int                done;   /* the walk has ended */
-	uint64_t           broken; /* where it broke off, or 0 */
-	int                cut;    /* by a read error */
-	int                judged; /* the chain is checked: see trusted */
+	pthread_mutex_t mu;
+	pthread_cond_t  cv;
+	struct check_block
+		*blocks; /* CHECK_RING_BLOCKS: 256 KiB, off the stack */
+	uint64_t filled; /* blocks passed on, in all */
+	uint64_t hashed; /* blocks given back, in all */
+	int      done;   /* the walk has ended */
+	uint64_t broken; /* where it broke off, or 0 */
+	int      cut;    /* by a read error */
+	int      judged; /* the chain is checked: see trusted */
 };
 
 static void
@@ -802,6 +804,7 @@ check_ring_init(struct check_ring *g)
 	if (pthread_mutex_init(&g->mu, NULL) != 0 ||
 	    pthread_cond_init(&g->cv, NULL) != 0)
 		fatalx("check: pthread_mutex_init");
+	g->blocks = xcalloc(CHECK_RING_BLOCKS, sizeof(*g->blocks));
 	for (i = 0; i < CHECK_RING_BLOCKS; i++)
 		check_arena_init(&g->blocks[i].a, 64 * 1024);
 }
@@ -813,6 +816,7 @@ check_ring_fini(struct check_ring *g)
 
 	for (i = 0; i < CHECK_RING_BLOCKS; i++)
 		check_arena_fini(&g->blocks[i].a);
+	free(g->blocks);
 	pthread_cond_destroy(&g->cv);
 	pthread_mutex_destroy(&g->mu);
 }

@@ -272,6 +272,8 @@ replay_new(size_t contracts, size_t dossiers, size_t grants, size_t companies)
 void
 replay_partial(struct replay *rp)
 {
+	if (rp->arena != NULL || rp->capdlist != 0 || rp->capglist != 0)
+		fatalx("replay_partial: after the first entry");
 	rp->partial = 1;
 }
 

@@ -89,13 +89,16 @@ xasprintf(char **ret, const char *fmt, ...)
 /*
  * Maps of a huge page or more, given back, are kept for a while as
  * spares, for the next walk to take again: verify asks for the same sizes
- * each time. Memory the process has not touched lately is slow to touch
+ * each time the ledger is the same size (a spare no size matches any more
+ * waits out its time). Memory the process has not touched lately is slow to touch
  * on a virtual machine, whose host takes back what the guest frees (the
  * balloon's free page reporting): the 450 MiB a verify of a million
  * dossiers uses came at 540 MiB/s when fresh and is zeroed at 30 GiB/s
  * when kept, 0.8 s of CPU against 15 ms. A spare is MADV_FREE: the
  * kernel may take its pages back whenever it needs them, without swap;
- * xmap_trim returns those not taken again within XMAP_KEEP_SECS.
+ * xmap_trim returns those not taken again within XMAP_KEEP_SECS. A spare
+ * is PROT_NONE until taken: a use after xunmap still faults, as it did
+ * when the map went at once, instead of writing into the next walk's.
  */
 #define XMAP_SPARES 512
 
@@ -142,6 +145,8 @@ xmap_take(size_t len)
 		}
 	}
 	pthread_mutex_unlock(&xmap_mu);
+	if (p != NULL && mprotect(p, len, PROT_READ | PROT_WRITE) == -1)
+		fatal("xmap: mprotect");
 	return (p);
 }
 
@@ -186,7 +191,8 @@ xunmap(void *p, size_t size)
 	if (len >= XMAP_HUGE) {
 		pthread_mutex_lock(&xmap_mu);
 		if (xmap_nspare < XMAP_SPARES &&
-		    madvise(p, len, MADV_FREE) == 0) {
+		    madvise(p, len, MADV_FREE) == 0 &&
+		    mprotect(p, len, PROT_NONE) == 0) {
 			xmap_spare[xmap_nspare].p = p;
 			xmap_spare[xmap_nspare].len = len;
 			xmap_spare[xmap_nspare++].since = xmap_now();
@@ -201,24 +207,29 @@ xunmap(void *p, size_t size)
 
 /*
  * Unmap the spares given back age seconds ago or more (0: all of them);
- * the bytes unmapped.
+ * the bytes unmapped. The unmapping is done outside the lock, so that a
+ * walk's xmap does not wait for it.
  */
 size_t
 xmap_trim(unsigned age)
 {
-	time_t now = xmap_now();
-	size_t i = 0, freed = 0;
+	struct xmap_spare old[XMAP_SPARES];
+	time_t            now = xmap_now();
+	size_t            i = 0, n = 0, freed = 0;
 
 	pthread_mutex_lock(&xmap_mu);
 	while (i < xmap_nspare) {
-		if (now - xmap_spare[i].since < (time_t)age) {
+		if (now - xmap_spare[i].since < (time_t)age)
 			i++;
-			continue;
+		else {
+			old[n++] = xmap_spare[i];
+			xmap_spare[i] = xmap_spare[--xmap_nspare];
 		}
-		munmap(xmap_spare[i].p, xmap_spare[i].len);
-		freed += xmap_spare[i].len;
-		xmap_spare[i] = xmap_spare[--xmap_nspare];
 	}
 	pthread_mutex_unlock(&xmap_mu);
+	for (i = 0; i < n; i++) {
+		munmap(old[i].p, old[i].len);
+		freed += old[i].len;
+	}
 	return (freed);
 }

@@ -47,8 +47,11 @@ static int      fail_step; /* fail the cursor step after this many (0: none) */
 static uint64_t flip_seq;  /* hand out journal entry flip_seq one bit off */
 
 /*
- * While verify walks the journal it is the only one stepping a cursor:
- * the other thread only hashes until the walk is over.
+ * Verify's third thread steps cursors of its own (companies, grants, the
+ * history index) while the journal is walked, so the step fail_step
+ * fails may be any of theirs: whichever it is, verify must say that the
+ * ledger could not be read. flip_seq picks a journal entry by its key:
+ * no other table's keys are eight bytes.
  */
 int
 __wrap_mdb_cursor_get(MDB_cursor *c, MDB_val *k, MDB_val *v, MDB_cursor_op op)

@@ -1,13 +1,16 @@
 /*
  * test_xmap.c: unit tests of the maps verify walks the ledger with
  * (daemon/xmalloc.c): a map given back is kept as a spare and handed out
- * again, zeroed, for the same size only; small maps are not kept; and
- * xmap_trim unmaps the spares. Whether a range is still mapped is asked
+ * again, zeroed, for the same size only; a spare is out of reach until
+ * taken; small maps are not kept; and xmap_trim unmaps the spares old
+ * enough. Whether a range is still mapped is asked
  * of mincore, which fails with ENOMEM where nothing is.
  */
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,18 +26,18 @@
 
 #define MIB ((size_t)1 << 20)
 
-/* Whether [p, p + len) is mapped, page by page: all of it, or none. */
+/*
+ * Whether [p, p + len) is mapped, page by page: all of it, or none. No
+ * malloc between an unmap and the question: it might map the range anew.
+ */
 static int
 mapped(void *p, size_t len)
 {
-	unsigned char *vec;
-	size_t         pages = (len + 4095) / 4096;
-	int            rc;
+	static unsigned char vec[8 * MIB / 4096];
+	int                  rc;
 
-	vec = malloc(pages);
-	assert_non_null(vec);
+	assert_true(len <= 8 * MIB);
 	rc = mincore(p, len, vec);
-	free(vec);
 	if (rc == -1)
 		assert_int_equal(errno, ENOMEM);
 	return (rc == 0);
@@ -80,39 +83,92 @@ test_spare_comes_back_zeroed(void **state)
 	xunmap(q, 4 * MIB);
 }
 
-/* A spare of another length is not handed out; trimming unmaps both. */
+/*
+ * A spare is not handed out for a smaller size, nor for a larger; trimming
+ * unmaps all three.
+ */
 static void
 test_other_size_maps_anew(void **state)
 {
-	unsigned char *p, *q;
+	unsigned char *p, *q, *r;
 
 	(void)state;
-	p = xmap(4 * MIB);
-	xunmap(p, 4 * MIB);
-	q = xmap(8 * MIB);
+	p = xmap(6 * MIB);
+	xunmap(p, 6 * MIB);
+	q = xmap(4 * MIB);
 	assert_ptr_not_equal(q, p);
-	assert_true(all_zero(q, 8 * MIB));
-	xunmap(q, 8 * MIB);
+	assert_true(all_zero(q, 4 * MIB));
+	r = xmap(8 * MIB);
+	assert_ptr_not_equal(r, p);
+	assert_true(all_zero(r, 8 * MIB));
+	xunmap(q, 4 * MIB);
+	xunmap(r, 8 * MIB);
 
-	assert_int_equal(xmap_trim(0), 12 * MIB);
-	assert_false(mapped(p, 4 * MIB));
-	assert_false(mapped(q, 8 * MIB));
+	assert_int_equal(xmap_trim(0), 18 * MIB);
+	assert_false(mapped(p, 6 * MIB));
+	assert_false(mapped(q, 4 * MIB));
+	assert_false(mapped(r, 8 * MIB));
 	assert_int_equal(xmap_trim(0), 0);
 }
 
-/* A spare given back just now outlives a trim of those kept a while. */
+/*
+ * A trim of those kept age seconds or more takes the spare given back
+ * three seconds ago and leaves the one given back just now. (The clock is
+ * read in whole seconds: a spare given back 2.99 s ago may count as 2 or
+ * 3 s old, one given back just now as 0 or 1 s.)
+ */
 static void
 test_trim_keeps_the_young(void **state)
 {
+	unsigned char *old, *young;
+
+	(void)state;
+	old = xmap(2 * MIB);
+	young = xmap(4 * MIB);
+	xunmap(old, 2 * MIB);
+	sleep(3);
+	xunmap(young, 4 * MIB);
+	assert_int_equal(xmap_trim(XMAP_KEEP_SECS), 0);
+	assert_int_equal(xmap_trim(2), 2 * MIB);
+	assert_false(mapped(old, 2 * MIB));
+	assert_true(mapped(young, 4 * MIB));
+	assert_int_equal(xmap_trim(0), 4 * MIB);
+	assert_false(mapped(young, 4 * MIB));
+}
+
+/* One byte written so that the compiler cannot leave it out. */
+static void
+poke(unsigned char *p)
+{
+	*(volatile unsigned char *)p = 1;
+}
+
+/* A spare is out of reach until taken again: a write to it faults. */
+static void
+test_spare_is_out_of_reach(void **state)
+{
 	unsigned char *p;
+	pid_t          pid;
+	int            status;
 
 	(void)state;
 	p = xmap(2 * MIB);
+	poke(p);
 	xunmap(p, 2 * MIB);
-	assert_int_equal(xmap_trim(XMAP_KEEP_SECS), 0);
 	assert_true(mapped(p, 2 * MIB));
-	assert_int_equal(xmap_trim(0), 2 * MIB);
-	assert_false(mapped(p, 2 * MIB));
+	if ((pid = fork()) == 0) {
+		signal(SIGSEGV, SIG_DFL); /* not cmocka's: die of it */
+		poke(p + 4096);
+		_exit(0);
+	}
+	assert_int_not_equal(pid, -1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGSEGV);
+
+	assert_ptr_equal(xmap(2 * MIB), p);
+	poke(p + 4096); /* taken again: writable */
+	xunmap(p, 2 * MIB);
 }
 
 /* Below a huge page, a map given back is unmapped at once. */
@@ -136,6 +192,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_spare_comes_back_zeroed, trim_all),
 	    cmocka_unit_test_teardown(test_other_size_maps_anew, trim_all),
 	    cmocka_unit_test_teardown(test_trim_keeps_the_young, trim_all),
+	    cmocka_unit_test_teardown(test_spare_is_out_of_reach, trim_all),
 	    cmocka_unit_test_teardown(test_small_maps_are_not_kept, trim_all),
 	};
 
