@@ -812,6 +812,11 @@ replay_apply(struct replay *rp, const Budgetstore__JournalEntry *m,
 	if (d == NULL)
 		return (replay_bad(why, len, "entry %llu: dossier %s unknown",
 		    (unsigned long long)m->seq, m->dossier));
+	/* budgetd refuses a second reserve of an id: a journal has none. */
+	if (e == RE_DOSSIER_RESERVE && !created)
+		return (replay_bad(why, len,
+		    "entry %llu: dossier %s reserved a second time",
+		    (unsigned long long)m->seq, m->dossier));
 	rp_contract_effect(e, m, &k->c);
 
 	switch (e) {

@@ -310,6 +310,39 @@ test_replay_unknown_kinds(void **state)
 	replay_free(rp);
 }
 
+/*
+ * A second reserve of a dossier the replay knows is reported, and reserves
+ * nothing on its contract. Once it was replayed: the contract's reserve
+ * grew, and the list of dossiers lost its last (here D2) to D1.
+ */
+static void
+test_replay_reserve_twice(void **state)
+{
+	struct replay            *rp = replay_new(4, 4, 4, 4);
+	Budgetstore__JournalEntry m = BUDGETSTORE__JOURNAL_ENTRY__INIT;
+	struct contract           k;
+	char                      why[256];
+
+	(void)state;
+	m.contract = PB_STR("K1");
+	m.company = PB_STR("0123456789");
+	m.budget = 100000;
+	m.amount = 500;
+	assert_int_equal(
+	    replay_next(rp, &m, "contract_open", "", why, sizeof(why)), 0);
+	assert_int_equal(
+	    replay_next(rp, &m, "dossier_reserve", "D1", why, sizeof(why)), 0);
+	assert_int_equal(
+	    replay_next(rp, &m, "dossier_reserve", "D2", why, sizeof(why)), 0);
+	m.amount = 700;
+	assert_int_equal(
+	    replay_next(rp, &m, "dossier_reserve", "D1", why, sizeof(why)), -1);
+	assert_string_equal(why, "entry 4: dossier D1 reserved a second time");
+	assert_int_equal(replay_get_contract(rp, "K1", &k), 0);
+	assert_int_equal(k.reserved, 1000);
+	replay_free(rp);
+}
+
 int
 main(void)
 {
@@ -323,6 +356,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_ring_order_one_thread, ledger_setup, ledger_teardown),
 	    cmocka_unit_test(test_replay_unknown_kinds),
+	    cmocka_unit_test(test_replay_reserve_twice),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
