@@ -284,6 +284,22 @@ replay_next(struct replay *rp, Budgetstore__JournalEntry *m, const char *kind,
 	return (replay_apply(rp, m, NULL, why, len));
 }
 
+/* Into rp, with m: contract K1 opened, dossier D1 reserved on it (500). */
+static void
+replay_k1_d1(struct replay *rp, Budgetstore__JournalEntry *m)
+{
+	char why[256];
+
+	m->contract = PB_STR("K1");
+	m->company = PB_STR("0123456789");
+	m->budget = 100000;
+	m->amount = 500;
+	assert_int_equal(
+	    replay_next(rp, m, "contract_open", "", why, sizeof(why)), 0);
+	assert_int_equal(
+	    replay_next(rp, m, "dossier_reserve", "D1", why, sizeof(why)), 0);
+}
+
 static void
 test_replay_unknown_kinds(void **state)
 {
@@ -292,14 +308,7 @@ test_replay_unknown_kinds(void **state)
 	char                      why[256];
 
 	(void)state;
-	m.contract = PB_STR("K1");
-	m.company = PB_STR("0123456789");
-	m.budget = 100000;
-	m.amount = 500;
-	assert_int_equal(
-	    replay_next(rp, &m, "contract_open", "", why, sizeof(why)), 0);
-	assert_int_equal(
-	    replay_next(rp, &m, "dossier_reserve", "D1", why, sizeof(why)), 0);
+	replay_k1_d1(rp, &m);
 	assert_int_equal(
 	    replay_next(rp, &m, "contract_reopen", "", why, sizeof(why)), -1);
 	assert_string_equal(why, "entry 3: unknown kind contract_reopen");
@@ -324,14 +333,7 @@ test_replay_reserve_twice(void **state)
 	char                      why[256];
 
 	(void)state;
-	m.contract = PB_STR("K1");
-	m.company = PB_STR("0123456789");
-	m.budget = 100000;
-	m.amount = 500;
-	assert_int_equal(
-	    replay_next(rp, &m, "contract_open", "", why, sizeof(why)), 0);
-	assert_int_equal(
-	    replay_next(rp, &m, "dossier_reserve", "D1", why, sizeof(why)), 0);
+	replay_k1_d1(rp, &m);
 	assert_int_equal(
 	    replay_next(rp, &m, "dossier_reserve", "D2", why, sizeof(why)), 0);
 	m.amount = 700;
