@@ -783,16 +783,15 @@ struct check_block {
 };
 
 struct check_ring {
-	pthread_mutex_t mu;
-	pthread_cond_t  cv;
-	struct check_block
-		*blocks; /* CHECK_RING_BLOCKS: 256 KiB, off the stack */
-	uint64_t filled; /* blocks passed on, in all */
-	uint64_t hashed; /* blocks given back, in all */
-	int      done;   /* the walk has ended */
-	uint64_t broken; /* where it broke off, or 0 */
-	int      cut;    /* by a read error */
-	int      judged; /* the chain is checked: see trusted */
+	pthread_mutex_t     mu;
+	pthread_cond_t      cv;
+	struct check_block *blocks; /* 256 KiB in all: not on a stack */
+	uint64_t            filled; /* blocks passed on, in all */
+	uint64_t            hashed; /* blocks given back, in all */
+	int                 done;   /* the walk has ended */
+	uint64_t            broken; /* where it broke off, or 0 */
+	int                 cut;    /* by a read error */
+	int                 judged; /* the chain is checked: see trusted */
 };
 
 static void

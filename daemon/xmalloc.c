@@ -90,15 +90,16 @@ xasprintf(char **ret, const char *fmt, ...)
  * Maps of a huge page or more, given back, are kept for a while as
  * spares, for the next walk to take again: verify asks for the same sizes
  * each time the ledger is the same size (a spare no size matches any more
- * waits out its time). Memory the process has not touched lately is slow to touch
- * on a virtual machine, whose host takes back what the guest frees (the
- * balloon's free page reporting): the 450 MiB a verify of a million
- * dossiers uses came at 540 MiB/s when fresh and is zeroed at 30 GiB/s
- * when kept, 0.8 s of CPU against 15 ms. A spare is MADV_FREE: the
- * kernel may take its pages back whenever it needs them, without swap;
- * xmap_trim returns those not taken again within XMAP_KEEP_SECS. A spare
- * is PROT_NONE until taken: a use after xunmap still faults, as it did
- * when the map went at once, instead of writing into the next walk's.
+ * waits out its time). Memory the process has not touched lately is slow
+ * to touch on a virtual machine, whose host takes back what the guest
+ * frees (the balloon's free page reporting): the 450 MiB a verify of a
+ * million dossiers uses came at 540 MiB/s when fresh and is zeroed at
+ * 30 GiB/s when kept, some 0.8 s of CPU against 15 ms. A spare is
+ * MADV_FREE: the kernel may take its pages back whenever it needs them,
+ * without swap; xmap_trim returns those not taken again within
+ * XMAP_KEEP_SECS. A spare is PROT_NONE until taken: a use after xunmap
+ * still faults, as it did when the map went at once, instead of writing
+ * into the next walk's.
  */
 #define XMAP_SPARES 512
 
