@@ -1259,6 +1259,8 @@ struct rp_ahead {
 	char     filed[LEDGER_RID_SZ]; /* a grant's: as its key files it */
 	int      keyok;
 	uint64_t h; /* its key's hash (rp_hint), worked out once */
+	/* A dossier's: its company's and its grants' hashes, for rp_cmp_also. */
+	uint64_t hco, hg[LEDGER_GRANTS_MAX];
 };
 
 struct replay_cmp {
@@ -1326,21 +1328,29 @@ rp_cmp_one(struct replay_cmp *rc, const struct rp_ahead *a)
 
 /*
  * What the checker's also callback looks up of a dossier in the replay
- * (replay_get_grant, replay_has_company), prefetched as rp_prefetch does.
+ * (replay_get_grant, replay_has_company), prefetched as rp_prefetch does;
+ * the keys hashed at the first stage, kept for the second.
  */
 static void
-rp_cmp_also(struct replay_cmp *rc, const struct rp_ahead *a, int first)
+rp_cmp_also(struct replay_cmp *rc, struct rp_ahead *a, int first)
 {
 	char   key[RP_GRANT_KEY_SZ];
-	size_t i;
+	size_t i, n;
 
 	if (rc->kind != REPLAY_DOSSIERS || rc->also == NULL ||
 	    rc->also->dossier == NULL)
 		return;
-	rp_prefetch(&rc->rp->companies, rp_hint(a->rec.d.company), first);
-	for (i = 0; i < a->rec.d.ngrants && i < LEDGER_GRANTS_MAX; i++)
-		rp_prefetch(&rc->rp->grants,
-		    rp_hint(rp_grant_key(a->rec.d.grants[i], key)), first);
+	n = a->rec.d.ngrants < LEDGER_GRANTS_MAX ? a->rec.d.ngrants
+						 : LEDGER_GRANTS_MAX;
+	if (first) {
+		a->hco = rp_hint(a->rec.d.company);
+		for (i = 0; i < n; i++)
+			a->hg[i] =
+			    rp_hint(rp_grant_key(a->rec.d.grants[i], key));
+	}
+	rp_prefetch(&rc->rp->companies, a->hco, first);
+	for (i = 0; i < n; i++)
+		rp_prefetch(&rc->rp->grants, a->hg[i], first);
 }
 
 /*
